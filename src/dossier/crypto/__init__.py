@@ -1,0 +1,1 @@
+"""Cryptography: KDF, AEAD envelopes, key wrapping, signatures (all via ``cryptography``)."""
