@@ -1,0 +1,250 @@
+"""Field descriptions and the one coercion engine shared by persons and entries.
+
+A :class:`Field` says what a key means (English name, Chinese label, aliases),
+what kind of value it takes and whether it is personal data. ``normalize_fields``
+turns a user's mapping (English keys or Chinese labels) into canonical,
+JSON-serialisable values, collecting every error instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from dossier.errors import InvalidInput
+from dossier.model.dates import parse_date
+
+KINDS = ("str", "text", "date", "bool", "int", "float", "enum", "list", "list_enum", "object", "list_object")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    pii: bool = False
+    # Extensions (defaulted, so the contract's positional order is unchanged):
+    subfields: tuple["Field", ...] = ()   # for object / list_object
+    allow_future: bool = False            # for date: planned ends, next review
+    pattern: str = ""                     # for str: a regex the value must match (after normalising)
+    pattern_hint: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown field kind {self.kind!r}")
+
+
+# Spellings that clerks use for an enum value → the canonical value (applied only
+# when the canonical value is among the field's choices).
+VALUE_ALIASES: dict[str, str] = {
+    "脱失": "失控", "失控/脱失": "失控", "出国(境)": "出国境", "出国（境）": "出国境", "出境": "出国境",
+    "强制戒毒": "强制隔离戒毒", "强戒": "强制隔离戒毒", "社戒": "社区戒毒", "社康": "社区康复",
+    "社会面": "无措施", "无措施（社会面）": "无措施", "无措施(社会面)": "无措施",
+    "党员": "中共党员", "男性": "男", "女性": "女", "阴": "阴性", "阳": "阳性",
+    "高风险": "高", "中风险": "中", "低风险": "低", "羁押": "羁押拘留", "拘留": "羁押拘留",
+    "K粉": "氯胺酮", "麻古": "冰毒",
+}
+
+_TRUE = {"true", "yes", "y", "1", "是", "有", "对", "√", "已", "t"}
+_FALSE = {"false", "no", "n", "0", "否", "无", "没有", "不是", "×", "未", "f"}
+_LIST_SPLIT = re.compile(r"[、,，;；/\n]+")
+
+
+def key_index(fields: tuple[Field, ...]) -> dict[str, Field]:
+    """Every accepted spelling of a key (name, label, aliases) → its Field."""
+    index: dict[str, Field] = {}
+    for f in fields:
+        for k in (f.name, f.label, *f.aliases):
+            index[_key(k)] = f
+    return index
+
+
+def _key(k) -> str:
+    return unicodedata.normalize("NFKC", str(k)).strip().lower()
+
+
+def resolve_keys(fields: tuple[Field, ...], data: Mapping, errors: list[InvalidInput], *,
+                 where: str = "") -> dict[str, tuple[Field, object]]:
+    """Map the user's keys to fields; unknown and duplicate keys become errors."""
+    index = key_index(fields)
+    found: dict[str, tuple[Field, object]] = {}
+    for raw_key, value in data.items():
+        f = index.get(_key(raw_key))
+        if f is None:
+            known = "、".join(x.name for x in fields)
+            errors.append(InvalidInput(field=str(raw_key), reason=f"未知字段{where}；可用字段：{known}"))
+            continue
+        if f.name in found:
+            errors.append(InvalidInput(field=f.name, reason=f"字段重复（“{raw_key}”与已给出的同义字段冲突）"))
+            continue
+        found[f.name] = (f, value)
+    return found
+
+
+def is_empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
+
+
+def coerce(f: Field, value, *, today: date, path: str | None = None):
+    """One value → its canonical JSON form; raises InvalidInput naming the field."""
+    name = path or f.name
+    k = f.kind
+    if k in ("str", "text"):
+        if isinstance(value, (dict, list, tuple, set, bool)):
+            raise InvalidInput(field=name, reason="应为文字")
+        text = unicodedata.normalize("NFKC", str(value)).strip() if k == "str" else str(value).strip()
+        if f.pattern and not re.fullmatch(f.pattern, text):
+            raise InvalidInput(field=name, reason=f.pattern_hint or f"格式不正确：“{text}”")
+        return text
+    if k == "date":
+        return parse_date(value, field=name, today=today, allow_future=f.allow_future).isoformat()
+    if k == "bool":
+        return _bool(value, name)
+    if k == "int":
+        return _number(value, name, int)
+    if k == "float":
+        return _number(value, name, float)
+    if k == "enum":
+        return _enum(f, value, name)
+    if k in ("list", "list_enum"):
+        items = _as_list(value, name)
+        out = []
+        for i, item in enumerate(items):
+            if is_empty(item):
+                continue
+            if k == "list_enum":
+                out.append(_enum(f, item, name))
+            else:
+                if isinstance(item, (dict, list)):
+                    raise InvalidInput(field=f"{name}[{i}]", reason="列表项应为文字")
+                out.append(unicodedata.normalize("NFKC", str(item)).strip())
+        return out
+    if k == "object":
+        if not isinstance(value, Mapping):
+            raise InvalidInput(field=name, reason="应为一组字段（键值对）")
+        return _object(f, value, today=today, path=name)
+    if k == "list_object":
+        items = [value] if isinstance(value, Mapping) else _as_list(value, name)
+        out = []
+        for i, item in enumerate(items):
+            if is_empty(item):
+                continue
+            if not isinstance(item, Mapping):
+                item = _object_from_text(f, item)
+            out.append(_object(f, item, today=today, path=f"{name}[{i}]"))
+        return out
+    raise AssertionError(k)
+
+
+def _bool(value, name):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = _key(value)
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidInput(field=name, reason=f"应为“是”或“否”，收到“{value}”")
+
+
+def _number(value, name, typ):
+    if isinstance(value, bool):
+        raise InvalidInput(field=name, reason="应为数字")
+    try:
+        if typ is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(unicodedata.normalize("NFKC", str(value)).strip()) if not isinstance(value, (int, float)) else int(value)
+        return float(unicodedata.normalize("NFKC", str(value)).strip()) if not isinstance(value, (int, float)) else float(value)
+    except (ValueError, TypeError):
+        kind = "整数" if typ is int else "数字"
+        raise InvalidInput(field=name, reason=f"应为{kind}，收到“{value}”") from None
+
+
+def _enum(f: Field, value, name):
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise InvalidInput(field=name, reason=f"应为以下之一：{'、'.join(f.choices)}")
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    for cand in (text, VALUE_ALIASES.get(text), VALUE_ALIASES.get(str(value).strip())):
+        if cand in f.choices:
+            return cand
+    # NFKC turns full-width brackets into ASCII; compare choices the same way
+    for c in f.choices:
+        if unicodedata.normalize("NFKC", c) == text:
+            return c
+    raise InvalidInput(field=name, reason=f"“{value}”不是有效取值；应为以下之一：{'、'.join(f.choices)}")
+
+
+def _as_list(value, name):
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        return [p for p in _LIST_SPLIT.split(value) if p.strip()]
+    if isinstance(value, set):
+        return sorted(value)
+    raise InvalidInput(field=name, reason="应为列表")
+
+
+def _object_from_text(f: Field, item):
+    """'社区民警 李四' / '社区民警:李四' / '李四' → {'role': …, 'name': …} for role+name objects."""
+    names = {s.name for s in f.subfields}
+    if not isinstance(item, str) or "name" not in names:
+        raise InvalidInput(field=f.name, reason="列表项应为一组字段（键值对）")
+    text = unicodedata.normalize("NFKC", item).strip()
+    role_field = next((s for s in f.subfields if s.name == "role"), None)
+    parts = [p for p in re.split(r"[\s:：]+", text, maxsplit=1) if p]
+    if role_field and len(parts) == 2:
+        try:
+            role = _enum(role_field, parts[0], f.name)
+            return {"role": role, "name": parts[1]}
+        except InvalidInput:
+            pass
+    return {"name": text}
+
+
+def _object(f: Field, data: Mapping, *, today: date, path: str) -> dict:
+    errors: list[InvalidInput] = []
+    out = normalize_fields(f.subfields, data, today=today, errors=errors, partial=False, prefix=path)
+    if errors:
+        raise errors[0] if len(errors) == 1 else _first_of_many(errors)
+    return out
+
+
+def _first_of_many(errors):
+    from dossier.errors import ValidationErrors
+    return ValidationErrors(errors)
+
+
+def normalize_fields(fields: tuple[Field, ...], data: Mapping, *, today: date, errors: list[InvalidInput],
+                     partial: bool = False, prefix: str = "") -> dict:
+    """Canonical dict for ``data`` against ``fields``; appends every problem to ``errors``.
+
+    Empty values are dropped (in ``partial`` mode they are kept as None: "clear this field").
+    Required fields are checked unless ``partial``.
+    """
+    out: dict = {}
+    where = f"（{prefix}）" if prefix else ""
+    for name, (f, value) in resolve_keys(fields, data, errors, where=where).items():
+        path = f"{prefix}.{name}" if prefix else name
+        if is_empty(value):
+            if partial:
+                out[name] = None
+            continue
+        try:
+            out[name] = coerce(f, value, today=today, path=path)
+        except InvalidInput as e:
+            errors.extend(getattr(e, "errors", None) or [e])
+    if not partial:
+        for f in fields:
+            if f.required and out.get(f.name) in (None, "", []):
+                path = f"{prefix}.{f.name}" if prefix else f.name
+                errors.append(InvalidInput(field=path, reason=f"必填（{f.label}）"))
+    return out
