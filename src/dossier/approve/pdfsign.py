@@ -327,7 +327,8 @@ def verify_pdf(pdf: bytes, *, trust_pems: list[bytes] | None = None) -> list[Sig
         raise IntegrityError(f"PDF 无法解析：{e}") from None
     roots = [ax509.Certificate.load(load_cert(p).public_bytes(serialization.Encoding.DER))
              for p in (trust_pems or [])]
-    vc = ValidationContext(trust_roots=roots, allow_fetching=False) if roots else None
+    # Never the operating system's trust list: only the archive CA(s) passed in.
+    vc = ValidationContext(trust_roots=roots, allow_fetching=False)
     reports: list[SignatureReport] = []
     for sig in sigs:
         problems: list[str] = []
@@ -344,8 +345,7 @@ def verify_pdf(pdf: bytes, *, trust_pems: list[bytes] | None = None) -> list[Sig
         intact = valid = trusted = False
         when = None
         try:
-            st = validate_pdf_signature(sig, signer_validation_context=vc) if vc else \
-                validate_pdf_signature(sig)
+            st = validate_pdf_signature(sig, signer_validation_context=vc)
             intact, valid = bool(st.intact), bool(st.valid)
             trusted = bool(getattr(st, "trusted", False)) and bool(roots)
             when = st.signer_reported_dt.isoformat() if st.signer_reported_dt else None
