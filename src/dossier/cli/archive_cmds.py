@@ -1,0 +1,176 @@
+"""Commands that manage the archive itself: init, scope, user, passwd, check."""
+
+from __future__ import annotations
+
+import click
+
+from .common import emit_json, table, with_archive
+
+
+@click.command()
+@click.option("--name", required=True, help="档案库名称，例如 粤汉街道")
+@click.option("--admin", required=True, help="首个管理员的用户名")
+@click.pass_obj
+def init(env, name, admin):
+    """新建档案库及其管理员。管理员口令按通常的口令来源读取。
+
+    \b
+    示例：
+      DOSSIER_PASSWORD_FILE=admin.pw dossier init --name 粤汉街道 --admin admin
+    """
+    from ..api import init_archive
+
+    pw = env.password(f"管理员 {admin} 的新口令")
+    if len(pw) < 8:
+        from ..errors import InvalidInput
+
+        raise InvalidInput(field="password", reason="口令至少 8 个字符")
+    archive_id = init_archive(env.archive_path, name=name, admin=admin, password=pw)
+    click.echo(f"已创建档案库“{name}”：{env.archive_path}（编号 {archive_id}），管理员 {admin}")
+
+
+@click.group()
+def scope():
+    """辖区树（区 › 街道 › 社区）。"""
+
+
+@scope.command("add")
+@click.argument("path")
+@click.option("--code", help="区划代码（街道 9 位、社区 3 位或 12 位统计码），用于生成档号")
+@with_archive
+def scope_add(ar, path, code):
+    """新增辖区，缺少的上级节点一并创建。
+
+    \b
+    示例：
+      dossier scope add 珠晖区/粤汉街道/苗圃社区
+      dossier scope add 珠晖区/粤汉街道 --code 430405004
+    """
+    created = ar.scopes.add(path, code=code)
+    if created:
+        for p in created:
+            click.echo(f"已新增辖区：{p}")
+    else:
+        click.echo(f"辖区已存在：{path}")
+
+
+@scope.command("list")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def scope_list(ar, as_json):
+    """列出辖区及各辖区建档人数。"""
+    rows = ar.scopes.list()
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, [("path", "辖区"), ("code", "代码"), ("persons", "人数")])
+
+
+@click.group()
+def user():
+    """用户与授权（管理员操作）。"""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "clerk", "approver", "inspector"]),
+              help="角色：admin 管理员、clerk 社区专干、approver 审批人、inspector 督查人员")
+@click.option("--scope", "scopes", multiple=True, help="授权辖区（含其下级），可多次给出")
+@click.option("--step", help="审批环节（审批人）：社区初评、派出所核查、会商、街道审批、区禁毒办备案")
+@click.option("--password-file", "password_file", required=True, type=click.Path(dir_okay=False),
+              help="新用户口令所在文件")
+@with_archive
+def user_add(ar, name, role, scopes, step, password_file):
+    """新增用户并授予辖区密钥。
+
+    \b
+    示例：
+      dossier user add li --role clerk --scope 珠晖区/粤汉街道/苗圃社区 --password-file li.pw
+      dossier user add wang --role approver --step 派出所核查 --scope 珠晖区/粤汉街道 --password-file wang.pw
+    """
+    from ..config import read_password_file
+
+    pw = read_password_file(password_file, "新用户口令文件")
+    info = ar.users.add(name, role=role, scopes=list(scopes), step=step, password=pw)
+    click.echo(f"已新增用户 {info['name']}（{role}）" + (f"，辖区：{'、'.join(info['scopes'])}" if info["scopes"] else ""))
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def user_list(ar, as_json):
+    """列出用户、角色、辖区与状态。"""
+    rows = ar.users.list()
+    if as_json:
+        emit_json(rows)
+    else:
+        for r in rows:
+            r["scopes_text"] = "、".join(r["scopes"])
+        table(rows, [("name", "用户"), ("role", "角色"), ("step", "环节"), ("status", "状态"), ("scopes_text", "辖区")])
+
+
+@user.command("revoke")
+@click.argument("name")
+@with_archive
+def user_revoke(ar, name):
+    """停用用户：删除其密钥并轮换其持有的辖区密钥。"""
+    info = ar.users.revoke(name)
+    click.echo(f"已停用用户 {name}，轮换了 {info['rotated_scopes']} 个辖区的密钥")
+
+
+@click.command()
+@click.option("--new-password-file", type=click.Path(dir_okay=False), help="新口令所在文件（否则在终端输入）")
+@with_archive
+def passwd(ar, new_password_file):
+    """修改当前用户的口令。
+
+    \b
+    示例：
+      dossier --user li passwd --new-password-file new.pw
+    """
+    from ..config import Password, read_password_file
+
+    if new_password_file:
+        pw = read_password_file(new_password_file, "新口令文件")
+    else:
+        pw = Password(click.prompt("新口令", hide_input=True, confirmation_prompt="再次输入新口令"))
+    ar.users.passwd(pw)
+    click.echo(f"用户 {ar.user.name} 的口令已修改")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def check(ar, as_json):
+    """校验档案库：每个版本的哈希链与签名、每个数据块的认证标签。损坏时退出码 20。
+
+    \b
+    示例：
+      dossier --user admin check
+    """
+    from ..errors import IntegrityError
+
+    import sys
+    bar = None
+    if not as_json and sys.stderr.isatty():
+        bar = click.progressbar(length=1, label="校验中", file=sys.stderr)
+
+    def progress(done, total):
+        if bar is not None:
+            if bar.length != total:
+                bar.length = max(total, 1)
+            bar.update(done)
+
+    rep = ar.check(progress)
+    if bar is not None:
+        bar.render_finish()
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        click.echo(f"档案 {rep.dossiers} 份，版本 {rep.versions} 个，数据块 {rep.blobs} 个，已解密校验 {rep.decrypted} 项")
+        for p in rep.problems:
+            click.secho(f"  ✗ {p['where']}：{p['problem']}", fg="red")
+        if rep.ok:
+            click.secho("校验通过：未发现改动或损坏", fg="green")
+    if not rep.ok:
+        raise IntegrityError(f"校验失败：发现 {len(rep.problems)} 处问题，首个在{rep.problems[0]['where']}")

@@ -1,0 +1,216 @@
+"""Dossiers (一人一档): resolve a reference, read any version, write a new one,
+history and field-level diff."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Callable
+
+from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
+from .store.atomic import crash_point
+from .versions import GENESIS, VersionRow, content_ad, encode_state, open_content, version_hash
+
+if TYPE_CHECKING:
+    from .api import Session
+
+READ_ROLES = ("admin", "clerk", "approver")
+WRITE_ROLES = ("admin", "clerk")
+EMPTY_STATE = {"profile": {}, "entries": [], "attachments": [], "documents": []}
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def ref_norm(archive_no: str) -> str:
+    return re.sub(r"[\s·.．・\-—_]", "", archive_no).upper()
+
+
+@dataclass
+class DossierRow:
+    id: str
+    archive_no: str
+    scope: int
+    scope_path: str
+    head: int
+
+
+@dataclass
+class DossierView:
+    id: str
+    archive_no: str
+    scope: str
+    version: int
+    head: int
+    author: str
+    time: str
+    message: str
+    state: dict
+    as_of: date
+    labels: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+    @property
+    def profile(self) -> dict:
+        return self.state.get("profile", {})
+
+    @property
+    def entries(self) -> list[dict]:
+        return self.state.get("entries", [])
+
+    def to_dict(self) -> dict:
+        d = {"archive_no": self.archive_no, "id": self.id, "scope": self.scope, "version": self.version,
+             "head": self.head, "author": self.author, "time": self.time, "message": self.message,
+             "as_of": self.as_of.isoformat(), "profile": self.profile, "entries": self.entries,
+             "labels": self.labels, "alerts": self.alerts}
+        for k, v in self.state.items():
+            d.setdefault(k, v)
+        return d
+
+
+class Dossiers:
+    def __init__(self, ar: "Session"):
+        self.ar = ar
+
+    # -- resolving ---------------------------------------------------------
+    def resolve(self, ref: str) -> DossierRow:
+        ar = self.ar
+        ref = (ref or "").strip()
+        if not ref:
+            raise InvalidInput(field="ref", reason="请给出档号或公民身份号码")
+        con = ar.con
+        row = None
+        if _UUID.match(ref):
+            row = con.execute("SELECT * FROM dossiers WHERE id=?", (ref,)).fetchone()
+        if row is None:
+            from .model.idnumber import normalize as normalize_id_text
+            idn = normalize_id_text(ref)
+            if re.fullmatch(r"\d{17}[\dX]", idn):
+                row = con.execute("SELECT * FROM dossiers WHERE id_token=?",
+                                  (ar.keyring.blind_token(idn),)).fetchone()
+            elif re.fullmatch(r"\d{15}", idn):
+                raise InvalidInput(field="ref", reason="15 位旧身份证号不可用于查找，请换用 18 位号码")
+        if row is None:
+            row = con.execute("SELECT * FROM dossiers WHERE ref_norm=?", (ref_norm(ref),)).fetchone()
+        if row is None:
+            raise NotFound("找不到该档号或身份证号对应的档案")
+        return DossierRow(row["id"], row["archive_no"], row["scope"], ar.scopes.path_of(row["scope"]), row["head"])
+
+    def _readable(self, ref: str, what: str = "查看档案") -> DossierRow:
+        ar = self.ar
+        row = self.resolve(ref)
+        if ar.user.role not in READ_ROLES:
+            raise PermissionDenied(f"{ar.user.role_label}不能查看档案明文（请用 dossier search 查看脱敏结果，或申请披露）")
+        ar.scopes.require(row.scope, what)
+        return row
+
+    # -- reading -----------------------------------------------------------
+    def version_row(self, dossier_id: str, version: int) -> VersionRow:
+        r = self.ar.con.execute("SELECT * FROM versions WHERE dossier=? AND version=?",
+                                (dossier_id, version)).fetchone()
+        if r is None:
+            raise NotFound(f"没有第 {version} 版")
+        return VersionRow.from_row(r)
+
+    def _sign_public(self, author: str) -> bytes | None:
+        r = self.ar.con.execute("SELECT sign_pub FROM users WHERE name=?", (author,)).fetchone()
+        return r[0] if r else None
+
+    def load(self, row: DossierRow, version: int | None = None) -> tuple[VersionRow, dict]:
+        """Decrypt a version after checking its hash, chain link and signature."""
+        ar = self.ar
+        version = row.head if version is None else version
+        if not 1 <= version <= row.head:
+            raise NotFound(f"档案 {row.archive_no} 没有第 {version} 版（共 {row.head} 版）")
+        v = self.version_row(row.id, version)
+        parent = GENESIS if version == 1 else self.version_row(row.id, version - 1).hash
+        problems = v.verify(ar.archive_id, self._sign_public(v.author), parent)
+        if problems:
+            raise IntegrityError(f"档案 {row.archive_no} 第 {version} 版完整性校验失败：{'；'.join(problems)}")
+        _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
+        return v, open_content(ar.archive_id, row.scope, v, key)
+
+    def show(self, ref: str, version: int | None = None, as_of: date | None = None) -> DossierView:
+        from .rules.alerts import alerts
+        from .rules.labels import derive_labels
+
+        row = self._readable(ref)
+        v, content = self.load(row, version)
+        as_of = as_of or date.today()
+        state = content["state"]
+        view = DossierView(row.id, row.archive_no, row.scope_path, v.version, row.head, v.author, v.time,
+                           content.get("message", ""), state, as_of)
+        view.labels = derive_labels(view.profile, view.entries, as_of)
+        view.alerts = alerts(view.profile, view.entries, as_of)
+        self.ar.audit("view", dossier=row.id, version=v.version)
+        return view
+
+    def history(self, ref: str) -> list[dict]:
+        row = self._readable(ref, "查看档案历史")
+        out = []
+        for n in range(1, row.head + 1):
+            v, content = self.load(row, n)
+            out.append({"version": n, "author": v.author, "time": v.time, "message": content.get("message", ""),
+                        "hash": v.hash.hex()})
+        return out
+
+    def diff(self, ref: str, v1: int, v2: int) -> dict:
+        from .diffing import diff_states
+
+        row = self._readable(ref, "比较版本")
+        _, a = self.load(row, v1)
+        _, b = self.load(row, v2)
+        return {"archive_no": row.archive_no, "from": v1, "to": v2,
+                "changes": diff_states(a["state"], b["state"])}
+
+    # -- writing -----------------------------------------------------------
+    def commit(self, ref: str | DossierRow, mutate: Callable[[dict], None], message: str, *,
+               roles: tuple[str, ...] = WRITE_ROLES, what: str = "修改档案") -> int:
+        """Apply ``mutate`` to a copy of the head state and store it as a new
+        version. Returns the new version number."""
+        ar = self.ar
+        ar.require_role(*roles, what=what)
+        with ar.transaction():
+            row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
+            ar.scopes.require(row.scope, what)
+            _, content = self.load(row)
+            state = copy.deepcopy(content["state"])
+            mutate(state)
+            return self._write(row, state, message)
+
+    def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
+               message: str) -> DossierRow:
+        from .api import now_iso
+
+        con = self.ar.con
+        con.execute("INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
+                    " VALUES(?,?,?,?,?,0,?)",
+                    (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso()))
+        row = DossierRow(dossier_id, archive_no, scope, self.ar.scopes.path_of(scope), 0)
+        self._write(row, state, message)
+        return row
+
+    def _write(self, row: DossierRow, state: dict, message: str) -> int:
+        from .api import now_iso
+        from .crypto import aead
+
+        ar = self.ar
+        con = ar.con
+        head = con.execute("SELECT head FROM dossiers WHERE id=?", (row.id,)).fetchone()[0]
+        new = head + 1
+        parent = GENESIS if head == 0 else con.execute(
+            "SELECT hash FROM versions WHERE dossier=? AND version=?", (row.id, head)).fetchone()[0]
+        kv, key = ar.keyring.scope_key(row.scope, "data")
+        content = aead.seal_envelope(key, encode_state(state, message),
+                                     content_ad(ar.archive_id, row.scope, row.id, new))
+        t = now_iso()
+        audit_head = getattr(ar, "audit_head", lambda: None)()
+        h = version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, audit_head)
+        con.execute("INSERT INTO versions(dossier, version, parent_hash, author, time, key_version, content,"
+                    " audit_head, hash, signature) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, ar.keys.sign_bytes(h)))
+        crash_point("after-version-insert")
+        con.execute("UPDATE dossiers SET head=? WHERE id=?", (new, row.id))
+        row.head = new
+        ar.after_commit(row, new, state)
+        return new

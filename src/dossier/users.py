@@ -1,0 +1,248 @@
+"""Users and the scope tree (区 › 街道 › 社区). A scope grants its node and
+everything below it; granting means wrapping that subtree's keys to the user."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .crypto import aead, kdf
+from .crypto.keyring import DATA, INSPECT
+from .crypto.keys import UserKeys
+from .errors import InvalidInput, NotFound, PermissionDenied, RefusedOperation
+
+if TYPE_CHECKING:
+    from .api import Session
+
+STEPS = ("社区初评", "派出所核查", "会商", "街道审批", "区禁毒办备案")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,32}$")
+
+
+def validate_user_name(name: str) -> str:
+    if not name or not _NAME.match(name):
+        raise InvalidInput(field="user", reason="用户名须为 1–32 个字母、数字、汉字或 _ . -")
+    return name
+
+
+def user_record_bytes(archive_id, name, role, step, box_pub: bytes, sign_pub: bytes) -> bytes:
+    return aead.ad_for("user-record", archive_id, name, role, step or "", box_pub, sign_pub)
+
+
+def normalize_scope_path(path: str) -> str:
+    parts = [p.strip() for p in re.split(r"[/／›>]", path or "") if p.strip()]
+    if not parts:
+        raise InvalidInput(field="scope", reason="辖区路径不能为空，例如 珠晖区/粤汉街道/苗圃社区")
+    for p in parts:
+        if len(p) > 40:
+            raise InvalidInput(field="scope", reason=f"辖区名称过长：{p[:10]}…")
+    return "/".join(parts)
+
+
+class Scopes:
+    def __init__(self, ar: "Session"):
+        self.ar = ar
+        self._tree: dict[int, dict] | None = None
+
+    # -- tree -------------------------------------------------------------
+    def _load(self) -> dict[int, dict]:
+        if self._tree is None:
+            self._tree = {r["id"]: dict(r) for r in self.ar.con.execute("SELECT * FROM scopes ORDER BY path")}
+        return self._tree
+
+    def invalidate(self) -> None:
+        self._tree = None
+
+    def id_of(self, path: str) -> int:
+        path = normalize_scope_path(path)
+        for sid, s in self._load().items():
+            if s["path"] == path:
+                return sid
+        # a bare leaf name (苗圃社区) is accepted when it is unambiguous
+        hits = [sid for sid, s in self._load().items() if s["path"].split("/")[-1] == path]
+        if len(hits) == 1:
+            return hits[0]
+        raise NotFound(f"辖区“{path}”不存在（dossier scope list 查看已有辖区）")
+
+    def path_of(self, sid: int) -> str:
+        return self._load()[sid]["path"]
+
+    def get(self, sid: int) -> dict:
+        return self._load()[sid]
+
+    def subtree(self, sid: int) -> list[int]:
+        prefix = self.path_of(sid)
+        return [i for i, s in self._load().items() if s["path"] == prefix or s["path"].startswith(prefix + "/")]
+
+    def granted_paths(self, user: str) -> list[str]:
+        rows = self.ar.con.execute(
+            "SELECT s.path FROM grants g JOIN scopes s ON s.id=g.scope WHERE g.user=? ORDER BY s.path", (user,))
+        return [r[0] for r in rows]
+
+    def covered(self, user: str | None = None, role: str | None = None) -> set[int]:
+        """Scope ids a user may act on: admins everything, others their grants' subtrees."""
+        user = user or self.ar.user.name
+        role = role or self.ar.user.role
+        if role == "admin":
+            return set(self._load())
+        out: set[int] = set()
+        for path in self.granted_paths(user):
+            out.update(self.subtree(self.id_of(path)))
+        return out
+
+    def require(self, sid: int, what: str = "访问") -> None:
+        if sid not in self.covered():
+            raise PermissionDenied(f"用户“{self.ar.user.name}”的辖区不包括“{self.path_of(sid)}”，无权{what}")
+
+    def list(self) -> list[dict]:
+        con = self.ar.con
+        counts = dict(con.execute("SELECT scope, COUNT(*) FROM dossiers GROUP BY scope").fetchall())
+        out = []
+        for sid, s in sorted(self._load().items(), key=lambda kv: kv[1]["path"]):
+            out.append({"path": s["path"], "name": s["path"].split("/")[-1], "level": s["path"].count("/") + 1,
+                        "code": s["code"], "persons": counts.get(sid, 0)})
+        return out
+
+    # -- changes ----------------------------------------------------------
+    def add(self, path: str, code: str | None = None) -> list[str]:
+        """Create a scope and any missing parents. Returns the paths created."""
+        ar = self.ar
+        ar.require_role("admin", what="新增辖区")
+        path = normalize_scope_path(path)
+        if code is not None and not re.fullmatch(r"\d{3,12}", code):
+            raise InvalidInput(field="code", reason="区划代码须为 3–12 位数字")
+        parts = path.split("/")
+        created = []
+        from .api import now_iso
+        with ar.transaction() as con:
+            parent = None
+            for i in range(1, len(parts) + 1):
+                p = "/".join(parts[:i])
+                row = con.execute("SELECT id FROM scopes WHERE path=?", (p,)).fetchone()
+                if row:
+                    parent = row[0]
+                    if i == len(parts) and code:
+                        con.execute("UPDATE scopes SET code=? WHERE id=?", (code, parent))
+                    continue
+                cur = con.execute("INSERT INTO scopes(path, parent, code, created) VALUES(?,?,?,?)",
+                                  (p, parent, code if i == len(parts) else None, now_iso()))
+                sid = cur.lastrowid
+                self.invalidate()
+                holders_data, holders_insp = self._holders_for_new(sid)
+                ar.keyring.new_scope_key(sid, DATA, 1, holders_data)
+                ar.keyring.new_scope_key(sid, INSPECT, 1, holders_insp)
+                created.append(p)
+                parent = sid
+        self.invalidate()
+        return created
+
+    def _holders_for_new(self, sid: int):
+        """Who must get a new scope's keys: admins, and users granted an ancestor."""
+        con = self.ar.con
+        data, insp = [], []
+        for u in con.execute("SELECT name, role, box_pub FROM users WHERE status='active'"):
+            covered = u["role"] == "admin" or sid in self.covered(u["name"], u["role"])
+            if covered:
+                insp.append((u["name"], u["box_pub"]))
+                if u["role"] != "inspector":
+                    data.append((u["name"], u["box_pub"]))
+        return data, insp
+
+
+class Users:
+    def __init__(self, ar: "Session"):
+        self.ar = ar
+
+    def list(self) -> list[dict]:
+        out = []
+        for r in self.ar.con.execute("SELECT name, role, step, status, created, revoked FROM users ORDER BY name"):
+            out.append({"name": r["name"], "role": r["role"], "step": r["step"], "status": r["status"],
+                        "scopes": self.ar.scopes.granted_paths(r["name"]) if r["role"] != "admin" else ["*"],
+                        "created": r["created"], "revoked": r["revoked"]})
+        return out
+
+    def add(self, name: str, *, role: str, password, scopes: list[str] = (), step: str | None = None) -> dict:
+        from .api import ROLES, _as_bytes, now_iso
+
+        ar = self.ar
+        ar.require_role("admin", what="新增用户")
+        validate_user_name(name)
+        if role not in ROLES:
+            raise InvalidInput(field="role", reason=f"未知角色“{role}”，可选：{'、'.join(ROLES)}")
+        if step is not None and step not in STEPS:
+            raise InvalidInput(field="step", reason=f"未知审批环节“{step}”，可选：{'、'.join(STEPS)}")
+        if role == "approver" and step is None:
+            raise InvalidInput(field="step", reason="审批人须指定 --step（审批环节）")
+        if role != "admin" and not scopes:
+            raise InvalidInput(field="scope", reason="须至少指定一个辖区 --scope")
+        pw = _as_bytes(password)
+        if len(pw) < 8:
+            raise InvalidInput(field="password", reason="口令至少 8 个字符")
+        if ar.con.execute("SELECT 1 FROM users WHERE name=?", (name,)).fetchone():
+            raise RefusedOperation(f"用户“{name}”已存在")
+        sids = [ar.scopes.id_of(s) for s in scopes]
+        params = kdf.KdfParams.from_dict(ar.config["kdf"])
+        keys = UserKeys.generate()
+        salt, sealed = keys.seal(pw, params)
+        import tomli_w
+        with ar.transaction() as con:
+            con.execute(
+                "INSERT INTO users(name, role, step, status, box_pub, sign_pub, salt, sealed, kdf, created, added_by,"
+                " record_sig) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                (name, role, step, "active", keys.box_public, keys.sign_public, salt, sealed,
+                 tomli_w.dumps(params.to_dict()), now_iso(), ar.user.name,
+                 ar.keys.sign_bytes(user_record_bytes(ar.archive_id, name, role, step,
+                                                      keys.box_public, keys.sign_public))))
+            ar.keyring.grant_archive_key(name, keys.box_public, "blind")
+            covered = set(ar.scopes._load()) if role == "admin" else set()
+            for sid in sids:
+                con.execute("INSERT OR IGNORE INTO grants(user, scope) VALUES(?,?)", (name, sid))
+                covered.update(ar.scopes.subtree(sid))
+            kinds = (INSPECT,) if role == "inspector" else (DATA, INSPECT)
+            for sid in sorted(covered):
+                ar.keyring.grant_scope_keys(name, keys.box_public, sid, kinds)
+            hook = getattr(ar, "on_user_added", None)
+            if hook:
+                hook(name, role, step, keys, pw)
+        return {"name": name, "role": role, "step": step, "scopes": [ar.scopes.path_of(s) for s in sids]}
+
+    def revoke(self, name: str) -> dict:
+        """Stop a user: no login, its wrapped keys deleted, and every scope key it
+        held rotated (new writes use keys the user never had)."""
+        from .api import now_iso
+
+        ar = self.ar
+        ar.require_role("admin", what="停用用户")
+        row = ar.con.execute("SELECT role, status FROM users WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"用户“{name}”不存在")
+        if name == ar.user.name:
+            raise RefusedOperation("不能停用自己")
+        if row["status"] != "active":
+            raise RefusedOperation(f"用户“{name}”已停用")
+        with ar.transaction() as con:
+            held = con.execute("SELECT DISTINCT scope, kind FROM scope_keys WHERE user=?", (name,)).fetchall()
+            con.execute("DELETE FROM scope_keys WHERE user=?", (name,))
+            con.execute("DELETE FROM archive_keys WHERE user=?", (name,))
+            con.execute("DELETE FROM grants WHERE user=?", (name,))
+            con.execute("UPDATE users SET status='revoked', revoked=? WHERE name=?", (now_iso(), name))
+            for scope, kind in held:
+                new_v = ar.keyring.current_version(scope, kind) + 1
+                holders = con.execute(
+                    "SELECT DISTINCT u.name, u.box_pub FROM scope_keys k JOIN users u ON u.name=k.user"
+                    " WHERE k.scope=? AND k.kind=? AND u.status='active'", (scope, kind)).fetchall()
+                ar.keyring.new_scope_key(scope, kind, new_v, [(h[0], h[1]) for h in holders])
+        return {"name": name, "rotated_scopes": len({s for s, _ in held})}
+
+    def passwd(self, new_password) -> None:
+        from .api import _as_bytes
+
+        ar = self.ar
+        pw = _as_bytes(new_password)
+        if len(pw) < 8:
+            raise InvalidInput(field="password", reason="口令至少 8 个字符")
+        params = kdf.KdfParams.from_dict(ar.config["kdf"])
+        salt, sealed = ar.keys.seal(pw, params)
+        import tomli_w
+        with ar.transaction() as con:
+            con.execute("UPDATE users SET salt=?, sealed=?, kdf=? WHERE name=?",
+                        (salt, sealed, tomli_w.dumps(params.to_dict()), ar.user.name))
