@@ -1,0 +1,335 @@
+"""The tamper-evident audit log: a hash chain of events, each signed by its actor.
+
+Every change, unmasked view, search, export, grant and signature is an event.
+An event's hash covers its sequence number, time, actor, action, the public
+details and the *ciphertext* of the private details, and the previous event's
+hash; the actor signs that hash with their Ed25519 key (``UserKeys.sign_bytes``),
+so no user can forge or rewrite another's events, and nobody can rewrite the
+chain without the keys of every actor after the change.
+
+Details that name a person (dossier ids, names, queries) go in ``private`` and
+are sealed with AES-256-GCM under a key the caller chooses (e.g. the scope key
+of the dossier, or the archive's audit key); ``key_id`` records which. The
+chain verifies without any of these keys.
+
+A head (``seq``, ``hash``) is anchored in each new dossier version and can be
+exported; :func:`verify_chain` given those anchors also detects a tail cut off
+below the last anchor. What is detected, naming the first bad event:
+an edited event (hash or signature mismatch), a deleted one (gap in ``seq`` /
+broken ``prev``), reordered ones, an inserted one, a truncated tail.
+
+Storage: the ``audit_events`` and ``audit_anchors`` tables of the archive's
+``meta.db`` (:data:`SCHEMA`), through :class:`AuditLog`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .crypto import aead
+from .crypto.keys import verify as ed25519_verify
+from .errors import AuditChainError, IntegrityError
+
+FORMAT = 1
+GENESIS = "0" * 64
+SIG_CONTEXT = b"dossier-audit-event-v1\x00"
+
+# Recommended action names (free text is allowed; these are what the tools write).
+ACTIONS = ("archive.init", "user.add", "user.revoke", "scope.grant", "person.add", "dossier.change",
+           "view.unmasked", "search", "export", "form.fill", "approve.submit", "approve.sign",
+           "approve.return", "disclose.request", "disclose.grant", "disclose.revoke",
+           "disclose.export", "audit.export-head", "key.rotate")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_events (
+    seq       INTEGER PRIMARY KEY,       -- 1, 2, 3 … no gaps
+    event_id  TEXT    NOT NULL UNIQUE,   -- random, 128 bits hex
+    ts        TEXT    NOT NULL,          -- UTC, ISO 8601
+    actor     TEXT    NOT NULL,          -- user name
+    action    TEXT    NOT NULL,
+    public    TEXT    NOT NULL,          -- canonical JSON, nothing that names a person
+    key_id    TEXT,                      -- which key sealed `sealed` (NULL: no private details)
+    sealed    BLOB,                      -- AES-256-GCM of canonical JSON private details
+    prev      TEXT    NOT NULL,          -- hash of event seq-1 (GENESIS for seq 1)
+    hash      TEXT    NOT NULL,          -- sha256 over the fields above, hex
+    sig       BLOB    NOT NULL           -- Ed25519 by actor over SIG_CONTEXT + hash
+);
+CREATE INDEX IF NOT EXISTS audit_events_actor ON audit_events(actor, ts);
+CREATE TABLE IF NOT EXISTS audit_anchors (
+    seq       INTEGER NOT NULL,          -- head recorded at this point
+    hash      TEXT    NOT NULL,
+    ts        TEXT    NOT NULL,
+    place     TEXT    NOT NULL           -- where else it is kept, e.g. 'dossier:<id>@v3', 'export'
+);
+"""
+
+
+def _canon(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    event_id: str
+    ts: str
+    actor: str
+    action: str
+    public: dict
+    key_id: str | None
+    sealed: bytes | None
+    prev: str
+    hash: str
+    sig: bytes
+
+    def computed_hash(self) -> str:
+        return event_hash(self.seq, self.event_id, self.ts, self.actor, self.action, self.public,
+                          self.key_id, self.sealed, self.prev)
+
+    def private(self, key: bytes, archive_id: str = "") -> dict | None:
+        """Decrypt the private details with the key named by ``key_id``."""
+        if self.sealed is None:
+            return None
+        return json.loads(aead.open_(key, self.sealed, _ad(archive_id, self.event_id, self.key_id),
+                                     "审计详情"))
+
+    def to_dict(self, private: dict | None = None) -> dict:
+        d = {"seq": self.seq, "event_id": self.event_id, "ts": self.ts, "actor": self.actor,
+             "action": self.action, "details": self.public, "sealed": self.sealed is not None,
+             "key_id": self.key_id, "hash": self.hash, "prev": self.prev}
+        if private is not None:
+            d["private"] = private
+        return d
+
+    @classmethod
+    def from_row(cls, row: Sequence) -> "AuditEvent":
+        seq, event_id, ts, actor, action, public, key_id, sealed, prev, h, sig = row
+        return cls(int(seq), event_id, ts, actor, action, json.loads(public), key_id,
+                   bytes(sealed) if sealed is not None else None, prev, h, bytes(sig))
+
+
+def _ad(archive_id: str, event_id: str, key_id: str | None) -> bytes:
+    return aead.ad_for("audit", archive_id, event_id, key_id)
+
+
+def event_hash(seq: int, event_id: str, ts: str, actor: str, action: str, public: dict,
+               key_id: str | None, sealed: bytes | None, prev: str) -> str:
+    body = _canon({"v": FORMAT, "seq": seq, "id": event_id, "ts": ts, "actor": actor,
+                   "action": action, "public": public, "key_id": key_id,
+                   "sealed": hashlib.sha256(sealed).hexdigest() if sealed is not None else None,
+                   "prev": prev})
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain's head: what is anchored in dossier versions and exported."""
+
+    archive_id: str
+    seq: int
+    hash: str
+    ts: str
+
+    def to_dict(self) -> dict:
+        return {"format": "dossier-audit-head", "version": FORMAT, "archive_id": self.archive_id,
+                "seq": self.seq, "hash": self.hash, "ts": self.ts}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Head":
+        return cls(str(d.get("archive_id", "")), int(d["seq"]), str(d["hash"]), str(d.get("ts", "")))
+
+
+@dataclass
+class ChainReport:
+    events: int
+    head: Head | None
+    anchors_checked: int
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"events": self.events, "head": self.head.to_dict() if self.head else None,
+                "anchors_checked": self.anchors_checked, "ok": not self.problems}
+
+
+def _fail(ev: AuditEvent | None, reason: str, seq: int | None = None) -> AuditChainError:
+    if ev is not None:
+        msg = f"审计链断裂：第 {ev.seq} 条事件（{ev.event_id[:12]}，{ev.ts}，{ev.actor}，{ev.action}）{reason}"
+        return AuditChainError(msg, seq=ev.seq, event_id=ev.event_id, reason=reason)
+    return AuditChainError(f"审计链断裂：{reason}", seq=seq, reason=reason)
+
+
+def verify_chain(events: Iterable[AuditEvent], public_keys: Mapping[str, bytes | Sequence[bytes]],
+                 anchors: Iterable[Mapping | Head | tuple[int, str]] = (),
+                 archive_id: str = "") -> ChainReport:
+    """Check the whole chain in the order given (storage order); raise on the first bad event.
+
+    ``public_keys`` maps an actor to its Ed25519 public key (or a list of
+    keys, for rotated ones). ``anchors`` are heads recorded elsewhere
+    (dossier versions, exported files): each must be a point of this chain,
+    so cutting the tail below the last anchor, or rewriting what it covers,
+    is detected.
+    """
+    prev_hash = GENESIS
+    expected_seq = 1
+    by_seq: dict[int, str] = {}
+    last: AuditEvent | None = None
+    count = 0
+    for ev in events:
+        count += 1
+        if ev.seq != expected_seq:
+            if ev.seq > expected_seq:
+                raise _fail(ev, f"之前缺少第 {expected_seq}–{ev.seq - 1} 条事件（被删除）")
+            raise _fail(ev, f"顺序错乱（应为第 {expected_seq} 条；事件被重排或插入）")
+        if ev.computed_hash() != ev.hash:
+            raise _fail(ev, "内容与其哈希不符（被修改）")
+        if ev.prev != prev_hash:
+            raise _fail(ev, "与前一条事件的哈希不衔接（前面的事件被删除、插入或重排）")
+        keys = public_keys.get(ev.actor)
+        if keys is None:
+            raise _fail(ev, f"操作人“{ev.actor}”不是本档案库的用户")
+        keys = [keys] if isinstance(keys, (bytes, bytearray)) else list(keys)
+        msg = SIG_CONTEXT + bytes.fromhex(ev.hash)
+        if not any(ed25519_verify(bytes(k), ev.sig, msg) for k in keys):
+            raise _fail(ev, f"不是操作人“{ev.actor}”的有效签名（伪造或被改动）")
+        by_seq[ev.seq] = ev.hash
+        prev_hash = ev.hash
+        expected_seq += 1
+        last = ev
+    n_anchor = 0
+    for a in sorted((_anchor(a) for a in anchors), key=lambda x: x[0]):
+        seq, h = a
+        n_anchor += 1
+        if seq == 0:
+            continue
+        if seq not in by_seq:
+            raise _fail(None, f"审计链只有 {count} 条事件，但已锚定的链头是第 {seq} 条：尾部被截断",
+                        seq=count + 1)
+        if by_seq[seq] != h:
+            raise _fail(None, f"第 {seq} 条事件的哈希与锚定的链头不符（链被改写）", seq=seq)
+    head = Head(archive_id, last.seq, last.hash, last.ts) if last else Head(archive_id, 0, GENESIS, "")
+    return ChainReport(events=count, head=head, anchors_checked=n_anchor)
+
+
+def _anchor(a) -> tuple[int, str]:
+    if isinstance(a, Head):
+        return a.seq, a.hash
+    if isinstance(a, Mapping):
+        return int(a["seq"]), str(a["hash"])
+    seq, h = a
+    return int(seq), str(h)
+
+
+class AuditLog:
+    """The audit chain in a SQLite connection (the archive's ``meta.db``).
+
+    ``append`` runs inside the caller's transaction when there is one (so an
+    event commits with the change it records), else in its own
+    ``BEGIN IMMEDIATE`` transaction (so two processes never fork the chain).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, archive_id: str = ""):
+        self.conn = conn
+        self.archive_id = archive_id
+
+    def create(self) -> None:
+        self.conn.executescript(SCHEMA)
+
+    # -- writing --------------------------------------------------------------------
+    def append(self, actor: str, sign_key, action: str, public: Mapping | None = None, *,
+               private: Mapping | None = None, seal_key: bytes | None = None,
+               key_id: str | None = None, ts: str | None = None) -> AuditEvent:
+        """Add one event signed by ``sign_key`` (a ``UserKeys`` or anything with ``sign_bytes``)."""
+        if private and seal_key is None:
+            raise IntegrityError("审计详情含个人信息，必须加密（缺少密钥）")
+        public = dict(public or {})
+        own_tx = not self.conn.in_transaction
+        if own_tx:
+            self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
+            event_id = os.urandom(16).hex()
+            ts = ts or _now()
+            sealed = None
+            if private:
+                key_id = key_id or "audit"
+                sealed = aead.seal(seal_key, _canon(dict(private)).encode(),
+                                   _ad(self.archive_id, event_id, key_id))
+            else:
+                key_id = None
+            h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
+            sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
+            self.conn.execute("INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                              (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
+            if own_tx:
+                self.conn.execute("COMMIT")
+        except BaseException:
+            if own_tx and self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        return AuditEvent(seq, event_id, ts, actor, action, public, key_id, sealed, prev, h, sig)
+
+    def anchor(self, place: str) -> Head:
+        """Record the current head as anchored at ``place`` (also put it in the dossier version)."""
+        own_tx = not self.conn.in_transaction
+        head = self.head()
+        self.conn.execute("INSERT INTO audit_anchors VALUES (?,?,?,?)", (head.seq, head.hash, _now(), place))
+        if own_tx and self.conn.in_transaction:
+            self.conn.commit()
+        return head
+
+    # -- reading --------------------------------------------------------------------
+    def head(self) -> Head:
+        row = self.conn.execute("SELECT seq, hash, ts FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+        if not row:
+            return Head(self.archive_id, 0, GENESIS, "")
+        return Head(self.archive_id, int(row[0]), row[1], row[2])
+
+    def events(self, *, actor: str | None = None, since: str | None = None,
+               action: str | None = None) -> list[AuditEvent]:
+        """Events in storage order (``rowid``), filtered. The chain check uses the same order."""
+        sql = ("SELECT seq, event_id, ts, actor, action, public, key_id, sealed, prev, hash, sig "
+               "FROM audit_events")
+        cond, args = [], []
+        if actor:
+            cond.append("actor = ?")
+            args.append(actor)
+        if since:
+            cond.append("ts >= ?")
+            args.append(since)
+        if action:
+            cond.append("(action = ? OR action LIKE ?)")
+            args += [action, action + ".%"]
+        if cond:
+            sql += " WHERE " + " AND ".join(cond)
+        sql += " ORDER BY rowid"
+        return [AuditEvent.from_row(r) for r in self.conn.execute(sql, args)]
+
+    def anchors(self) -> list[Head]:
+        return [Head(self.archive_id, int(s), h, ts)
+                for s, h, ts in self.conn.execute("SELECT seq, hash, ts FROM audit_anchors ORDER BY rowid")]
+
+    def verify(self, public_keys: Mapping[str, bytes | Sequence[bytes]],
+               extra_anchors: Iterable = ()) -> ChainReport:
+        """Verify the stored chain against the stored anchors plus ``extra_anchors``
+        (heads from dossier versions and exported files)."""
+        return verify_chain(self.events(), public_keys, [*self.anchors(), *extra_anchors],
+                            archive_id=self.archive_id)
+
+
+def encode_sig(sig: bytes) -> str:
+    return base64.b64encode(sig).decode()
