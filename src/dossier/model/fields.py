@@ -99,6 +99,8 @@ def coerce(f: Field, value, *, today: date, path: str | None = None):
         if isinstance(value, (dict, list, tuple, set, bool)):
             raise InvalidInput(field=name, reason="应为文字")
         text = unicodedata.normalize("NFKC", str(value)).strip() if k == "str" else str(value).strip()
+        if f.pattern:
+            text = re.sub(r"\s+", "", text)   # codes and phone numbers: spaces are never meaningful
         if f.pattern and not re.fullmatch(f.pattern, text):
             raise InvalidInput(field=name, reason=f.pattern_hint or f"格式不正确：“{text}”")
         return text

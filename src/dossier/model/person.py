@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 
@@ -9,7 +10,7 @@ from dossier.errors import InvalidInput, ValidationErrors
 from dossier.model import idnumber
 from dossier.model.fields import Field, normalize_fields
 
-MOBILE = r"1[3-9]\d{9}"
+MOBILE = r"1[3-9]\d-?\d{4}-?\d{4}"
 LANDLINE = r"0\d{2,3}-?\d{7,8}(-\d{1,6})?"
 PHONE_PATTERN = rf"(\+?86)?{MOBILE}|{LANDLINE}"
 DIV_PATTERN = r"\d{6}(\d{3}(\d{3})?)?"   # 6-digit county, 9-digit 街道, 12-digit 村/社区
@@ -133,6 +134,8 @@ def normalize_profile(data: Mapping, *, today: date, partial: bool = False) -> t
         else:
             profile["id_number"] = number
             _cross_check(profile, number, errors, failed)
+            if idnumber.birth_date(number) < idnumber.PLAUSIBLE_BIRTH:
+                warnings.append(f"公民身份号码中的出生日期 {idnumber.birth_date(number)} 早于1900年，请核对")
             region = idnumber.region_code(number)
             if not idnumber.county_known(region):
                 warnings.append(f"公民身份号码地址码 {region} 不在本地区划表中（区划可能已调整），请核对")
@@ -141,6 +144,8 @@ def normalize_profile(data: Mapping, *, today: date, partial: bool = False) -> t
             if profile.get(derived) is not None and derived not in failed:
                 errors.append(InvalidInput(field=derived, reason="由公民身份号码派生，须与公民身份号码一并修改"))
 
+    if profile.get("phone") and "phone" not in failed:
+        profile["phone"] = canonical_phone(profile["phone"])
     _check_related(profile, errors, warnings, failed)
     if errors:
         raise ValidationErrors(errors)
@@ -157,6 +162,13 @@ def _cross_check(profile: dict, number: str, errors: list, failed: set) -> None:
         errors.append(InvalidInput(field="gender", reason=f"与公民身份号码不一致（顺序码为{sex}性，填写为“{profile['gender']}”）"))
     profile["birth_date"] = born
     profile["gender"] = sex
+
+
+def canonical_phone(value: str) -> str:
+    """Mobile numbers as 11 digits (no +86, no dashes); landlines as given."""
+    compact = value.replace("-", "")
+    m = re.fullmatch(r"(?:\+?86)?(1[3-9]\d{9})", compact)
+    return m.group(1) if m else value
 
 
 def _check_related(profile: dict, errors: list, warnings: list, failed: set) -> None:
