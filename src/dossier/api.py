@@ -233,6 +233,11 @@ class Session:
 
         return check(self, progress)
 
+    def gc(self, *, dry_run: bool = False, min_age_s: float = 600.0) -> dict:
+        from .gc import gc
+
+        return gc(self, dry_run=dry_run, min_age_s=min_age_s)
+
     def audit(self, action: str, **details) -> None:
         """Record an audit event (the hash-chained log plugs in here)."""
         log = getattr(self, "audit_log", None)

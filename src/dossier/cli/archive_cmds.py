@@ -174,3 +174,23 @@ def check(ar, as_json):
             click.secho("校验通过：未发现改动或损坏", fg="green")
     if not rep.ok:
         raise IntegrityError(f"校验失败：发现 {len(rep.problems)} 处问题，首个在{rep.problems[0]['where']}")
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="只列出，不删除")
+@click.option("--min-age", default=600, show_default=True, type=int, help="只清理早于该秒数的文件")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def gc(ar, dry_run, min_age, as_json):
+    """清理崩溃遗留的孤立数据块和临时文件（管理员）。
+
+    \b
+    示例：
+      dossier --user admin gc --dry-run
+    """
+    res = ar.gc(dry_run=dry_run, min_age_s=min_age)
+    if as_json:
+        emit_json(res)
+    else:
+        verb = "将删除" if dry_run else "已删除"
+        click.echo(f"{verb} {len(res['removed'])} 个孤立文件" + (f"（{res['young_kept']} 个较新的暂留）" if res["young_kept"] else ""))

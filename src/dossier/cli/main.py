@@ -18,6 +18,7 @@ COMMANDS = {
     "user": "dossier.cli.archive_cmds:user",
     "passwd": "dossier.cli.archive_cmds:passwd",
     "check": "dossier.cli.archive_cmds:check",
+    "gc": "dossier.cli.archive_cmds:gc",
     "person": "dossier.cli.persons:person",
     "entry": "dossier.cli.persons:entry",
     "show": "dossier.cli.persons:show",
