@@ -102,6 +102,7 @@ def person(rng: random.Random, *, today: date, region: str = "430405", full: boo
         "employment": rng.choice(("稳定就业", "灵活就业", "无业", "退休")),
         "employer": rng.choice(("某物流公司", "某餐馆", "个体经营", "某建筑公司")),
         "occupation": rng.choice(("司机", "厨师", "务工", "个体")),
+        "position": rng.choice(("职员", "工人", "无")),
         "political_status": rng.choice(("群众",) * 9 + ("中共党员",)),
         "is_public_official": rng.random() < 0.03,
         "hukou_address": _address(rng, home),
@@ -131,7 +132,10 @@ def person(rng: random.Random, *, today: date, region: str = "430405", full: boo
         "record_flags": [],
         "notes": "合成测试数据",
     })
+    if p["political_status"] == "中共党员":
+        p["party_branch"] = f"{rng.choice(COMMUNITIES)}党支部"
     if inflow:
+        p["residence_registered"] = rng.choice(("已办理居住证", "已登记", "未登记"))
         p["inflow_date"] = _day_between(rng, max(seized, add_years(today, -5)), today).isoformat()
         p["inflow_reason"] = rng.choice(("务工", "投亲", "经商"))
     return p
