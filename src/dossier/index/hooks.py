@@ -1,0 +1,15 @@
+"""Attach search to a session (called by ``dossier.api.Session`` on open).
+
+Cheap on purpose: nothing is imported from Whoosh or jieba and no index is
+read until the first search or commit.
+"""
+
+from __future__ import annotations
+
+
+def attach(ar) -> None:
+    from .service import SearchService
+
+    svc = SearchService(ar)
+    ar.search = svc
+    ar.on_commit.append(svc.on_commit)

@@ -1,0 +1,252 @@
+"""Search on an open archive: ``ar.search(query)``, ``ar.search.status()``,
+``ar.search.rebuild()``, and the commit hook that keeps the indexes current.
+
+Layout under the archive (no names on disk; scope ids and key versions only)::
+
+    index/<scope id>/clerk-k<key version>/*.enc     sealed with HKDF(scope data key)
+    index/<scope id>/inspect-k<key version>/*.enc   sealed with HKDF(scope inspection key)
+
+A rotated scope key gives a new directory: the old index cannot be read with
+the new key anyway, and the next commit (or ``index rebuild``) rebuilds it.
+
+Who searches what (keys, not ``if`` statements, decide): an inspector searches
+the inspection indexes of the scopes whose inspection key it holds, and sees
+masked values; everyone else searches the clerk indexes of the scopes whose
+data key it holds, within the scopes it covers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..errors import DossierError, IntegrityError, PermissionDenied
+from .backend import CLERK, INSPECT
+from .query import parse
+
+log = logging.getLogger("dossier.index")
+KEY_KIND = {CLERK: "data", INSPECT: "inspect"}
+
+
+def _hkdf(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"dossier-index-v1", info=info).derive(key)
+
+
+class SearchService:
+    def __init__(self, ar):
+        self.ar = ar
+        self._indexes: dict[tuple[int, str, int], object] = {}
+        self.errors: list[str] = []   # index updates that failed after a data commit (see status)
+
+    # -- plumbing -------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return Path(self.ar.path) / (self.ar.config.get("index", {}) or {}).get("dir", "index")
+
+    @property
+    def mode(self) -> str:
+        return INSPECT if self.ar.user.role == "inspector" else CLERK
+
+    def index(self, sid: int, kind: str):
+        """The index of one scope and kind (raises PermissionDenied without its key)."""
+        from .whoosh_backend import WhooshIndex
+
+        kv, key = self.ar.keyring.scope_key(sid, KEY_KIND[kind])
+        ck = (sid, kind, kv)
+        ix = self._indexes.get(ck)
+        if ix is None:
+            blind_key = _hkdf(key, b"blind") if kind == INSPECT else None
+            ix = WhooshIndex(self.root / str(sid) / f"{kind}-k{kv}", kind, _hkdf(key, f"files|{kind}".encode()),
+                             (self.ar.archive_id, str(sid), f"k{kv}"), blind_key=blind_key)
+            self._indexes[ck] = ix
+        return ix
+
+    def _store_rows(self, sid: int | None = None) -> dict[str, tuple[int, int, str]]:
+        sql = "SELECT id, scope, head, archive_no FROM dossiers"
+        rows = self.ar.con.execute(sql + (" WHERE scope=?" if sid is not None else ""),
+                                   (() if sid is None else (sid,))).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def _scopes(self, kind: str) -> list[int]:
+        """Scopes with dossiers that this user covers and holds the key for."""
+        ar = self.ar
+        covered = ar.scopes.covered()
+        with_data = {r[0] for r in ar.con.execute("SELECT DISTINCT scope FROM dossiers")}
+        return sorted(s for s in covered & with_data if ar.keyring.holds(s, KEY_KIND[kind]))
+
+    def _docs(self, sid: int, kinds: tuple[str, ...], today: date, progress: Callable | None = None):
+        """Index documents of every dossier of a scope, per kind (decrypts each head)."""
+        from .documents import clerk_doc, inspect_doc
+        from ..dossiers import DossierRow
+
+        ar = self.ar
+        path = ar.scopes.path_of(sid)
+        blind_key = self.index(sid, INSPECT)._blind_key if INSPECT in kinds else None
+        out = {k: [] for k in kinds}
+        rows = ar.con.execute("SELECT id, archive_no, head FROM dossiers WHERE scope=? ORDER BY id",
+                              (sid,)).fetchall()
+        for r in rows:
+            row = DossierRow(r[0], r[1], sid, path, r[2])
+            _, content = ar.dossiers.load(row)
+            state = content["state"]
+            if CLERK in kinds:
+                out[CLERK].append(clerk_doc(row.id, row.archive_no, path, row.head, state, today))
+            if INSPECT in kinds:
+                out[INSPECT].append(inspect_doc(row.id, row.archive_no, path, row.head, state, today, blind_key))
+            if progress:
+                progress(1)
+        return out
+
+    def _kinds_held(self, sid: int) -> tuple[str, ...]:
+        return tuple(k for k in (CLERK, INSPECT) if self.ar.keyring.holds(sid, KEY_KIND[k]))
+
+    # -- commit hook ----------------------------------------------------------------
+    def on_commit(self, ar, row, version: int, state: dict) -> None:
+        """After every dossier commit: update this scope's indexes in the same
+        operation. A failure here cannot undo the committed data; it is logged,
+        kept in ``errors``, and ``index status`` reports the index as stale."""
+        try:
+            self.update(row.id, row.archive_no, row.scope, version, state)
+        except (DossierError, OSError) as e:
+            msg = f"检索索引未能更新（档号 {row.archive_no}）：{e}；请运行 dossier index rebuild"
+            self.errors.append(msg)
+            log.warning(msg)
+
+    def update(self, dossier_id: str, archive_no: str, sid: int, version: int, state: dict,
+               today: date | None = None) -> None:
+        from .documents import clerk_doc, inspect_doc
+
+        today = today or date.today()
+        path = self.ar.scopes.path_of(sid)
+        # a data key is needed to rebuild a missing index; without it only update what exists
+        for kind in self._kinds_held(sid):
+            ix = self.index(sid, kind)
+            if not ix.exists():
+                if CLERK in self._kinds_held(sid) and self.ar.keyring.holds(sid, "data"):
+                    ix.rebuild(self._docs(sid, (kind,), today)[kind])
+                continue
+            if kind == CLERK:
+                doc = clerk_doc(dossier_id, archive_no, path, version, state, today)
+            else:
+                doc = inspect_doc(dossier_id, archive_no, path, version, state, today, ix._blind_key)
+            ix.upsert([doc])
+
+    # -- search ---------------------------------------------------------------------
+    def __call__(self, query: str, limit: int = 20) -> list[dict]:
+        return self.search(query, limit=limit)["results"]
+
+    def search(self, query: str, limit: int = 20) -> dict:
+        """``{"results": [...], "warnings": [...]}``; results best first.
+
+        Every search is audited (who, the query, how many results)."""
+        from ..errors import InvalidInput
+        from .documents import scope_terms
+
+        ar = self.ar
+        if limit < 1:
+            raise InvalidInput(field="limit", reason="应为正整数")
+        q = parse(query)
+        kind = self.mode
+        sids = self._scopes(kind)
+        if q.filters.get("scope"):
+            wanted = [[p for p in v.replace("／", "/").split("/") if p] for v in q.filters["scope"]]
+            sids = [s for s in sids if any(all(p in scope_terms(ar.scopes.path_of(s)) for p in w) for w in wanted)]
+        hits, warnings = [], []
+        for sid in sids:
+            ix = self.index(sid, kind)
+            if not ix.exists():
+                warnings.append(f"辖区“{ar.scopes.path_of(sid)}”尚无检索索引，结果可能不全；请运行 dossier index rebuild")
+                continue
+            got = ix.search(q, limit)
+            store = self._store_rows(sid)
+            for h in got:
+                s = store.get(h.id)
+                if s is None or s[0] != sid:
+                    continue   # never return a person missing from the store (or moved away)
+                h.stale = h.version < s[1]
+                hits.append(h)
+            fp = ix.fingerprint() if hasattr(ix, "fingerprint") else None
+            if fp is not None and fp != (len(store), sum(v[1] for v in store.values())):
+                warnings.append(f"辖区“{ar.scopes.path_of(sid)}”的检索索引已过期，结果可能不全；"
+                                "请运行 dossier index rebuild")
+        hits.sort(key=lambda h: (h.tier, -h.score, h.archive_no))
+        hits = hits[:limit]
+        results = [self._result(h, kind) for h in hits]
+        ar.audit("search", query=query, count=len(results), mode=kind)
+        return {"results": results, "warnings": warnings}
+
+    @staticmethod
+    def _result(h, kind: str) -> dict:
+        d = h.data
+        r = {"archive_no": h.archive_no, "name": d.get("name", ""), "id_number": d.get("id_number", ""),
+             "phone": d.get("phone", ""), "address": d.get("address", ""), "scope": h.scope,
+             "score": round(h.score, 3), "match": ("exact", "name", "text")[h.tier],
+             "status": d.get("status", []), "risk": d.get("risk"), "labels": d.get("labels", []),
+             "id": h.id, "version": h.version}
+        if kind == CLERK:
+            r["snippet"] = h.snippet
+        else:
+            r["masked"] = True
+        if getattr(h, "stale", False):
+            r["stale"] = True
+        return r
+
+    # -- maintenance ----------------------------------------------------------------
+    def status(self) -> list[dict]:
+        """Per scope and index kind the user can open: how many dossiers, how
+        many indexed, which are stale (indexed version behind), missing or extra."""
+        ar = self.ar
+        out = []
+        covered = ar.scopes.covered()
+        sids = sorted(s for s in covered if s in {r[0] for r in ar.con.execute("SELECT DISTINCT scope FROM dossiers")}
+                      or (self.root / str(s)).exists())
+        for sid in sids:
+            store = self._store_rows(sid)
+            for kind in self._kinds_held(sid):
+                ix = self.index(sid, kind)
+                rec = {"scope": ar.scopes.path_of(sid), "kind": kind, "dossiers": len(store)}
+                try:
+                    if not ix.exists():
+                        rec.update(indexed=0, state="missing" if store else "empty", stale=[], missing=list(store),
+                                   extra=[])
+                    else:
+                        have = ix.indexed_versions()
+                        stale = [i for i, v in have.items() if i in store and v < store[i][1]]
+                        missing = [i for i in store if i not in have]
+                        extra = [i for i in have if i not in store]
+                        ok = not (stale or missing or extra)
+                        rec.update(indexed=len(have), state="ok" if ok else "stale", stale=stale, missing=missing,
+                                   extra=extra)
+                except IntegrityError as e:
+                    rec.update(indexed=None, state="corrupt", error=str(e), stale=[], missing=[], extra=[])
+                rec["archive_nos"] = sorted(store[i][2] for i in rec["stale"] + rec["missing"] if i in store)
+                out.append(rec)
+        return out
+
+    def rebuild(self, progress: Callable | None = None, today: date | None = None) -> list[dict]:
+        """Rebuild every index this user can rebuild (needs the scope's data key
+        to read the dossiers) from the dossiers, each swapped in atomically."""
+        ar = self.ar
+        today = today or date.today()
+        sids = [s for s in self._scopes(CLERK)]
+        if not sids and ar.user.role == "inspector":
+            raise PermissionDenied("督查人员没有辖区数据密钥，不能重建检索索引（请由社区专干或管理员运行）")
+        out = []
+        for sid in sids:
+            kinds = self._kinds_held(sid)
+            docs = self._docs(sid, kinds, today, progress)
+            for kind in kinds:
+                n = self.index(sid, kind).rebuild(docs[kind])
+                out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
+        ar.audit("index-rebuild", scopes=len(sids))
+        return out
+
+    def close(self) -> None:
+        for ix in self._indexes.values():
+            ix.close()
+        self._indexes.clear()
