@@ -55,3 +55,13 @@ def test_entries_cover_several_types():
         profile, _ = normalize_profile(synth.person(rng, today=TODAY), today=TODAY)
         kinds |= {e["type"] for e in synth.entries(rng, profile, today=TODAY, n=10)}
     assert {"drug_event", "status", "interview", "test", "assessment"} <= kinds
+
+
+def test_normalisation_is_idempotent_on_synthetic_data():
+    rng = random.Random(5)
+    for _ in range(100):
+        profile, _ = normalize_profile(synth.person(rng, today=TODAY, full=True), today=TODAY)
+        assert normalize_profile(profile, today=TODAY)[0] == profile
+        for e in synth.entries(rng, profile, today=TODAY, n=8):
+            once = normalize_entry(e["type"], e, today=TODAY)
+            assert normalize_entry(once["type"], once, today=TODAY) == once

@@ -46,3 +46,14 @@ def test_add_years(d, n, expected):
                                             (date(2024, 1, 15), 3, date(2024, 4, 15))])
 def test_add_months(d, n, expected):
     assert add_months(d, n) == expected
+
+
+from hypothesis import given
+from hypothesis import strategies as hst
+
+
+@given(hst.dates(min_value=date(1900, 1, 1), max_value=TODAY))
+def test_every_spelling_round_trips(d):
+    for text in (d.isoformat(), f"{d.year}/{d.month}/{d.day}", f"{d.year}.{d.month}.{d.day}",
+                 f"{d.year}年{d.month}月{d.day}日", d.strftime("%Y%m%d")):
+        assert parse_date(text, field="date", today=TODAY) == d

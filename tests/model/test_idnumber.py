@@ -81,3 +81,18 @@ def test_every_wrong_check_char_is_refused():
     for c in "0123456789":
         with pytest.raises(InvalidInput):
             validate_id_number(good[:17] + c, today=TODAY)
+
+
+from hypothesis import given
+from hypothesis import strategies as hst
+
+
+@given(hst.sampled_from(["430405", "500151", "110105", "440524", "530102", "650102"]),
+       hst.dates(min_value=date(1900, 1, 1), max_value=TODAY), hst.integers(0, 999),
+       hst.integers(0, 16), hst.integers(1, 9))
+def test_any_single_digit_change_is_detected(region, born, seq, pos, delta):
+    n = make_id_number(region, born, seq)
+    assert validate_id_number(n, today=TODAY) == n
+    changed = n[:pos] + str((int(n[pos]) + delta) % 10) + n[pos + 1:]
+    with pytest.raises(InvalidInput):
+        validate_id_number(changed, today=TODAY)

@@ -139,10 +139,7 @@ def normalize_profile(data: Mapping, *, today: date, partial: bool = False) -> t
             region = idnumber.region_code(number)
             if not idnumber.county_known(region):
                 warnings.append(f"公民身份号码地址码 {region} 不在本地区划表中（区划可能已调整），请核对")
-    elif partial:
-        for derived in ("birth_date", "gender"):
-            if profile.get(derived) is not None and derived not in failed:
-                errors.append(InvalidInput(field=derived, reason="由公民身份号码派生，须与公民身份号码一并修改"))
+    # partial without id_number: birth_date/gender are checked when the caller validates the merged profile
 
     if profile.get("phone") and "phone" not in failed:
         profile["phone"] = canonical_phone(profile["phone"])
