@@ -83,6 +83,13 @@ HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Sheet titles of the generated entry templates (Excel forbids “/” in titles).
+TEMPLATE_TITLES: dict[str, str] = {
+    "interview": "见面核查登记", "test": "检测登记", "assistance": "帮扶救助登记", "status": "状态变更登记",
+    "assessment": "风险评估登记", "measure": "管控措施登记", "agreement": "协议登记", "drug_event": "吸毒事件登记",
+}
+
+
 @dataclass
 class Schema:
     """What one kind of sheet holds: the person profile or one entry type."""
@@ -115,7 +122,8 @@ def entry_schemas() -> list[Schema]:
         fields = tuple(getattr(et, "fields", ()) or ())
         label = getattr(et, "label", None) or name
         aliases = tuple(getattr(et, "aliases", ()) or ())
-        out.append(Schema(name, label, fields, (label, *aliases)))
+        titles = (TEMPLATE_TITLES[name],) if name in TEMPLATE_TITLES else ()
+        out.append(Schema(name, label, fields, (*titles, label, *aliases)))
     return out
 
 

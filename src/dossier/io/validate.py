@@ -180,7 +180,7 @@ def text_cell(value, *, multiline=False):
         return value.isoformat()
     s = str(value)
     if multiline:
-        return "\n".join(clean(line) for line in fold(s).strip().splitlines()).strip()
+        return s.strip()   # free text is kept as typed (the model stores it so)
     return clean(s)
 
 
