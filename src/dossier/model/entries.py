@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dossier.errors import InvalidInput, ValidationErrors
-from dossier.model.fields import Field, key_index, normalize_fields
+from dossier.model.fields import VALUE_ALIASES, Field, key_index, normalize_fields
 from dossier.model.person import DRUG_TYPES, PHONE_PATTERN, STAFF_ROLES
 
 PASSTHROUGH = ("id", "recorded_at", "author", "version")
@@ -248,7 +248,6 @@ def _check_status(out: dict, errors: list, failed: set) -> None:
     axis_raw = out.get("axis")
     if "status" in failed:
         return
-    from dossier.model.fields import VALUE_ALIASES
     status = VALUE_ALIASES.get(status, status)
     if axis_raw is not None:
         axis = AXIS_ALIASES.get(str(axis_raw).strip().lower())

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from dossier.errors import InvalidInput
+from dossier.errors import InvalidInput, ValidationErrors
 from dossier.model.dates import parse_date
 
 KINDS = ("str", "text", "date", "bool", "int", "float", "enum", "list", "list_enum", "object", "list_object")
@@ -158,16 +158,14 @@ def _bool(value, name):
 
 
 def _number(value, name, typ):
+    kind = "整数" if typ is int else "数字"
     if isinstance(value, bool):
-        raise InvalidInput(field=name, reason="应为数字")
+        raise InvalidInput(field=name, reason=f"应为{kind}")
+    if isinstance(value, float) and typ is int and not value.is_integer():
+        raise InvalidInput(field=name, reason=f"应为{kind}，收到“{value}”")
     try:
-        if typ is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(unicodedata.normalize("NFKC", str(value)).strip()) if not isinstance(value, (int, float)) else int(value)
-        return float(unicodedata.normalize("NFKC", str(value)).strip()) if not isinstance(value, (int, float)) else float(value)
+        return typ(value if isinstance(value, (int, float)) else unicodedata.normalize("NFKC", str(value)).strip())
     except (ValueError, TypeError):
-        kind = "整数" if typ is int else "数字"
         raise InvalidInput(field=name, reason=f"应为{kind}，收到“{value}”") from None
 
 
@@ -216,13 +214,8 @@ def _object(f: Field, data: Mapping, *, today: date, path: str) -> dict:
     errors: list[InvalidInput] = []
     out = normalize_fields(f.subfields, data, today=today, errors=errors, partial=False, prefix=path)
     if errors:
-        raise errors[0] if len(errors) == 1 else _first_of_many(errors)
+        raise errors[0] if len(errors) == 1 else ValidationErrors(errors)
     return out
-
-
-def _first_of_many(errors):
-    from dossier.errors import ValidationErrors
-    return ValidationErrors(errors)
 
 
 def normalize_fields(fields: tuple[Field, ...], data: Mapping, *, today: date, errors: list[InvalidInput],
