@@ -185,7 +185,7 @@ class SearchService:
         d = h.data
         r = {"archive_no": h.archive_no, "name": d.get("name", ""), "id_number": d.get("id_number", ""),
              "phone": d.get("phone", ""), "address": d.get("address", ""), "scope": h.scope,
-             "score": round(h.score, 3), "match": ("exact", "name", "text")[h.tier],
+             "score": round(h.score, 3), "match": ("exact", "partial", "text")[h.tier],
              "status": d.get("status", []), "risk": d.get("risk"), "labels": d.get("labels", []),
              "id": h.id, "version": h.version}
         if kind == CLERK:

@@ -219,9 +219,11 @@ def clerk_tier(terms, data: dict) -> int:
 
 def snippet(terms, data: dict, width: int = 18) -> str | None:
     """The first place a query term occurs, ±``width`` characters, the match in 【】."""
-    text = nfkc(data.get("body") or "")
+    raw = data.get("body") or ""
+    text = nfkc(raw)
     if not text:
         return None
+    shown = raw if len(raw) == len(text) else text   # show the original where offsets agree
     best = None
     for t in terms:
         for needle in [nfkc(t.value)] + ["".join(u[0] for u in ch) for ch in chains(nfkc(t.value))]:
@@ -235,7 +237,7 @@ def snippet(terms, data: dict, width: int = 18) -> str | None:
         return None
     i, n = best
     start, end = max(0, i - width), min(len(text), i + n + width)
-    return (("…" if start else "") + text[start:i] + "【" + text[i:i + n] + "】" + text[i + n:end]
+    return (("…" if start else "") + shown[start:i] + "【" + shown[i:i + n] + "】" + shown[i + n:end]
             + ("…" if end < len(text) else ""))
 
 
