@@ -1,0 +1,595 @@
+"""Form contexts: pure functions of (dossier state, today) → dict of strings.
+
+Every builder returns the *same keys* whatever the person's data (missing
+values are ``""``, missing lists ``[]``), so the set of fields a template may
+use is the flattened shape of a sample context (:mod:`dossier.forms.fields`),
+and a fully populated and a minimal person render the same template.
+
+A *dossier* here is a plain dict::
+
+    {"archive_no": str, "scope": "珠晖区/粤汉街道/苗圃社区", "version": int,
+     "profile": {...}, "entries": [...], "attachments": [...],
+     "documents": [...], "labels": [...]}
+
+(the state kept per dossier version plus a few row attributes). Entries are
+dicts with at least ``type`` and ``date``; their fields are read at the top
+level or under ``data``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+
+from dossier.forms.fmt import box, checks, cn_date, percent, text
+
+LEVELS = ("高", "中", "低")
+MEASURES = ("社区戒毒", "社区康复", "强制隔离戒毒", "自愿戒毒", "药物维持治疗", "无措施")
+PRESENCE = ("在控", "失控", "羁押拘留", "服刑", "出国境", "死亡")
+INTERVIEW_METHODS = ("敲门见人", "视频见面", "电话", "走访亲友", "单位走访")
+ADDICTION = ("未成瘾", "成瘾", "成瘾严重")
+
+# Entry type spellings accepted for each kind of record (the model's canonical
+# name first; Chinese labels as clerks type them).
+ENTRY_KINDS: dict[str, tuple[str, ...]] = {
+    "interview": ("interview", "见面核查", "谈话", "见面核查/谈话"),
+    "test": ("test", "drug_test", "检测"),
+    "assessment": ("assessment", "risk_assessment", "风险评估"),
+    "plan": ("measure", "control_plan", "plan", "管控措施", "一人一策"),
+    "assistance": ("assistance", "帮扶救助"),
+    "status": ("status", "status_change", "status_period", "状态变更"),
+    "event": ("drug_event", "event", "吸毒事件"),
+    "agreement": ("agreement", "协议"),
+}
+
+# The five signature blocks of the 审批表 (DOMAIN §4), in chain order.
+SIGNATURE_BLOCKS = (
+    ("community", "社区（村）初评", ("community_opinion", "community")),
+    ("police", "派出所核查", ("police_check", "police")),
+    ("meeting", "会商评估", ("meeting_opinion", "meeting_review")),
+    ("street", "街道（乡镇）审批", ("street_approval", "street")),
+    ("district", "区（县）禁毒办备案", ("district_filing", "district")),
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _get(d: Mapping | None, *keys, default=None):
+    """First non-empty value among ``keys`` in ``d`` (or in ``d["data"]``)."""
+    if not d:
+        return default
+    data = d.get("data") if isinstance(d.get("data"), Mapping) else {}
+    for k in keys:
+        for src in (d, data):
+            v = src.get(k)
+            if v not in (None, "", [], {}):
+                return v
+    return default
+
+
+def _t(d, *keys) -> str:
+    return text(_get(d, *keys))
+
+
+def _d(d, *keys) -> str:
+    return cn_date(_get(d, *keys))
+
+
+def _iso(v) -> str:
+    return str(v)[:10] if v else ""
+
+
+def entries_of(dossier: Mapping, kind: str) -> list[dict]:
+    names = ENTRY_KINDS.get(kind, (kind,))
+    out = [e for e in dossier.get("entries") or () if e.get("type") in names]
+    return sorted(out, key=lambda e: (_iso(e.get("date")), _iso(e.get("recorded_at"))))
+
+
+def _last(dossier, kind) -> dict:
+    es = entries_of(dossier, kind)
+    return es[-1] if es else {}
+
+
+def scope_parts(scope: str | None) -> dict:
+    parts = [p for p in (scope or "").split("/") if p]
+    return {"scope": "/".join(parts),
+            "district": parts[0] if len(parts) > 0 else "",
+            "street": parts[1] if len(parts) > 1 else "",
+            "community": parts[-1] if len(parts) > 2 else ""}
+
+
+def _people_text(items) -> str:
+    if not items:
+        return ""
+    out = []
+    for it in items if isinstance(items, (list, tuple)) else [items]:
+        if isinstance(it, Mapping):
+            role, name = it.get("role") or it.get("unit") or "", it.get("name") or ""
+            out.append(f"{text(role)} {text(name)}".strip() if role else text(name))
+        else:
+            out.append(text(it))
+    return "、".join(x for x in out if x)
+
+
+def _years_between(a, b: date) -> str:
+    if not a:
+        return ""
+    try:
+        a = date.fromisoformat(_iso(a))
+    except ValueError:
+        return ""
+    y = b.year - a.year - ((b.month, b.day) < (a.month, a.day))
+    return str(max(y, 0))
+
+
+# ---------------------------------------------------------------- person
+
+def person_fields(profile: Mapping) -> dict:
+    p = profile or {}
+    dl = p.get("driving_license") if isinstance(p.get("driving_license"), Mapping) else {}
+    return {
+        "name": _t(p, "name"), "alias": _t(p, "alias"), "gender": _t(p, "gender"),
+        "ethnicity": _t(p, "ethnicity"), "birth_date": _d(p, "birth_date"),
+        "id_number": _t(p, "id_number"), "education": _t(p, "education"),
+        "marital": _t(p, "marital"), "employment": _t(p, "employment"),
+        "employer": _t(p, "employer"), "phone": _t(p, "phone"),
+        "political_status": _t(p, "political_status"),
+        "is_public_official": text(p.get("is_public_official")) if p.get("is_public_official") is not None else "",
+        "hukou_address": _t(p, "hukou_address"), "hukou_police": _t(p, "hukou_police"),
+        "residence_address": _t(p, "residence_address"),
+        "residence_police": _t(p, "residence_police"), "grid": _t(p, "grid"),
+        "is_inflow": text(p.get("is_inflow")) if p.get("is_inflow") is not None else "",
+        "inflow_date": _d(p, "inflow_date"),
+        "first_seized_date": _d(p, "first_seized_date"), "seizing_unit": _t(p, "seizing_unit"),
+        "drug_types": _t(p, "drug_types"), "use_method": _t(p, "use_method"),
+        "addiction": _t(p, "addiction"), "addiction_checks": checks(p.get("addiction"), ADDICTION),
+        "source": _t(p, "source"), "record_flags": _t(p, "record_flags"),
+        "special_diseases": _t(p, "special_diseases"),
+        "family_hardship": _t(p, "family_hardship"),
+        "has_drug_crime_record": text(p.get("has_drug_crime_record")) if p.get("has_drug_crime_record") is not None else "",
+        "license_class": _t(dl, "class", "license_class"), "license_issued": _d(dl, "issued"),
+        "license_status": _t(dl, "status"),
+        "height": _t(p, "height"), "native_place": _t(p, "native_place"),
+        "religion": _t(p, "religion"), "occupation": _t(p, "occupation"),
+        "note": _t(p, "notes", "note", "remarks"),
+        "party_branch": _t(p, "party_branch"), "relapse_count": _t(p, "relapse_count"),
+        "grid_worker": _t(p, "grid_worker"), "community_officer": _t(p, "community_officer"),
+        "social_worker": _t(p, "social_worker"),
+    }
+
+
+def _status(dossier: Mapping) -> dict:
+    p = dossier.get("profile") or {}
+    measure, presence = _get(p, "measure_status"), _get(p, "presence")
+    history = []
+    for e in entries_of(dossier, "status"):
+        st = _get(e, "status", "to", "new_status")
+        axis = _get(e, "axis") or ("measure" if st in MEASURES else "presence" if st in PRESENCE else "")
+        if axis == "measure" and st:
+            measure = st
+        elif axis == "presence" and st:
+            presence = st
+        history.append({"status": text(st), "start": _d(e, "start", "date"), "end": _d(e, "end"),
+                        "place": _t(e, "place")})
+    return {"measure": text(measure), "presence": text(presence),
+            "measure_checks": checks(measure, MEASURES), "presence_checks": checks(presence, PRESENCE),
+            "text": "、".join(x for x in (text(measure), text(presence)) if x),
+            "history": history,
+            "history_text": "；".join(f"{h['status']}（{h['start']}—{h['end']}）" for h in history if h["status"])}
+
+
+def _interview(e: Mapping) -> dict:
+    staff = _get(e, "staff") or []
+    method = _get(e, "method")
+    return {"date": _d(e, "date"), "method": text(method),
+            "method_checks": checks(method, INTERVIEW_METHODS),
+            "subject": _t(e, "subject"), "subject_name": _t(e, "subject_name"),
+            "relation": _t(e, "relation"),
+            "person_seen": text(_get(e, "person_seen")) if _get(e, "person_seen") is not None else "",
+            "staff": _people_text(staff), "location": _t(e, "location"),
+            "content": _t(e, "content"), "findings": _t(e, "findings"),
+            "clue": _t(e, "whereabouts_clue", "clue")}
+
+
+def _test(e: Mapping) -> dict:
+    return {"date": _d(e, "date"), "sample": _t(e, "sample"), "method": _t(e, "method"),
+            "items": _t(e, "items"), "result": _t(e, "result"), "report_no": _t(e, "report_no"),
+            "institution": _t(e, "institution"), "testers": _t(e, "testers")}
+
+
+def _block(e: Mapping, keys: tuple[str, ...]) -> dict:
+    b = _get(e, *keys) or {}
+    if not isinstance(b, Mapping):
+        b = {"opinion": b}
+    signer = b.get("signer") or b.get("signers") or ""
+    return {"opinion": _t(b, "opinion", "conclusion"), "signer": text(signer),
+            "signer2": _t(b, "signer2", "leader"), "role": _t(b, "role"),
+            "date": _d(b, "date"), "seal": _t(b, "seal"),
+            "level_checks": checks(_get(b, "level"), LEVELS) if _get(b, "level") else checks(None, LEVELS)}
+
+
+def _assessment(dossier: Mapping) -> dict:
+    e = _last(dossier, "assessment")
+    level = _get(e, "final_level", "level", "proposed_level")
+    out = {"date": _d(e, "date"), "proposed_level": _t(e, "proposed_level", "suggested_level"),
+           "suggested_level": _t(e, "suggested_level"),
+           "final_level": _t(e, "final_level"), "level": text(level),
+           "level_checks": checks(level, LEVELS),
+           "proposed_checks": checks(_get(e, "proposed_level", "suggested_level"), LEVELS),
+           "level_detail": _t(e, "level_detail"), "score": _t(e, "score"),
+           "criteria": _t(e, "criteria_hits", "reasons"), "rationale": _t(e, "rationale", "reasons"),
+           "other": _t(e, "other_circumstances", "other"),
+           "meeting_no": _t(e, "meeting_no", "meeting"), "meeting_date": _d(e, "meeting_date"),
+           "next_review": _d(e, "next_review"), "state": _t(e, "state"),
+           "remarks": _t(e, "notes", "remarks")}
+    for key, _label, keys in SIGNATURE_BLOCKS:
+        out[key] = _block(e, keys)
+    if not out["meeting"]["opinion"] and out["meeting_no"]:
+        out["meeting"]["opinion"] = f"经{out['meeting_no']}会商，评定为{out['level']}风险。" if out["level"] else ""
+    if not out["meeting"]["date"]:
+        out["meeting"]["date"] = out["meeting_date"]
+    return out
+
+
+def _plan(dossier: Mapping) -> dict:
+    e = _last(dossier, "plan")
+    resp = _get(e, "responsibles") or []
+    rows = [{"role": _t(r, "role"), "name": _t(r, "name"), "phone": _t(r, "phone")}
+            for r in resp if isinstance(r, Mapping)]
+    vf, tf = _get(e, "visit_freq_days"), _get(e, "test_freq_days")
+    return {"level": _t(e, "level"), "start": _d(e, "start", "date"), "end": _d(e, "end"),
+            "filed_with": _t(e, "filed_with"),
+            "visit_freq": f"每{vf}天一次" if vf else "", "test_freq": f"每{tf}天一次" if tf else "",
+            "measures": _t(e, "measures"),
+            "measure_list": [text(m) for m in (_get(e, "measures") or []) if isinstance(_get(e, "measures"), list)],
+            "responsibles": rows, "responsibles_text": _people_text(resp),
+            "goals": _t(e, "goals"), "assistance": _t(e, "assistance_plan", "assistance")}
+
+
+def _assistance(e: Mapping) -> dict:
+    return {"date": _d(e, "date"), "type": _t(e, "assistance_type", "kind"),
+            "provider": _t(e, "provider"), "content": _t(e, "content"), "outcome": _t(e, "outcome")}
+
+
+def _volume(dossier: Mapping, today: date, items: list[dict]) -> dict:
+    dates = sorted(_iso(e.get("date")) for e in dossier.get("entries") or () if e.get("date"))
+    pages = sum(int(i["pages"] or 0) for i in items)
+    p = dossier.get("profile") or {}
+    return {"title": f"{text(p.get('name'))}吸毒人员档案（一人一档）",
+            "date_from": cn_date(dates[0]) if dates else "", "date_to": cn_date(dates[-1]) if dates else "",
+            "pages": str(pages) if pages else "", "count": str(len(items)),
+            "retention": text(dossier.get("retention") or "30年"),
+            "fonds": text(dossier.get("fonds") or ""), "secrecy": text(dossier.get("secrecy") or "内部"),
+            "note": text(dossier.get("volume_note") or ""),
+            "maker": text(dossier.get("maker") or ""), "checker": text(dossier.get("checker") or ""),
+            "made_date": cn_date(today)}
+
+
+def file_items(dossier: Mapping) -> list[dict]:
+    """卷内文件目录 rows from the kept documents and attachments, in DOMAIN §5 order.
+
+    ``page_start`` is filled from each item's ``pages`` assuming the volume
+    starts with the cover (1 page) and a 1-page 目录; :mod:`dossier.forms.bind`
+    passes the real numbers instead.
+    """
+    raw = []
+    for d in dossier.get("documents") or ():
+        raw.append(d)
+    for a in dossier.get("attachments") or ():
+        raw.append(a)
+    raw.sort(key=lambda i: (int(i.get("category_order", 99) or 99), _iso(i.get("date")), str(i.get("title", ""))))
+    page = 3
+    items = []
+    for n, i in enumerate(raw, 1):
+        pages = int(i.get("pages") or 0)
+        items.append({"seq": str(n), "doc_no": text(i.get("doc_no")), "author": text(i.get("author") or i.get("unit")),
+                      "title": text(i.get("title")), "date": _iso(i.get("date")).replace("-", ""),
+                      "pages": str(pages) if pages else "", "page_start": str(page) if pages else "",
+                      "remarks": text(i.get("remarks"))})
+        page += pages
+    return items
+
+
+def person_context(dossier: Mapping, today: date, *, doc_no: str = "",
+                   items: list[dict] | None = None, interview_id: str | None = None) -> dict:
+    """Context for every per-person form (审批表, 一人一策, 谈话记录, 登记表, 封面, 目录, 备考表)."""
+    profile = dossier.get("profile") or {}
+    interviews = entries_of(dossier, "interview")
+    cur = next((e for e in interviews if interview_id and e.get("id") == interview_id), None)
+    cur = cur or (interviews[-1] if interviews else {})
+    tests = entries_of(dossier, "test")
+    items = file_items(dossier) if items is None else items
+    sp = scope_parts(dossier.get("scope"))
+    return {
+        "today": cn_date(today), "year": str(today.year),
+        **sp, "unit": sp["street"] or sp["district"],
+        "archive_no": text(dossier.get("archive_no")), "doc_no": text(doc_no),
+        "version": text(dossier.get("version")),
+        "person": person_fields(profile),
+        "labels": text(list(dossier.get("labels") or [])),
+        "status": _status(dossier),
+        "assessment": _assessment(dossier),
+        "plan": _plan(dossier),
+        "interviews": [_interview(e) for e in interviews],
+        "interview": _interview(cur),
+        "tests": [_test(e) for e in tests],
+        "last_test": _test(tests[-1] if tests else {}),
+        "assistance": [_assistance(e) for e in entries_of(dossier, "assistance")],
+        "family": [{"name": _t(m, "name"), "gender": _t(m, "gender"), "age": _t(m, "age"),
+                    "relation": _t(m, "relation"), "address": _t(m, "address"), "phone": _t(m, "phone")}
+                   for m in (profile.get("family_members") or []) if isinstance(m, Mapping)],
+        "items": items,
+        "volume": _volume(dossier, today, items),
+    }
+
+
+# ---------------------------------------------------------------- lists
+
+def _level(dossier) -> str:
+    e = _last(dossier, "assessment")
+    return text(_get(e, "final_level", "level", "proposed_level"))
+
+
+def _has(profile, key, value=None) -> bool:
+    v = profile.get(key)
+    if value is None:
+        return bool(v)
+    return value in v if isinstance(v, (list, tuple)) else v == value
+
+
+def _presence(d) -> str:
+    return _status(d)["presence"]
+
+
+# Which persons each list form covers (manifest key ``select``).
+SELECTORS: dict[str, Callable[[Mapping], bool]] = {
+    "all": lambda d: True,
+    "risk_high_mid": lambda d: _level(d) in ("高", "中"),
+    "assessed": lambda d: bool(entries_of(d, "assessment")),
+    "special_disease": lambda d: _has(d.get("profile") or {}, "special_diseases"),
+    "drug_crime": lambda d: bool((d.get("profile") or {}).get("has_drug_crime_record")),
+    "driving_license": lambda d: bool((d.get("profile") or {}).get("driving_license")),
+    "inflow": lambda d: bool((d.get("profile") or {}).get("is_inflow")),
+    "family_hardship": lambda d: _has(d.get("profile") or {}, "family_hardship"),
+    "official_or_party": lambda d: bool((d.get("profile") or {}).get("is_public_official"))
+    or (d.get("profile") or {}).get("political_status") in ("中共党员", "预备党员"),
+    "hidden": lambda d: (d.get("profile") or {}).get("source") == "隐性新发现",
+    "abstinent_5y": lambda d: any(str(l).startswith(("戒断5年", "戒断10年", "戒断五年", "戒断十年"))
+                                  for l in d.get("labels") or ()),
+    "dead": lambda d: _presence(d) == "死亡",
+    "wrong_or_moved": lambda d: _has(d.get("profile") or {}, "record_flags", "错录")
+    or _has(d.get("profile") or {}, "record_flags", "迁出"),
+}
+
+# 附表 code → selector, used by ``tags`` (分类标签) in 附表2.
+TAG_SELECTORS = {"附表4": "risk_high_mid", "附表5": "special_disease", "附表6": "drug_crime",
+                 "附表7": "driving_license", "附表8": "inflow", "附表9": "family_hardship",
+                 "附表10": "official_or_party", "附表11": "hidden", "附表12": "abstinent_5y",
+                 "附表13": "dead", "附表14": "wrong_or_moved"}
+
+
+def person_row(dossier: Mapping, today: date, seq: int = 0) -> dict:
+    """One flat row of strings: every column any 附表 may print."""
+    p = dossier.get("profile") or {}
+    pf = person_fields(p)
+    st = _status(dossier)
+    a = _assessment(dossier)
+    plan = _plan(dossier)
+    ivs = entries_of(dossier, "interview")
+    iv = ivs[-1] if ivs else {}
+    tests = entries_of(dossier, "test")
+    t = tests[-1] if tests else {}
+    events = entries_of(dossier, "event")
+    last_use = _get(events[-1], "date") if events else None
+    anchor = _get(p, "abstinence_anchor_date", "anchor_date")
+    labels = [str(x) for x in dossier.get("labels") or ()]
+    sp = scope_parts(dossier.get("scope"))
+    row = {
+        "seq": str(seq), "community": sp["community"] or sp["street"],
+        **{k: pf[k] for k in ("name", "gender", "id_number", "hukou_address", "residence_address", "phone",
+                              "first_seized_date", "seizing_unit", "drug_types", "use_method", "addiction",
+                              "employment", "employer", "marital", "special_diseases", "family_hardship",
+                              "license_class", "license_issued", "license_status", "inflow_date",
+                              "political_status", "source", "record_flags", "alias", "ethnicity")},
+        "police": pf["residence_police"] or pf["hukou_police"],
+        "status": st["text"], "measures_history": st["history_text"],
+        "screeners": _people_text(_get(iv, "staff")), "screen_date": _d(iv, "date"),
+        "interview_method": _t(iv, "method"),
+        "talk_subjects": "、".join(x for x in {_t(e, "subject_name") or _t(e, "subject"): 1 for e in ivs[-2:]} if x),
+        "test_method": " ".join(x for x in (_t(t, "sample"), _t(t, "method")) if x),
+        "test_date": _d(t, "date"), "test_result": _t(t, "result"),
+        "last_use_date": cn_date(last_use) if last_use else "",
+        "abstinence_years": _years_between(anchor or last_use, today),
+        "risk_level": a["level"], "criteria": a["criteria"], "assess_date": a["date"],
+        "approve_date": a["street"]["date"], "proposed_level": a["proposed_level"],
+        "police_date": a["police"]["date"], "meeting_no": a["meeting_no"], "filing_date": a["district"]["date"],
+        "next_review": a["next_review"], "assess_state": a["state"], "filed_with": plan["filed_with"],
+        "plan_points": plan["measures"], "responsibles": plan["responsibles_text"],
+        "visit_freq": plan["visit_freq"], "test_freq": plan["test_freq"],
+        "last_visit_date": _d(iv, "date"), "last_test_date": _d(t, "date"),
+        "assistance_measures": "、".join(x["type"] for x in (_assistance(e) for e in entries_of(dossier, "assistance")) if x["type"]),
+        "diagnosis": _t(p, "diagnosis"), "disability_cert": _t(p, "disability_cert"),
+        "hard_to_detain": _t(p, "hard_to_detain"), "treatment": _t(p, "treatment"),
+        "guardian": _t(p, "guardian"), "relief": _t(p, "relief"),
+        "crime": _t(p, "crime"), "judgement": _t(p, "judgement"), "sentence": _t(p, "sentence"),
+        "release_date": _d(p, "release_date"), "helping": _t(p, "helping"),
+        "commercial_driver": _t(p, "commercial_driver"), "traffic_notified": _d(p, "traffic_notified"),
+        "license_result": _t(p, "license_result"),
+        "hukou_region": _t(p, "hukou_region"), "resided_3m": _t(p, "resided_3m"),
+        "residence_reason": _t(p, "inflow_reason", "residence_reason"),
+        "residence_registration": _t(p, "residence_registered"), "origin_control_unit": _t(p, "origin_control_unit"),
+        "two_way_letter": _t(p, "two_way_letter"),
+        "relative_name": _t(p, "relative_name"), "relative_relation": _t(p, "relative_relation"),
+        "relative_age": _t(p, "relative_age"), "relief_received": _t(p, "relief_received"),
+        "help_plan": _t(p, "help_plan"), "help_unit": _t(p, "help_unit"),
+        "official_identity": _t(p, "official_identity") or ("公职人员" if p.get("is_public_official") else ""),
+        "position": _t(p, "position"), "party_org": _t(p, "party_branch", "party_org"),
+        "discipline_notified": _t(p, "discipline_notified"), "official_result": _t(p, "official_result"),
+        "clue_no": _t(p, "clue_no"), "clue_source": _t(p, "clue_source"), "found_date": _d(p, "found_date"),
+        "verification": _t(p, "verification"), "disposal": _t(p, "disposal"),
+        "handover_date": _d(p, "handover_date"),
+        "anchor_case": _t(p, "anchor_case"), "anchor_date": cn_date(anchor) if anchor else "",
+        "five_years": "是" if any(l.startswith(("戒断5年", "戒断10年")) for l in labels) else "",
+        "ten_years": "是" if any(l.startswith("戒断10年") for l in labels) else "",
+        "suggestion": _t(p, "suggestion"),
+        "death_date": _d(p, "death_date"), "death_cause": _t(p, "death_cause"),
+        "death_proof": _t(p, "death_proof"), "hukou_cancel_date": _d(p, "hukou_cancel_date"),
+        "platform_update_date": _d(p, "platform_update_date"),
+        "error_type": _t(p, "error_type"), "original": _t(p, "original_record"),
+        "moved_to": _t(p, "moved_to"), "moved_date": _d(p, "moved_date"), "basis": _t(p, "correction_basis"),
+        "police_opinion": _t(p, "police_opinion"), "corrected_date": _d(p, "corrected_date"),
+        "labels": text(labels),
+        "tags": "、".join(k for k, sel in TAG_SELECTORS.items() if SELECTORS[sel](dossier)),
+        "remarks": pf["note"],
+    }
+    return row
+
+
+def list_context(dossiers: Iterable[Mapping], today: date, *, scope: str = "", select: str = "all",
+                 unit: str = "") -> dict:
+    chosen = [d for d in dossiers if SELECTORS.get(select, SELECTORS["all"])(d)]
+    chosen.sort(key=lambda d: (str(d.get("scope", "")), str(d.get("archive_no", ""))))
+    sp = scope_parts(scope)
+    return {"today": cn_date(today), "year": str(today.year), **sp,
+            "unit": unit or sp["street"] or sp["district"] or sp["scope"],
+            "rows": [person_row(d, today, i) for i, d in enumerate(chosen, 1)],
+            "count": str(len(chosen))}
+
+
+STAT_KEYS = ("total", "met", "unreachable", "high", "mid", "low", "urine", "hair", "positive", "hidden",
+             "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c12", "c13", "c14",
+             "s_prison", "s_forced", "s_mmt", "s_detained", "s_3y", "s_detox", "s_rehab", "s_lost", "s_dead")
+
+
+def _stats(dossiers: list[Mapping], today: date, since: date | None) -> dict:
+    c = dict.fromkeys(STAT_KEYS, 0)
+    for d in dossiers:
+        c["total"] += 1
+        ivs = entries_of(d, "interview")
+        if since:
+            ivs = [e for e in ivs if _iso(e.get("date")) >= since.isoformat()]
+        if any(_get(e, "person_seen") for e in ivs):
+            c["met"] += 1
+        elif not ivs:
+            c["unreachable"] += 1
+        lvl = _level(d)
+        c[{"高": "high", "中": "mid", "低": "low"}.get(lvl, "total")] += 0 if lvl not in LEVELS else 1
+        for t in entries_of(d, "test"):
+            if since and _iso(t.get("date")) < since.isoformat():
+                continue
+            c["hair" if _get(t, "sample") == "毛发" else "urine"] += 1
+            c["positive"] += _get(t, "result") == "阳性"
+        for n in range(5, 15):
+            if SELECTORS[TAG_SELECTORS[f"附表{n}"]](d):
+                c[f"c{n:02d}"] += 1
+        c["hidden"] = c["c11"]
+        st = _status(d)
+        key = {"服刑": "s_prison", "羁押拘留": "s_detained", "失控": "s_lost", "死亡": "s_dead"}.get(st["presence"])
+        key = key or {"强制隔离戒毒": "s_forced", "药物维持治疗": "s_mmt", "社区戒毒": "s_detox",
+                      "社区康复": "s_rehab"}.get(st["measure"])
+        if key:
+            c[key] += 1
+        if any(str(l).startswith("戒断三年") for l in d.get("labels") or ()):
+            c["s_3y"] += 1
+    out = {k: str(v) for k, v in c.items()}
+    out["met_rate"] = percent(c["met"], c["total"])
+    out["unreachable_rate"] = percent(c["unreachable"], c["total"])
+    return out
+
+
+def statistics_context(dossiers: Iterable[Mapping], today: date, *, scope: str = "",
+                       since: date | None = None, unit: str = "") -> dict:
+    """附表1 登记在册吸毒人员排查统计表: one row per 社区 plus a total."""
+    ds = list(dossiers)
+    groups: dict[str, list] = {}
+    for d in ds:
+        groups.setdefault(scope_parts(d.get("scope"))["community"] or str(d.get("scope", "")), []).append(d)
+    rows = []
+    for i, (community, members) in enumerate(sorted(groups.items()), 1):
+        rows.append({"seq": str(i), "community": community, **_stats(members, today, since)})
+    sp = scope_parts(scope)
+    return {"today": cn_date(today), "year": str(today.year), **sp,
+            "unit": unit or sp["street"] or sp["district"] or sp["scope"],
+            "since": cn_date(since) if since else "",
+            "rows": rows, "total": {"seq": "", "community": "合计", **_stats(ds, today, since)},
+            "count": str(len(ds))}
+
+
+# ---------------------------------------------------------------- meetings
+
+def meeting_context(meeting: Mapping, dossiers: Mapping[str, Mapping], today: date, *,
+                    masked: bool = True) -> dict:
+    """会商会议纪要 / 签到表. ``dossiers`` maps each discussed person's dossier id to its dossier.
+
+    Names and ID numbers are masked (DOMAIN §7, 对外文书) unless ``masked`` is false.
+    """
+    from dossier.disclose import masking  # the one masking policy (issue: disclosure)
+
+    def people(key):
+        rows = []
+        for i, a in enumerate(meeting.get(key) or (), 1):
+            a = a if isinstance(a, Mapping) else {"name": a}
+            rows.append({"seq": str(i), "unit": _t(a, "unit"), "name": _t(a, "name"), "role": _t(a, "role"),
+                         "phone": _t(a, "phone")})
+        return rows
+
+    def people_text(rows):
+        by_unit: dict[str, list[str]] = {}
+        for r in rows:
+            by_unit.setdefault(r["unit"], []).append(r["name"])
+        return "；".join(f"{u}{'：' if u else ''}{'、'.join(n)}" for u, n in by_unit.items())
+
+    conclusions, counts = [], dict.fromkeys(LEVELS, 0)
+    tested = positive = met = 0
+    for i, c in enumerate(meeting.get("persons") or (), 1):
+        d = dossiers.get(c.get("dossier_id")) or {}
+        p = d.get("profile") or {}
+        name, idn = text(p.get("name")), text(p.get("id_number"))
+        if masked:
+            name = masking.mask_name(name) if name else ""
+            idn = masking.mask_id_number(idn, style="external") if idn else ""
+        level = text(c.get("level"))
+        if level in counts:
+            counts[level] += 1
+        ivs, ts = entries_of(d, "interview"), entries_of(d, "test")
+        met += any(_get(e, "person_seen") for e in ivs)
+        tested += bool(ts)
+        positive += any(_get(t, "result") == "阳性" for t in ts)
+        conclusions.append({
+            "seq": str(i), "name": name, "id_number": idn, "status": _status(d)["text"] if d else "",
+            "basis": text(c.get("reasons") or c.get("basis")),
+            "community_level": text(c.get("community_level") or c.get("proposed_level")),
+            "level": level, "level_checks": checks(c.get("level"), LEVELS),
+            "measures": text(c.get("measures")), "responsible": text(c.get("responsible")),
+            "next_review": cn_date(c.get("next_review"))})
+    attendees, observers, absentees = people("attendees"), people("observers"), people("absentees")
+    n = len(conclusions)
+    sp = scope_parts(meeting.get("scope"))
+    date_s = cn_date(meeting.get("date"))
+    host = text(meeting.get("host"))
+    place = text(meeting.get("place"))
+    unit = text(meeting.get("unit")) or sp["street"] or sp["district"]
+    intro = (f"{date_s}，{host}在{place}主持召开会议，对{sp['community'] or unit}{n}名社会面吸毒人员"
+             f"逐人进行风险分类评估会商。现将议定事项纪要如下：") if date_s else ""
+    return {
+        "today": cn_date(today), "year": str(today.year), **sp, "unit": unit,
+        "meeting": {"id": text(meeting.get("id")), "no": text(meeting.get("no")),
+                    "title": text(meeting.get("title")) or f"{unit}社会面吸毒人员风险分类评估会商会议纪要",
+                    "date": date_s, "time": text(meeting.get("time")), "place": place, "host": host,
+                    "recorder": text(meeting.get("recorder")), "agenda": text(meeting.get("agenda")),
+                    "intro": intro, "distribution": text(meeting.get("distribution")),
+                    "printed_date": cn_date(meeting.get("printed_date") or meeting.get("date")),
+                    "overview": text(meeting.get("overview")),
+                    "attendees_text": people_text(attendees), "observers_text": people_text(observers),
+                    "absentees_text": people_text(absentees),
+                    "attendee_count": str(len(attendees))},
+        "summary": {"persons": str(n), "met": str(met), "tested": str(tested), "positive": str(positive),
+                    "high": str(counts["高"]), "mid": str(counts["中"]), "low": str(counts["低"])},
+        "decisions": [{"seq": str(i), "text": text(x)} for i, x in enumerate(meeting.get("decisions") or (), 1)],
+        "conclusions": conclusions, "attendees": attendees, "observers": observers, "absentees": absentees,
+        "signin": attendees + observers,
+    }
+
+
+__all__ = ["person_context", "list_context", "statistics_context", "meeting_context", "person_row",
+           "file_items", "SELECTORS", "SIGNATURE_BLOCKS", "box"]
