@@ -200,6 +200,108 @@ def write_xls(rows, path: Path) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- compare pair
+
+PAIR_SCOPE = "珠晖区/粤汉街道"
+PLATFORM_HEADERS = ["序号", "姓名", "身份证号", "性别", "户籍地址", "现居住地址", "联系电话", "列管单位",
+                    "人员状态", "管控地区"]
+
+
+def compare_pair(rng: random.Random, n: int = 12):
+    """A roster to import, a filled 状态变更 sheet for it, and a platform export
+    that differs from them in exactly the seeded ways (plus harmless cosmetic
+    differences that must not be reported)."""
+    people = [person(rng, i) for i in range(n)]
+    for p in people:
+        p["community"] = "苗圃社区"
+    statuses = {p["id_number"]: ("社区康复" if i % 2 else "社区戒毒") for i, p in enumerate(people)}
+    starts = {p["id_number"]: dt.date(2023, 1 + i % 12, 10) for i, p in enumerate(people)}
+    roster = [{"姓名": p["name"], "公民身份号码": p["id_number"], "户籍地址": p["hukou_address"],
+               "现住址": p["residence_address"], "联系电话": p["phone"], "列管派出所": p["residence_police"],
+               "社区（村）": p["community"]} for p in people]
+    status_rows = [{"*公民身份号码": p["id_number"], "姓名": p["name"], "*状态": statuses[p["id_number"]],
+                    "开始日期": starts[p["id_number"]]} for p in people]
+    platform, seeded = [], {"only_platform": [], "only_archive": [], "status": [], "address": [],
+                            "police": [], "phone": []}
+    for i, p in enumerate(people):
+        row = {"姓名": p["name"], "身份证号": p["id_number"], "性别": p["gender"],
+               "户籍地址": p["hukou_address"], "现居住地址": p["residence_address"], "联系电话": p["phone"],
+               "列管单位": p["residence_police"], "人员状态": statuses[p["id_number"]] + "中",
+               "管控地区": "珠晖区"}
+        idn = p["id_number"]
+        if i == 0:
+            seeded["only_archive"].append(idn)
+            continue
+        if i == 1:
+            row["人员状态"] = "强制隔离戒毒"
+            seeded["status"].append(idn)
+        if i == 2:
+            row["现居住地址"] = "珠晖区粤汉街道粤汉社区新村路9号"
+            seeded["address"].append(idn)
+        if i == 3:
+            row["列管单位"] = "茶山坳派出所"
+            seeded["police"].append(idn)
+        if i == 4:
+            row["联系电话"] = "13900000000" if p["phone"] != "13900000000" else "13900000001"
+            seeded["phone"].append(idn)
+        if i == 5:   # cosmetic only: full-width digits, spaces, a status without 中
+            row["联系电话"] = p["phone"].translate(FW)
+            row["户籍地址"] = " " + p["hukou_address"].replace("区", "区 ", 1)
+            row["人员状态"] = statuses[idn]
+        if i == 6:   # cosmetic: the platform's alias for the status
+            row["人员状态"] = {"社区康复": "社康", "社区戒毒": "社戒"}[statuses[idn]]
+        if i == 7:   # two seeded differences on one person
+            row["户籍地址"] = "湖南省衡阳市珠晖区衡州大道1号"
+            row["联系电话"] = "0734-8123456"
+            seeded["address"].append(idn)
+            seeded["phone"].append(idn)
+        platform.append(row)
+    extra = person(rng, 99)
+    platform.append({"姓名": extra["name"], "身份证号": extra["id_number"], "性别": extra["gender"],
+                     "户籍地址": extra["hukou_address"], "现居住地址": extra["residence_address"],
+                     "联系电话": extra["phone"], "列管单位": extra["residence_police"],
+                     "人员状态": "社区戒毒中", "管控地区": "珠晖区"})
+    seeded["only_platform"].append(extra["id_number"])
+    return roster, status_rows, platform, seeded
+
+
+def _simple_xlsx(rows, headers, path: Path, title: str | None = None, sheet: str = "Sheet1",
+                 text_cols=()) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    start = 1
+    if title:
+        ws["A1"] = title
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
+        start = 2
+    for j, h in enumerate(headers, start=1):
+        ws.cell(start, j, h)
+    for i, row in enumerate(rows, start=start + 1):
+        for j, h in enumerate(headers, start=1):
+            v = row.get(h)
+            if v is not None:
+                c = ws.cell(i, j, v)
+                if h in text_cols:
+                    c.number_format = "@"
+                if isinstance(v, dt.date):
+                    c.number_format = "yyyy-mm-dd"
+    wb.save(path)
+
+
+def write_pair(out: Path) -> dict:
+    roster, status_rows, platform, seeded = compare_pair(random.Random(20240615))
+    _simple_xlsx(roster, list(roster[0]), out / "pair_roster.xlsx", title="苗圃社区名册（虚构）", sheet="名册")
+    _simple_xlsx(status_rows, list(status_rows[0]), out / "pair_status.xlsx", sheet="状态变更登记")
+    _simple_xlsx([{**r, "序号": i} for i, r in enumerate(platform, start=1)], PLATFORM_HEADERS,
+                 out / "pair_platform.xlsx", title="一体化平台导出（虚构）", sheet="导出数据",
+                 text_cols=("身份证号",))
+    (out / "pair.expected.json").write_text(json.dumps(seeded, ensure_ascii=False, indent=1), encoding="utf-8")
+    return seeded
+
+
 def generate(out: Path = OUT) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rows, expected = messy_rows(random.Random(20240301))
@@ -207,6 +309,7 @@ def generate(out: Path = OUT) -> dict:
     write_csv(rows, out / "messy_roster_gb18030.csv", "gb18030")
     write_csv(rows, out / "messy_roster_utf8.csv", "utf-8-sig")
     write_xls(rows, out / "messy_roster.xls")
+    write_pair(out)
     (out / "messy_roster.expected.json").write_text(
         json.dumps(expected, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     return expected
