@@ -106,8 +106,8 @@ def messy_rows(rng: random.Random):
     p = person(rng, 5); p["first_seized_date"] = seized
     add(p, cells={"首次查获日期": dt.datetime(2019, 5, 6)})
     p = person(rng, 6)
-    add(p, cells={"性别": None, "户籍地": "湖南省衡阳市珠晖区　东风路１２号"})
     p["hukou_address"] = "湖南省衡阳市珠晖区 东风路12号"
+    add(p, cells={"性别": None, "户籍地": "湖南省衡阳市珠晖区　东风路１２号"})
     # ---- bad rows, one seeded problem each
     p = person(rng, 7)
     add(p, cells={"身份证号码*": float(int(p["id_number"][:17] + "0"))}, ok=False, bad_cols=["身份证号码*"])

@@ -26,6 +26,8 @@ SEQ = "_seq"              # 序号: ignored on import, written on export
 STATUS = "_status"        # 当前状态: not a profile field (status is an entry); compared, not imported
 IGNORE = "_ignore"
 SPECIAL = (SEQ, STATUS)
+#: sheets our own workbooks add (template guide, error list, drop-down lists)
+SKIP_SHEETS = ("填写说明", "错误清单", "_lists")
 
 #: Header spellings seen in office and platform rosters → field name. Entries
 #: whose field does not exist in the model are dropped when the vocabulary is
@@ -187,10 +189,8 @@ class Vocabulary:
                 index[key] = IGNORE
                 continue
             resolved = index.get(header_key(target), target)
-            if resolved not in known and resolved not in SPECIAL:
-                raise InvalidInput(f"映射文件中“{header}”对应的字段“{target}”不存在；"
-                                   f"可用字段：{'、'.join(sorted(known))}")
-            index[key] = resolved
+            if resolved in known or resolved in SPECIAL:
+                index[key] = resolved
         self.index = index
 
     def match(self, header) -> str | None:
@@ -239,21 +239,32 @@ def locate_header(sheet: RawSheet, vocab: Vocabulary, *, header_row: int | None 
     _, idx, targets = best
     headers = {j: str(v).strip() for j, v in enumerate(sheet.rows[idx][1])
                if v is not None and str(v).strip()}
-    # A second header row right below (merged group headers above sub-headers).
+    # A second header row right below: sub-headers under merged group headers
+    # (户籍地 → 详址 | 派出所). A sub-header is read together with its group
+    # (“户籍地”+“派出所” = 户籍地派出所) and then alone.
     if idx + 1 < len(sheet.rows):
         nxt_num, nxt = sheet.rows[idx + 1]
-        if nxt_num == sheet.rows[idx][0] + 1:
-            sub = _row_targets(vocab, nxt)
-            new = {j: t for j, t in sub.items()
-                   if j not in targets and t not in targets.values()}
-            looks_like_data = any(isinstance(v, (int, float)) or
-                                  (isinstance(v, str) and sum(ch.isdigit() for ch in v) >= 6)
-                                  for v in nxt)
-            if new and not looks_like_data:
-                targets = {**targets, **new}
-                for j, v in enumerate(nxt):
-                    if v is not None and str(v).strip():
-                        headers[j] = str(v).strip() if j in new or j not in headers else headers[j]
+        top = sheet.rows[idx][1]
+        key_cols = [j for j, t in targets.items() if t in ("id_number", "name")]
+        texts = [(j, str(v).strip()) for j, v in enumerate(nxt) if v is not None and str(v).strip()]
+        is_sub = (nxt_num == sheet.rows[idx][0] + 1 and texts
+                  and all(j >= len(nxt) or nxt[j] in (None, "") for j in key_cols)
+                  and all(isinstance(nxt[j], str) and len(t) <= 12 and not any(ch.isdigit() for ch in t)
+                          for j, t in texts))
+        if is_sub:
+            merged = dict(targets)
+            for j, t in texts:
+                group = None
+                for k in range(min(j, len(top) - 1), -1, -1):
+                    if top[k] is not None and str(top[k]).strip():
+                        group = str(top[k]).strip()
+                        break
+                hit = (vocab.match(group + t) if group else None) or vocab.match(t)
+                if hit and (hit not in merged.values() or merged.get(j) == hit):
+                    merged[j] = hit
+                    headers[j] = f"{group}/{t}" if group and j not in targets else t
+            if len(merged) > len(targets) or any(merged[j] != targets.get(j) for j in merged):
+                targets = merged
                 idx += 1
     return idx, targets, headers
 
@@ -323,13 +334,14 @@ def detect_tables(book: RawBook, *, sheet: str | None = None, mapping: dict | No
     vocabs = {s.kind: Vocabulary(s, cols, person_fields=() if s.kind == "profile" else
                                  tuple(f for f in person_fields if f.name in ("id_number", "name")))
               for s in schemas}
+    _check_mapping(cols, schemas)
     if sheet is not None:
         chosen = [s for s in book.sheets if s.name == sheet]
         if not chosen:
             names = "、".join(s.name for s in book.visible())
             raise InvalidInput(f"工作簿中没有名为“{sheet}”的工作表；现有：{names}")
     else:
-        chosen = book.visible()
+        chosen = [s for s in book.visible() if s.name not in SKIP_SHEETS]
     marked_kind = book.marker.get("entry_type")
     tables, notes = [], []
     for sh in chosen:
@@ -355,6 +367,19 @@ def detect_tables(book: RawBook, *, sheet: str | None = None, mapping: dict | No
             f"文件 {book.path.name} 中没有找到表头行：表头须包含“公民身份号码”（或身份证号、证件号码）"
             "和“姓名”等列；表头写法特殊时请用 --mapping 指定列对应关系。")
     return tables, notes
+
+
+def _check_mapping(cols: Mapping, schemas: list[Schema]) -> None:
+    from .text import header_key as hk
+
+    names = {f.name for s in schemas for f in s.fields} | set(SPECIAL)
+    spellings = {hk(k): f.name for s in schemas for f in s.fields for k in (f.name, f.label, *f.aliases)}
+    for header, target in cols.items():
+        if target in (None, "", IGNORE, "ignore", "忽略"):
+            continue
+        if target not in names and hk(target) not in spellings:
+            raise InvalidInput(f"映射文件中“{header}”对应的字段“{target}”不存在；"
+                               f"可用字段：{'、'.join(sorted(n for n in names if not n.startswith('_')))}")
 
 
 def _candidate_kinds(sheet: RawSheet, schemas: list[Schema], marked: str | None) -> list[str]:
