@@ -1,0 +1,90 @@
+"""inspect (督查核查) and verify-paper (纸质文件核验)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from .common import emit_json, load_data_file, parse_date_option, with_archive, write_output_file
+
+
+@click.command()
+@click.option("--scope", help="辖区（含下级），例如 珠晖区/粤汉街道")
+@click.option("--as-of", "as_of", help="核查日期（默认今天）")
+@click.option("--thresholds", "thresholds_file", type=click.Path(dir_okay=False),
+              help="阈值表 YAML/JSON，覆盖默认值，例如 {BACKDATED: {days: 15}, STALE: {enabled: false}}")
+@click.option("--rule", "rules", multiple=True, help="只运行指定规则（可重复）")
+@click.option("--save", is_flag=True, help="把脱敏结果用该辖区的督查密钥加密保存，供督查人员查看")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), help="写出 核查报告.docx")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题清单")
+@with_archive
+def inspect(ar, scope, as_of, thresholds_file, rules, save, output, as_json):
+    """督查核查：雷同谈话记录、短时大量录入、倒签补录、死亡后记录、专项行动未达要求、
+    未按频次检测、高风险无一人一策、超期未复核、社区失联超5%。
+
+    管理员、社区专干、审批人在解密数据上运行；督查人员只持有督查密钥，
+    看到的是最近一次 --save 保存的脱敏结果。
+
+    \b
+    示例：
+      dossier inspect --scope 珠晖区/粤汉街道 -o 核查报告.docx
+      dossier inspect --scope 珠晖区/粤汉街道 --json --save
+    """
+    from ..reports import Reports
+
+    reps = Reports(ar)
+    if ar.user.role == "inspector":
+        result = reps.saved_inspection(scope)
+    else:
+        overrides = load_data_file(thresholds_file) if thresholds_file else None
+        result = reps.inspect(scope, as_of=parse_date_option(as_of) or date.today(), overrides=overrides,
+                              only=rules or None, save=save)
+    if output:
+        from ..reports.render import inspection_docx
+
+        write_output_file(output, inspection_docx(result))
+    if as_json:
+        emit_json(result["findings"])
+        return
+    s = result["summary"]
+    click.echo(f"核查 {result['scope']}（{result['as_of']}，{result['persons']} 人）：发现 {s['total']} 项问题")
+    for f in result["findings"]:
+        who = f.get("archive_no") or f.get("scope") or "、".join((f.get("refs") or [])[:4])
+        click.echo(f"  [{f['severity']}] {f['rule']}  {who}  {f.get('name', '')}  {f['message']}")
+    if output:
+        click.echo(f"已写出 {output}")
+
+
+@click.command("verify-paper")
+@click.argument("token", required=False)
+@click.option("--image", "image", type=click.Path(dir_okay=False, exists=True), help="二维码照片或扫描件")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def verify_paper(ar, token, image, as_json):
+    """核验纸质文件上的二维码/核验码：是否本档案库生成、对应谁（脱敏）、哪一版、此后是否变更。
+
+    伪造或改动的核验码退出码为 20。
+
+    \b
+    示例：
+      dossier verify-paper "DP1AEAAA …"
+      dossier verify-paper --image 照片.jpg --json
+    """
+    from .. import paper
+    from ..errors import IntegrityError, InvalidInput
+
+    if bool(token) == bool(image):
+        raise click.UsageError("请给出核验码，或用 --image 指定照片（二者选一）")
+    try:
+        text = paper.decode_image(image) if image else token
+        result = paper.verify(ar, text)
+    except (IntegrityError, InvalidInput) as e:
+        if as_json:
+            emit_json({"valid": False, "reason": e.message})
+        raise
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(result["message"])
+        click.echo(f"  文书编号 {result['doc_id']}，签发人 {result['issued_by']}，辖区 {result['scope']}")

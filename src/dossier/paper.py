@@ -1,0 +1,174 @@
+"""Paper tokens: a QR code and the same token as text on every generated page,
+so an inspector holding a paper file can ask the archive whether it produced
+that paper, for whom, at which dossier version, and whether the file has
+changed since.
+
+Token (base32, no padding, upper case — the QR alphanumeric set), fields::
+
+    "DP1"  | base32( ver=1 | doc_id[6] | version_hash[:10] | len | signer | len | masked_name | sig[64] )
+
+The signature is Ed25519 by the **user who generated the document**, over the
+payload bound to the archive id. Choice: the per-user signing key (already in
+every session, public halves in the ``users`` table, each user record signed by
+an admin) rather than a new archive-wide key: nothing to distribute when users
+are added, any role — inspectors too — can verify with public keys only, and the
+token says who issued the paper. A token from another archive fails (its archive
+id is in the signed bytes, and its signer's key is not ours); a changed
+character fails the signature; a token whose version is not the dossier's head
+still verifies and says the file changed since.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .crypto import aead, keys
+from .errors import IntegrityError, InvalidInput
+
+if TYPE_CHECKING:
+    from .api import Session
+
+PREFIX = "DP1"
+HASH_BYTES = 10
+DOC_BYTES = 6
+
+
+@dataclass
+class PaperToken:
+    token: str
+    doc_id: str
+    archive_no: str
+    version: int
+
+    def qr_png(self, scale: int = 4) -> bytes:
+        return qr_png(self.token, scale=scale)
+
+    @property
+    def text(self) -> str:
+        """The token grouped for printing under the QR code (spaces are ignored when verifying)."""
+        return group(self.token)
+
+
+def _b32(b: bytes) -> str:
+    return base64.b32encode(b).decode().rstrip("=")
+
+
+def _unb32(s: str) -> bytes:
+    s = s + "=" * (-len(s) % 8)
+    return base64.b32decode(s)
+
+
+def group(token: str, n: int = 8) -> str:
+    return " ".join(token[i:i + n] for i in range(0, len(token), n))
+
+
+def _signed(archive_id: str, payload: bytes) -> bytes:
+    return aead.ad_for("paper-token-v1", archive_id, payload)
+
+
+def _payload(doc_id: bytes, vhash: bytes, signer: str, masked: str) -> bytes:
+    s, m = signer.encode(), masked.encode()
+    if len(s) > 255 or len(m) > 255:
+        raise InvalidInput(field="token", reason="签发人或姓名过长")
+    return bytes([1]) + doc_id + vhash[:HASH_BYTES] + bytes([len(s)]) + s + bytes([len(m)]) + m
+
+
+def issue(ar: "Session", ref, *, version: int | None = None, doc_id: str | None = None) -> PaperToken:
+    """Token for a document generated from dossier ``ref`` (档号/身份证号/DossierRow) at
+    ``version`` (default: head). ``doc_id``: 12 hex digits, random when omitted.
+    Callers (forms, bind, disclose) print ``token.text`` and ``token.qr_png()`` on the page."""
+    from .disclose.masking import mask_name
+    from .dossiers import DossierRow
+
+    row = ref if isinstance(ref, DossierRow) else ar.dossiers._readable(ref, "生成文书")
+    v, content = ar.dossiers.load(row, version)
+    did = bytes.fromhex(doc_id) if doc_id else os.urandom(DOC_BYTES)
+    if len(did) != DOC_BYTES:
+        raise InvalidInput(field="doc_id", reason=f"文书编号应为 {DOC_BYTES * 2} 位十六进制数")
+    masked = mask_name(content["state"].get("profile", {}).get("name"))
+    payload = _payload(did, v.hash, ar.user.name, masked)
+    sig = ar.keys.sign_bytes(_signed(ar.archive_id, payload))
+    ar.audit("paper-token", dossier=row.id, version=v.version, doc=did.hex())
+    return PaperToken(PREFIX + _b32(payload + sig), did.hex(), row.archive_no, v.version)
+
+
+def parse(token: str) -> dict:
+    t = re.sub(r"[\s\-]", "", token or "").upper()
+    if not t.startswith(PREFIX):
+        raise InvalidInput(field="token", reason="不是本系统的纸质文件核验码（应以 DP1 开头）")
+    try:
+        raw = _unb32(t[len(PREFIX):])
+    except (ValueError, base64.binascii.Error):
+        raise InvalidInput(field="token", reason="核验码含有无效字符") from None
+    if _b32(raw) != t[len(PREFIX):]:   # non-canonical spelling (changed padding bits) is an altered token
+        raise IntegrityError("核验码格式不正确（可能被改动或抄错）")
+    try:
+        if raw[0] != 1:
+            raise ValueError
+        i = 1
+        did = raw[i:i + DOC_BYTES]; i += DOC_BYTES
+        vh = raw[i:i + HASH_BYTES]; i += HASH_BYTES
+        n = raw[i]; signer = raw[i + 1:i + 1 + n].decode(); i += 1 + n
+        n = raw[i]; masked = raw[i + 1:i + 1 + n].decode(); i += 1 + n
+        payload, sig = raw[:i], raw[i:]
+        if len(sig) != 64 or len(did) != DOC_BYTES or len(vh) != HASH_BYTES:
+            raise ValueError
+    except (ValueError, IndexError, UnicodeDecodeError):
+        raise IntegrityError("核验码格式不正确（可能被改动或抄错）") from None
+    return {"doc_id": did.hex(), "vhash": vh, "signer": signer, "name": masked, "payload": payload, "sig": sig}
+
+
+def verify(ar: "Session", token: str) -> dict:
+    """Check a paper token against this archive. Raises :class:`IntegrityError` (exit 20)
+    for a forged, altered or foreign token; returns what the paper is otherwise.
+    Needs no decryption key: any user, inspectors included, can verify."""
+    p = parse(token)
+    row = ar.con.execute("SELECT sign_pub, status FROM users WHERE name=?", (p["signer"],)).fetchone()
+    if row is None or not keys.verify(row["sign_pub"], p["sig"], _signed(ar.archive_id, p["payload"])):
+        raise IntegrityError("核验失败：该纸质文件不是本档案库生成的，或核验码已被改动")
+    hits = [r for r in ar.con.execute("SELECT dossier, version, hash FROM versions WHERE author IS NOT NULL")
+            if bytes(r["hash"][:HASH_BYTES]) == p["vhash"]]
+    if len(hits) != 1:
+        raise IntegrityError("核验失败：签名有效，但档案库中找不到对应的档案版本（档案库可能被回滚或损坏）")
+    h = hits[0]
+    d = ar.con.execute("SELECT archive_no, scope, head FROM dossiers WHERE id=?", (h["dossier"],)).fetchone()
+    changed = d["head"] > h["version"]
+    result = {"valid": True, "doc_id": p["doc_id"], "archive_no": d["archive_no"], "name": p["name"],
+              "scope": ar.scopes.path_of(d["scope"]), "version": h["version"], "head": d["head"],
+              "changed_since": changed, "issued_by": p["signer"], "issuer_status": row["status"],
+              "message": (f"核验通过：档号 {d['archive_no']}（{p['name']}）第 {h['version']} 版生成的文书；"
+                          + (f"档案此后已更新至第 {d['head']} 版，纸质内容可能已过时" if changed
+                             else "档案此后未变更"))}
+    ar.audit("paper-verify", doc=p["doc_id"], ok=True)
+    return result
+
+
+def qr_png(token: str, scale: int = 4) -> bytes:
+    import io
+
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(token, error="m", micro=False).save(buf, kind="png", scale=scale, border=2)
+    return buf.getvalue()
+
+
+def decode_image(path) -> str:
+    """Read the token from a photo or scan of the QR code."""
+    import zxingcpp
+    from PIL import Image, ImageOps
+
+    try:
+        img = Image.open(path)
+    except (OSError, ValueError) as e:
+        raise InvalidInput(field="image", reason=f"无法读取图片“{path}”：{e}") from None
+    img = ImageOps.exif_transpose(img).convert("L")
+    for candidate in (img, ImageOps.autocontrast(img)):
+        for r in zxingcpp.read_barcodes(candidate):
+            if r.text.upper().startswith(PREFIX):
+                return r.text
+    raise InvalidInput(field="image", reason="图片中没有识别到本系统的核验二维码（请对准二维码重新拍照）")
