@@ -114,14 +114,15 @@ def _subset_font(text: str) -> bytes:
     return buf.getvalue()
 
 
-def _font_factory(text: str, size: int):
+def _font_factory(text: str, size: int, font_bytes: bytes | None = None):
     try:
         from pyhanko.pdf_utils.font.api import FontEngineFactory
         from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
     except ImportError as e:  # uharfbuzz missing
         raise MissingDependency(f"签章需要 pyHanko[opentype]（uharfbuzz）：{e}") from None
 
-    font_bytes = _subset_font(text)
+    if font_bytes is None:
+        font_bytes = _subset_font(text)
 
     class _SubsetFactory(FontEngineFactory):
         def create_font_engine(self, writer, obj_stream=None):

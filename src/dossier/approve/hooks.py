@@ -1,0 +1,212 @@
+"""Wire issue 6 into an open archive session.
+
+``attach(session)`` (called by ``Session._load_plugins``, or by
+:func:`ensure_attached`) adds:
+
+- ``ar.audit_log(action, **details)`` → one signed event in the hash chain;
+  details that name a person (see :data:`PRIVATE_KEYS`) are sealed under the
+  dossier's scope key (or, without a dossier, the archive's blind-index key);
+- ``ar.audit_head()`` → the head anchored in each new dossier version;
+- ``ar.on_user_added`` → a PDF-signing identity issued by the archive CA;
+- ``ar.ca`` (lazy), ``ar.audit_chain`` (:class:`~dossier.audit.AuditLog`),
+  ``ar.approvals`` and ``ar.disclosures``.
+
+The archive CA is created the first time an admin opens the archive with
+this plugin; its private key is wrapped to every admin (``archive_keys``
+kind ``ca``), its certificate kept in ``meta`` (key ``ca_cert``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..audit import SCHEMA as AUDIT_SCHEMA
+from ..audit import AuditLog
+from ..crypto.ca import ArchiveCA, generate_signing_identity, load_cert
+from ..crypto.keyring import archive_key_context
+from ..crypto.keys import wrap_to
+from ..errors import PermissionDenied, RefusedOperation
+
+if TYPE_CHECKING:
+    from ..api import Session
+
+# Detail keys that name or point at a person: sealed, never stored in clear.
+PRIVATE_KEYS = frozenset({"dossier", "dossiers", "archive_no", "ref", "refs", "person", "persons", "name",
+                          "id_number", "phone", "query", "q", "profile", "changes", "text"})
+CA_KIND = "ca"
+
+
+def identity_context(archive_id: str, user: str) -> bytes:
+    from ..crypto import aead
+
+    return aead.ad_for("pdf-signing-key", archive_id, user)
+
+
+def attach(ar: "Session") -> None:
+    if getattr(ar, "_issue6_attached", False):
+        return
+    ar._issue6_attached = True
+    ar.con.executescript(AUDIT_SCHEMA)
+    ar.audit_chain = AuditLog(ar.con, ar.archive_id)
+    ar.audit_log = lambda action, **details: record(ar, action, **details)
+    ar.audit_head = lambda: json.dumps(
+        {"seq": (h := ar.audit_chain.head()).seq, "hash": h.hash}, separators=(",", ":")).encode()
+    ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
+    ar.on_commit.append(_on_commit)
+    if ar.user.role == "admin":
+        _ensure_ca(ar)
+        _ensure_own_identity(ar)
+    from .chain import Approvals
+    ar.approvals = Approvals(ar)
+    try:
+        from ..disclose.grants import Disclosures
+        ar.disclosures = Disclosures(ar)
+    except ImportError:  # pragma: no cover - while disclose is being built
+        pass
+
+
+def ensure_attached(ar: "Session") -> "Session":
+    attach(ar)
+    return ar
+
+
+def _on_commit(ar, row, version, state) -> None:
+    record(ar, "dossier.change", dossier=row.id, version=version)
+
+
+# ----------------------------------------------------------------------------- audit
+def record(ar: "Session", action: str, **details):
+    public = {k: v for k, v in details.items() if k not in PRIVATE_KEYS}
+    private = {k: v for k, v in details.items() if k in PRIVATE_KEYS}
+    seal_key = key_id = None
+    if private:
+        seal_key, key_id = _seal_key_for(ar, details)
+    return ar.audit_chain.append(ar.user.name, ar.keys, action, public, private=private or None,
+                                 seal_key=seal_key, key_id=key_id)
+
+
+def _seal_key_for(ar: "Session", details: dict) -> tuple[bytes, str]:
+    dossier = details.get("dossier")
+    if isinstance(dossier, str):
+        row = ar.con.execute("SELECT scope FROM dossiers WHERE id=?", (dossier,)).fetchone()
+        if row is not None:
+            for kind in ("data", "inspect"):
+                if ar.keyring.holds(row[0], kind):
+                    kv, key = ar.keyring.scope_key(row[0], kind)
+                    return key, f"scope:{row[0]}:{kind}:{kv}"
+    return ar.keyring.archive_key("blind"), "archive:blind"
+
+
+def open_private(ar: "Session", event) -> dict | None:
+    """Decrypt an event's private details when this user holds the key, else None."""
+    if event.sealed is None:
+        return None
+    try:
+        kid = event.key_id or ""
+        if kid == "archive:blind":
+            key = ar.keyring.archive_key("blind")
+        elif kid.startswith("scope:"):
+            _, sid, kind, kv = kid.split(":")
+            key = ar.keyring.scope_key(int(sid), kind, int(kv))[1]
+        else:
+            return None
+        return event.private(key, ar.archive_id)
+    except (PermissionDenied, ValueError):
+        return None
+
+
+def public_keys(ar: "Session") -> dict[str, bytes]:
+    return {r[0]: r[1] for r in ar.con.execute("SELECT name, sign_pub FROM users")}
+
+
+def version_anchors(ar: "Session") -> list[tuple[int, str]]:
+    out = []
+    for (blob,) in ar.con.execute("SELECT audit_head FROM versions WHERE audit_head IS NOT NULL"):
+        try:
+            d = json.loads(bytes(blob))
+            out.append((int(d["seq"]), str(d["hash"])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- CA and identities
+def _meta_get(ar, key):
+    row = ar.con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def ca_cert_pem(ar: "Session") -> bytes:
+    pem = _meta_get(ar, "ca_cert")
+    if pem is None:
+        raise RefusedOperation("档案库尚未建立签名 CA（请管理员登录一次）")
+    return pem.encode()
+
+
+def _ensure_ca(ar: "Session") -> None:
+    if _meta_get(ar, "ca_cert") is not None:
+        return
+    ca = ArchiveCA.generate(ar.name or "dossier", ar.archive_id)
+    with ar.transaction() as con:
+        if _meta_get(ar, "ca_cert") is not None:
+            return
+        con.execute("INSERT INTO meta(key, value) VALUES('ca_cert', ?)", (ca.cert_pem.decode(),))
+        for name, box_pub in con.execute("SELECT name, box_pub FROM users WHERE role='admin' AND status='active'"
+                                         ).fetchall():
+            con.execute("INSERT OR REPLACE INTO archive_keys(kind, user, wrapped) VALUES(?,?,?)",
+                        (CA_KIND, name, wrap_to(box_pub, ca.key_pem, archive_key_context(ar.archive_id, CA_KIND))))
+    ar._ca = ca
+
+
+def load_ca(ar: "Session") -> ArchiveCA:
+    ca = getattr(ar, "_ca", None)
+    if ca is None:
+        try:
+            key_pem = ar.keyring.archive_key(CA_KIND)
+        except PermissionDenied:
+            raise PermissionDenied("只有管理员持有档案库 CA 私钥，可以签发签名证书") from None
+        ca = ArchiveCA.from_pem(key_pem, ca_cert_pem(ar))
+        ar._ca = ca
+    return ca
+
+
+def issue_identity(ar: "Session", name: str, role: str, step: str | None, box_public: bytes) -> None:
+    """Issue ``name`` a PDF-signing key + certificate; the key is wrapped to the user's X25519 key."""
+    ca = load_ca(ar)
+    key_pem, cert_pem = generate_signing_identity(ca, name, role, step)
+    ar.con.execute("UPDATE users SET pdf_identity=?, cert=? WHERE name=?",
+                   (wrap_to(box_public, key_pem, identity_context(ar.archive_id, name)), cert_pem, name))
+    if role == "admin":  # a new admin holds the CA key too
+        ar.con.execute("INSERT OR REPLACE INTO archive_keys(kind, user, wrapped) VALUES(?,?,?)",
+                       (CA_KIND, name, wrap_to(box_public, ca.key_pem, archive_key_context(ar.archive_id, CA_KIND))))
+
+
+def reissue_identity(ar: "Session", name: str) -> None:
+    """(admin) issue a certificate for a user created before this feature existed."""
+    ar.require_role("admin", what="签发签名证书")
+    row = ar.con.execute("SELECT role, step, box_pub FROM users WHERE name=? AND status='active'", (name,)).fetchone()
+    if row is None:
+        raise RefusedOperation(f"用户“{name}”不存在或已停用")
+    with ar.transaction():
+        issue_identity(ar, name, row[0], row[1], row[2])
+        record(ar, "user.cert", user=name)
+
+
+def _ensure_own_identity(ar: "Session") -> None:
+    row = ar.con.execute("SELECT cert FROM users WHERE name=?", (ar.user.name,)).fetchone()
+    if row is not None and row[0] is None:
+        with ar.transaction():
+            issue_identity(ar, ar.user.name, ar.user.role, ar.user.step, ar.keys.box_public)
+
+
+def signing_identity(ar: "Session") -> tuple[bytes, bytes]:
+    """This user's (key_pem, cert_pem) for signing PDFs."""
+    row = ar.con.execute("SELECT pdf_identity, cert FROM users WHERE name=?", (ar.user.name,)).fetchone()
+    if row is None or row[0] is None:
+        raise RefusedOperation(f"用户“{ar.user.name}”还没有签名证书（请管理员运行 dossier approve issue-cert "
+                               f"{ar.user.name}）")
+    key_pem = ar.keys.unwrap(bytes(row[0]), identity_context(ar.archive_id, ar.user.name))
+    cert = bytes(row[1])
+    load_cert(cert)
+    return key_pem, cert
