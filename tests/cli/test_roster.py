@@ -1,0 +1,103 @@
+"""The roster commands through the real executable: exit codes, --json,
+--dry-run, --skip-invalid, templates, export, compare."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rosters"
+STREET = "珠晖区/粤汉街道"
+
+
+@pytest.fixture
+def cworld(world):
+    with world.open("admin") as ar:
+        for c in ("粤汉社区", "东阳渡社区"):
+            ar.scopes.add(f"{STREET}/{c}")
+    return world
+
+
+@pytest.fixture
+def files(tmp_path):
+    dst = tmp_path / "in"
+    shutil.copytree(FIXTURES, dst)
+    return dst
+
+
+def test_import_invalid_exits_1_and_writes_nothing(cworld, files, run_dossier, snap):
+    before = snap(cworld.path)
+    r = run_dossier(["import", files / "messy_roster.xlsx", "--scope", STREET, "--today", "2024-06-01"],
+                    env=cworld.env("admin"))
+    assert r.code == 1
+    assert "第11行" in r.stderr and "文本" in r.stderr and "未写入任何内容" in r.stderr
+    assert snap(cworld.path) == before
+    assert (files / "messy_roster_错误标注.xlsx").is_file()
+
+
+def test_import_json_skip_invalid_then_idempotent(cworld, files, run_dossier):
+    args = ["import", files / "messy_roster.xls", "--scope", STREET, "--today", "2024-06-01", "--skip-invalid",
+            "--json"]
+    r = run_dossier(args, env=cworld.env("admin"))
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["summary"] == {"added": 6, "updated": 0, "unchanged": 0, "rejected": 9, "entries_added": 0,
+                            "entries_unchanged": 0}
+    assert {p["cell"] for p in d["problems"]} >= {"D11", "I13"}
+    assert Path(d["rejected_file"]).is_file()
+    r = run_dossier(args, env=cworld.env("admin"))
+    assert json.loads(r.stdout)["summary"]["unchanged"] == 6
+
+
+def test_import_dry_run(cworld, files, run_dossier, snap):
+    before = snap(cworld.path)
+    r = run_dossier(["import", files / "pair_roster.xlsx", "--scope", STREET, "--dry-run"], env=cworld.env("admin"))
+    assert r.code == 0, r.stderr
+    assert "试运行" in r.stdout and "新增 12 人" in r.stdout
+    assert snap(cworld.path) == before
+
+
+def test_template_export_compare(cworld, files, run_dossier, tmp_path):
+    env = cworld.env("admin")
+    tpl = tmp_path / "见面核查登记.xlsx"
+    r = run_dossier(["sheet", "template", "见面核查", "-o", tpl], env=env)
+    assert r.code == 0, r.stderr
+    wb = openpyxl.load_workbook(tpl)
+    ws = wb.worksheets[0]
+    assert ws.protection.sheet and ws.freeze_panes == "C2"
+    assert ws["A2"].protection.locked is False and ws["A1"].protection.locked is not False
+    lists = wb["_lists"]
+    values = {c.value for row in lists.iter_rows() for c in row if c.value}
+    assert {"敲门见人", "视频见面", "走访亲友", "本人", "亲属"} <= values
+    assert any(dv.prompt for dv in ws.data_validations.dataValidation)
+
+    assert run_dossier(["import", files / "pair_roster.xlsx", "--scope", STREET, "--today", "2024-06-15"],
+                       env=env).code == 0
+    assert run_dossier(["import", files / "pair_status.xlsx", "--today", "2024-06-15"], env=env).code == 0
+    out = tmp_path / "名册.xlsx"
+    r = run_dossier(["export", "--scope", STREET, "-o", out, "--today", "2024-06-15"], env=env)
+    assert r.code == 0 and out.is_file()
+    r = run_dossier(["import", out, "--scope", STREET, "--json"], env=env)
+    assert json.loads(r.stdout)["summary"]["unchanged"] == 12
+    r = run_dossier(["compare", files / "pair_platform.xlsx", "--scope", STREET, "--today", "2024-06-15",
+                     "-o", tmp_path / "cmp.xlsx", "--json"], env=env)
+    assert r.code == 0, r.stderr
+    s = json.loads(r.stdout)["summary"]
+    assert (s["only_platform"], s["only_archive"], s["status"], s["address"], s["police"], s["phone"]) == \
+        (1, 1, 1, 2, 1, 2)
+    assert (tmp_path / "cmp.xlsx").is_file()
+
+
+def test_unknown_entry_type_is_exit_1(run_dossier, tmp_path):
+    r = run_dossier(["sheet", "template", "飞鸽", "-o", tmp_path / "x.xlsx"])
+    assert r.code == 1 and "未知记录类型" in r.stderr
+
+
+def test_commands_have_help(run_dossier):
+    for cmd in (["import"], ["sheet", "template"], ["export"], ["compare"]):
+        r = run_dossier([*cmd, "--help"])
+        assert r.code == 0 and "示例" in r.stdout
