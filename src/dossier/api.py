@@ -143,9 +143,10 @@ class Session:
         self.keys = keys
         self.keyring = Keyring(con, self.archive_id, user_row["name"], keys)
         self.object_store = BlobStore(path / "objects")
-        self.on_commit: list = []
+        self.on_commit: list = []        # fn(session, row, version, state), once per changed dossier
+        self.on_commit_batch: list = []  # fn(session, [(row, version, state), ...]), once per transaction
         self._tx_depth = 0
-        self._pending_hooks: list = []
+        self._pending: dict = {}
         self.scopes = Scopes(self)
         self.user = User(user_row["name"], user_row["role"], user_row["step"],
                          self.scopes.granted_paths(user_row["name"]))
@@ -201,20 +202,26 @@ class Session:
                 yield self.con
                 crash_point("before-commit")
         except BaseException:
-            self._pending_hooks.clear()
+            self._pending.clear()
             raise
         finally:
             self._tx_depth = 0
         crash_point("after-commit")
-        hooks, self._pending_hooks = self._pending_hooks, []
-        for fn, args in hooks:
-            fn(self, *args)
+        items, self._pending = list(self._pending.values()), {}
+        if items:
+            for fn in self.on_commit_batch:
+                fn(self, items)
+            for fn in self.on_commit:
+                for item in items:
+                    fn(self, *item)
 
     batch = transaction
 
-    def after_commit(self, *args) -> None:
-        for fn in self.on_commit:
-            self._pending_hooks.append((fn, args))
+    def after_commit(self, row, version: int, state: dict) -> None:
+        """Queue the commit hooks; a batch coalesces several changes of one
+        dossier into its last state."""
+        self._pending.pop(row.id, None)
+        self._pending[row.id] = (row, version, state)
 
     # -- permissions -----------------------------------------------------
     def require_role(self, *roles: str, what: str = "此操作") -> None:
