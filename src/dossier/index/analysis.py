@@ -21,6 +21,7 @@ before it is unpickled.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from itertools import combinations
@@ -145,11 +146,18 @@ def segmenter():
 
 
 def words(text: str) -> list[str]:
-    """jieba search-mode words (no HMM: faster, and no invented words)."""
-    t = nfkc(text)
-    if not t.strip():
-        return []
-    return [w for w in segmenter().cut_for_search(t, HMM=False) if w.strip() and len(w) > 1]
+    """jieba search-mode words (no HMM: faster, and no invented words), line by line."""
+    out: list[str] = []
+    for line in nfkc(text).split("\n"):
+        if line.strip():
+            out.extend(_line_words(line))
+    return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _line_words(line: str) -> tuple[str, ...]:
+    # cached per process: entry texts repeat (templates, 情况稳定); never written anywhere
+    return tuple(w for w in segmenter().cut_for_search(line, HMM=False) if w.strip() and len(w) > 1)
 
 
 # -- Whoosh tokenizers ----------------------------------------------------------------

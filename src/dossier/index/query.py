@@ -114,4 +114,33 @@ def parse(text: str) -> ParsedQuery:
         value = value.strip()
         if value:
             q.terms.append(Term(value, None, quoted is not None))
+    q.terms = _join_spaced_numbers(q.terms)
     return q
+
+
+def _join_spaced_numbers(terms: list[Term]) -> list[Term]:
+    """``138 0000 1234`` or ``430405 19900101 1234`` typed with spaces: adjacent
+    digit groups that together make a phone (11) or ID number (15/18) are one term."""
+    out: list[Term] = []
+    i = 0
+    while i < len(terms):
+        joined = None
+        for j in range(min(len(terms), i + 5), i + 1, -1):
+            run = terms[i:j]
+            if all(t.field in (None, "id", "phone") and not t.phrase and _DIGIT_GROUP.match(t.value)
+                   for t in run) and len({t.field for t in run}) == 1:
+                s = "".join(t.value for t in run)
+                if len(s) in (11, 15, 18) and _NUMBER.match(s):
+                    joined = (Term(s, run[0].field), j)
+                    break
+        if joined:
+            out.append(joined[0])
+            i = joined[1]
+        else:
+            out.append(terms[i])
+            i += 1
+    return out
+
+
+_DIGIT_GROUP = re.compile(r"^[0-9]{2,8}x?$")
+_NUMBER = re.compile(r"^[0-9]{10,17}[0-9x]$")

@@ -45,7 +45,7 @@ def schema_for(kind: str) -> Schema:
     common = dict(id=ID(stored=True, unique=True), archive_no=STORED(), scope=STORED(),
                   version=NUMERIC(int, bits=32, stored=True, sortable=True),
                   schema_version=STORED(), scope_terms=_kw(), archive_key=_kw(), status=_kw(), risk=_kw(),
-                  labels=_kw(), dates=NUMERIC(int, bits=32, signed=False), data=STORED())
+                  labels=_kw(), dates=NUMERIC(int, bits=32)  # signed: whoosh ranges on unsigned fields are wrong, data=STORED())
     if kind == INSPECT:
         return Schema(name_blind=_kw(), id_blind=_kw(), **common)
     return Schema(name_exact=_kw(), name=TEXT(analyzer=NameTokenizer(), phrase=False),
@@ -172,7 +172,7 @@ def filter_queries(q: ParsedQuery) -> list:
                 alts.append(Term(field, v))
         out.append(Or(alts) if len(alts) > 1 else alts[0])
     for lo, hi in q.dates:
-        out.append(NumericRange("dates", lo, hi))
+        out.append(NumericRange("dates", 0 if lo is None else lo, 99991231 if hi is None else hi))
     return out
 
 

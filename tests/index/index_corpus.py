@@ -1,0 +1,55 @@
+"""Synthetic search corpora (also used by benchmarks/bench_search.py).
+
+The corpora are indexed at the backend level (documents built from synthetic
+dossier states, one bulk build), which is what the archive's ``index
+rebuild`` does, without paying for 5,000 signed versions.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from dossier import synth
+from dossier.crypto.aead import new_key
+from dossier.index.documents import clerk_doc, inspect_doc
+from dossier.index.whoosh_backend import WhooshIndex
+
+TODAY = date(2025, 6, 1)
+SCOPE = "珠晖区/粤汉街道/苗圃社区"
+
+
+@dataclass
+class Corpus:
+    persons: list[dict]          # {"id", "archive_no", "profile", "entries"}
+    clerk: WhooshIndex
+    inspect: WhooshIndex
+    root: Path
+    blind_key: bytes
+    file_key: bytes
+    by_id: dict = field(default_factory=dict)
+
+
+def make_states(n: int, seed: int, entries: int = 4) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        p = synth.person(rng, today=TODAY, full=True)
+        es = synth.entries(rng, p, today=TODAY, n=entries)
+        out.append({"id": f"{seed:04d}-{i:06d}", "archive_no": f"430405004-JD·2025-Y-012-{i:04d}",
+                    "profile": p, "entries": es})
+    return out
+
+
+def build_corpus(root: Path, n: int, seed: int) -> Corpus:
+    persons = make_states(n, seed)
+    fk, bk = new_key(), new_key()
+    clerk = WhooshIndex(root / "clerk", "clerk", fk, ("test-archive", "1", "k1"), durable=False)
+    insp = WhooshIndex(root / "inspect", "inspect", fk, ("test-archive", "1", "k1"), blind_key=bk, durable=False)
+    clerk.rebuild([clerk_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY) for p in persons])
+    insp.rebuild([inspect_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY, bk) for p in persons])
+    return Corpus(persons, clerk, insp, root, bk, fk, {p["id"]: p for p in persons})
+
+
