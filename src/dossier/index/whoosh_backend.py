@@ -45,7 +45,8 @@ def schema_for(kind: str) -> Schema:
     common = dict(id=ID(stored=True, unique=True), archive_no=STORED(), scope=STORED(),
                   version=NUMERIC(int, bits=32, stored=True, sortable=True),
                   schema_version=STORED(), scope_terms=_kw(), archive_key=_kw(), status=_kw(), risk=_kw(),
-                  labels=_kw(), dates=NUMERIC(int, bits=32)  # signed: whoosh ranges on unsigned fields are wrong, data=STORED())
+                  labels=_kw(), dates=NUMERIC(int, bits=32), data=STORED())
+    # dates stays signed: whoosh's range queries on unsigned NUMERIC fields match wrongly
     if kind == INSPECT:
         return Schema(name_blind=_kw(), id_blind=_kw(), **common)
     return Schema(name_exact=_kw(), name=TEXT(analyzer=NameTokenizer(), phrase=False),
