@@ -1,0 +1,162 @@
+"""docx → PDF through LibreOffice headless, kept warm across a batch.
+
+One ``soffice`` process converts a whole batch (``soffice --convert-to pdf
+a.docx b.docx …``): start-up is paid once per batch instead of once per
+document. Plaintext documents exist on disk only inside a private directory
+(mode 0700, created by :func:`tempfile.mkdtemp`) holding the inputs, the
+outputs and a throw-away LibreOffice profile; it is wiped in a ``finally``
+(files overwritten, then removed). File names inside are opaque numbers.
+
+The Chinese official fonts (宋体, 仿宋, 黑体, 楷体, 方正小标宋简体) are mapped to the
+installed Noto CJK fonts through a private fontconfig file, so PDFs print with
+serif 宋/仿宋 faces even where Windows fonts are absent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from dossier.errors import DossierError, MissingDependency
+
+INSTALL_HINT = ("未找到 LibreOffice（soffice），无法生成 PDF；docx 输出不受影响。\n"
+                "安装：sudo apt-get install -y libreoffice-writer-nogui fonts-noto-cjk poppler-utils"
+                "（或设置 DOSSIER_SOFFICE 指向 soffice 可执行文件）")
+
+_FONT_MAP = {
+    "Noto Serif CJK SC": ("宋体", "SimSun", "仿宋", "FangSong", "仿宋_GB2312", "FangSong_GB2312",
+                          "方正小标宋简体", "FZXiaoBiaoSong-B05S", "楷体", "KaiTi", "楷体_GB2312", "STSong"),
+    "Noto Sans CJK SC": ("黑体", "SimHei", "微软雅黑", "Microsoft YaHei"),
+}
+# ExportBookmarksToPDFDestination: Word bookmarks (the 审批表 signature places) become named destinations.
+_FILTER = 'pdf:writer_pdf_Export:{"ExportBookmarksToPDFDestination":{"type":"boolean","value":"true"}}'
+
+
+def find_soffice() -> str | None:
+    env = os.environ.get("DOSSIER_SOFFICE")
+    if env:
+        return env if (os.path.isfile(env) and os.access(env, os.X_OK)) else None
+    for name in ("soffice", "libreoffice"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+def require_soffice() -> str:
+    exe = find_soffice()
+    if not exe:
+        raise MissingDependency(INSTALL_HINT, dependency="soffice")
+    return exe
+
+
+def _wipe(path: Path) -> None:
+    for root, dirs, files in os.walk(path, topdown=False):
+        for f in files:
+            p = os.path.join(root, f)
+            try:
+                if not os.path.islink(p):
+                    size = os.path.getsize(p)
+                    with open(p, "r+b") as fh:
+                        fh.write(b"\0" * size)
+                        fh.flush()
+                os.unlink(p)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class PdfConverter:
+    """``with PdfConverter() as conv: pdfs = conv.convert([docx_bytes, …])``."""
+
+    def __init__(self, soffice: str | None = None, *, timeout: float = 600):
+        self.soffice = soffice or require_soffice()
+        self.timeout = timeout
+        self.dir: Path | None = None
+        self.calls = 0
+
+    def __enter__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="dossier-pdf-"))
+        os.chmod(self.dir, 0o700)
+        conf = self.dir / "fonts.conf"
+        aliases = "".join(
+            f"<alias binding=\"same\"><family>{src}</family><prefer><family>{dst}</family></prefer></alias>"
+            for dst, srcs in _FONT_MAP.items() for src in srcs)
+        conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+                        f'<cachedir>{self.dir / "fccache"}</cachedir>{aliases}</fontconfig>', encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc):
+        if self.dir is not None:
+            _wipe(self.dir)
+            self.dir = None
+        return False
+
+    def convert(self, docs: list[bytes]) -> list[bytes]:
+        """Convert docx documents (bytes) to PDF bytes, in one soffice run."""
+        if not docs:
+            return []
+        if self.dir is None:
+            with self:
+                return self.convert(docs)
+        batch = self.dir / f"b{self.calls}"
+        inp, out = batch / "in", batch / "out"
+        inp.mkdir(parents=True)
+        out.mkdir()
+        try:
+            names = []
+            for i, data in enumerate(docs):
+                p = inp / f"{i:05d}.docx"
+                p.write_bytes(data)
+                names.append(p)
+            env = dict(os.environ, FONTCONFIG_FILE=str(self.dir / "fonts.conf"), HOME=str(self.dir))
+            cmd = [self.soffice, f"-env:UserInstallation=file://{self.dir / 'profile'}", "--headless",
+                   "--norestore", "--nolockcheck", "--convert-to", _FILTER, "--outdir", str(out),
+                   *map(str, names)]
+            try:
+                proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                      timeout=self.timeout, cwd=self.dir)
+            except subprocess.TimeoutExpired as exc:
+                raise DossierError(f"LibreOffice 转换超时（{self.timeout:.0f} 秒）") from exc
+            except OSError as exc:
+                raise MissingDependency(f"{INSTALL_HINT}\n（{exc}）", dependency="soffice") from exc
+            self.calls += 1
+            result = []
+            for p in names:
+                pdf = out / (p.stem + ".pdf")
+                if not pdf.exists():
+                    err = proc.stderr.decode("utf-8", "replace").strip()[-300:]
+                    raise DossierError(f"LibreOffice 未能把文书转换为 PDF（退出码 {proc.returncode}）：{err}")
+                result.append(pdf.read_bytes())
+            return result
+        finally:
+            _wipe(batch)
+
+    def convert_one(self, doc: bytes) -> bytes:
+        return self.convert([doc])[0]
+
+
+def docx_to_pdf(docs: list[bytes]) -> list[bytes]:
+    with PdfConverter() as conv:
+        return conv.convert(docs)
+
+
+def signature_places(pdf: bytes) -> dict[str, dict]:
+    """Named destinations ``sig_*`` (the 审批表's five signature blocks) → page index and position."""
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    out = {}
+    for name, dest in reader.named_destinations.items():
+        m = re.match(r"^/?sig(?:_|5F)(\w+)$", str(name))   # LibreOffice writes "_" as "5F"
+        if m:
+            out[m.group(1)] = {"page": reader.get_destination_page_number(dest),
+                          "left": float(dest.left or 0), "top": float(dest.top or 0)}
+    return out

@@ -1,0 +1,335 @@
+"""Forms on an open archive: fill (and keep), meetings, attachments, binding.
+
+Every function takes an open :class:`dossier.api.Session` and does one thing;
+the CLI commands are thin wrappers around these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from dossier.errors import InvalidInput, NotFound
+from dossier.forms import Registry, context_for, render
+from dossier.forms.fmt import text
+
+MEETING_KIND = "meeting"
+
+
+def _now() -> str:
+    from dossier.api import now_iso
+    return now_iso()
+
+
+def dossier_dict(view) -> dict:
+    """A :class:`DossierView` as the plain dict the context builders take."""
+    st = view.state
+    return {"id": view.id, "archive_no": view.archive_no, "scope": view.scope, "version": view.version,
+            "profile": st.get("profile", {}), "entries": st.get("entries", []),
+            "attachments": st.get("attachments", []), "documents": st.get("documents", []),
+            "labels": list(view.labels or [])}
+
+
+def registry_for(ar, templates: str | Path | None = None) -> Registry:
+    return Registry.for_archive(ar.path, templates)
+
+
+def scope_dossiers(ar, scope: str | None, today: date) -> list[dict]:
+    return [dossier_dict(ar.dossiers.show(p["id"], as_of=today)) for p in ar.persons.list(scope)]
+
+
+@dataclass
+class FillResult:
+    code: str
+    title: str
+    fmt: str
+    data: bytes
+    docx: bytes | None = None
+    kept: list[dict] = field(default_factory=list)
+    signature_places: dict = field(default_factory=dict)
+
+
+def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: bytes | None, pdf: bytes | None,
+          basis_version: int | None, pages: int | None) -> dict:
+    """Store a generated document encrypted in the person's dossier (a new version)."""
+    row = ar.dossiers.resolve(ref)
+    doc = {"id": str(uuid.uuid4()), "code": code, "title": title, "date": today.isoformat(),
+           "category_order": category if category is not None else 11, "generated_at": _now(),
+           "generated_by": ar.user.name, "basis_version": basis_version}
+    with ar.transaction():
+        if docx is not None:
+            doc["blob"] = ar.blobs.put(docx, scope=row.scope, dossier_id=row.id, kind="document")
+            doc["sha256"] = hashlib.sha256(docx).hexdigest()
+        if pdf is not None:
+            doc["pdf_blob"] = ar.blobs.put(pdf, scope=row.scope, dossier_id=row.id, kind="document")
+            doc["pages"] = pages
+        version = ar.dossiers.commit(row, lambda s: s.setdefault("documents", []).append(doc),
+                                     f"生成文书：{title}", what="生成文书")
+    return {"archive_no": row.archive_no, "version": version, "document": doc["id"]}
+
+
+def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, meeting: str | None = None,
+         today: date | None = None, fmt: str = "docx", templates: str | Path | None = None, keep: bool = True,
+         doc_no: str = "", interview: str | None = None, converter=None) -> FillResult:
+    """Fill one form. ``fmt`` is docx, pdf or (list forms) xlsx. Person forms and
+    minutes are kept, encrypted, in the dossier(s) concerned."""
+    today = today or date.today()
+    reg = registry_for(ar, templates)
+    spec = reg.get(code)
+    if fmt not in ("docx", "pdf", "xlsx"):
+        raise InvalidInput(f"不支持的输出格式：{fmt}")
+    if fmt == "pdf":
+        from dossier.forms.pdf import require_soffice
+        require_soffice()                      # fail before any work, exit 1 with the install hint
+    reg.prepared(spec.code) if fmt != "xlsx" else None   # template errors (exit 30) before anything else
+    view = None
+    if spec.kind == "person":
+        if not ref:
+            raise InvalidInput(f"“{spec.title}”是个人文书：请给出档号或身份证号")
+        view = ar.dossiers.show(ref, as_of=today)
+        ctx = context_for(spec, today, dossier=dossier_dict(view), doc_no=doc_no, interview_id=interview)
+    elif spec.kind in ("list", "statistics"):
+        ctx = context_for(spec, today, dossiers=scope_dossiers(ar, scope, today), scope=scope or "")
+    else:
+        m = get_meeting(ar, meeting)
+        dossiers = {}
+        for p in m.get("persons") or ():
+            try:
+                dossiers[p["dossier_id"]] = dossier_dict(ar.dossiers.show(p["dossier_id"], as_of=today))
+            except NotFound:
+                continue
+        ctx = context_for(spec, today, meeting=m, meeting_dossiers=dossiers)
+    data = render(reg, spec.code, ctx, fmt="xlsx" if fmt == "xlsx" else "docx")
+    docx = data if fmt != "xlsx" else None
+    pdf = None
+    places = {}
+    if fmt == "pdf":
+        from dossier.forms.pdf import PdfConverter, signature_places
+        pdf = (converter.convert_one(docx) if converter else PdfConverter().convert_one(docx))
+        places = signature_places(pdf) if spec.signature_blocks else {}
+        data = pdf
+    result = FillResult(spec.code, spec.title, fmt, data, docx=docx, signature_places=places)
+    if keep and spec.kind == "person":
+        from dossier.forms.bind import page_count
+        result.kept.append(_keep(ar, view.id, spec.code, spec.title, spec.category, today, docx, pdf,
+                                 view.version, page_count(pdf) if pdf else None))
+    elif keep and spec.kind == "meeting" and spec.code == "minutes":
+        from dossier.forms.bind import page_count
+        for pid in dossiers:
+            result.kept.append(_keep(ar, pid, spec.code, f"{spec.title}{text(m.get('no'))}", spec.category,
+                                     today, docx, pdf, None, page_count(pdf) if pdf else None))
+    ar.audit("form_fill", form=spec.code, fmt=fmt, dossier=view.id if view else None,
+             scope=scope, meeting=meeting)
+    return result
+
+
+# ------------------------------------------------------------------ meetings
+
+LEVELS = ("高", "中", "低")
+
+
+def _common_scope(paths: list[str]) -> str:
+    parts = [p.split("/") for p in paths]
+    out = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        out.append(level[0])
+    return "/".join(out)
+
+
+def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
+    """Record a 会商 meeting (stored encrypted) and append an assessment entry to each person discussed."""
+    from dossier.model.dates import parse_date
+
+    today = today or date.today()
+    if not isinstance(data, Mapping):
+        raise InvalidInput("会议记录应为键值对象")
+    errors = []
+    try:
+        mdate = parse_date(data.get("date") or data.get("日期"), field="date", today=today)
+    except InvalidInput as e:
+        errors.append(e.message)
+        mdate = None
+    for k, label in (("place", "地点"), ("host", "主持人")):
+        if not (data.get(k) or data.get(label)):
+            errors.append(f"缺少“{k}”（{label}）")
+    persons_in = data.get("persons") or data.get("人员") or []
+    if not isinstance(persons_in, list) or not persons_in:
+        errors.append("缺少 persons（会商人员及结论）")
+        persons_in = []
+    persons, rows = [], []
+    for i, p in enumerate(persons_in, 1):
+        if not isinstance(p, Mapping):
+            errors.append(f"persons 第 {i} 项应为键值对象")
+            continue
+        ref = p.get("ref") or p.get("archive_no") or p.get("id_number") or p.get("档号")
+        level = text(p.get("level") or p.get("结论") or "").replace("风险", "")
+        if level not in LEVELS:
+            errors.append(f"persons 第 {i} 项：会商结论 level 应为 高/中/低，而不是“{p.get('level')}”")
+        try:
+            row = ar.dossiers.resolve(str(ref or ""))
+        except (InvalidInput, NotFound) as e:
+            errors.append(f"persons 第 {i} 项：{e.message}（{ref}）")
+            continue
+        next_review = p.get("next_review")
+        if next_review:
+            try:
+                next_review = parse_date(next_review, field="next_review", allow_future=True).isoformat()
+            except InvalidInput as e:
+                errors.append(f"persons 第 {i} 项：{e.message}")
+        rows.append(row)
+        persons.append({"dossier_id": row.id, "archive_no": row.archive_no, "level": level,
+                        "community_level": text(p.get("community_level") or ""),
+                        "reasons": text(p.get("reasons") or ""), "measures": text(p.get("measures") or ""),
+                        "responsible": text(p.get("responsible") or ""), "next_review": next_review or ""})
+    if errors:
+        raise InvalidInput("会议记录有误，未保存：\n" + "\n".join(f"  - {e}" for e in errors))
+    scope = data.get("scope") or _common_scope([r.scope_path for r in rows])
+    meeting = {"id": str(uuid.uuid4()), "no": text(data.get("no") or ""), "date": mdate.isoformat(),
+               "time": text(data.get("time") or ""), "place": text(data.get("place") or data.get("地点")),
+               "host": text(data.get("host") or data.get("主持人")), "recorder": text(data.get("recorder") or ""),
+               "title": text(data.get("title") or ""), "agenda": text(data.get("agenda") or ""),
+               "scope": scope, "unit": text(data.get("unit") or ""),
+               "attendees": list(data.get("attendees") or []), "observers": list(data.get("observers") or []),
+               "absentees": list(data.get("absentees") or []), "decisions": list(data.get("decisions") or []),
+               "distribution": text(data.get("distribution") or ""), "overview": text(data.get("overview") or ""),
+               "persons": persons, "recorded_at": _now(), "recorded_by": ar.user.name}
+    ar.require_role("admin", "clerk", what="记录会商会议")
+    label = meeting["no"] or meeting["date"]
+    with ar.transaction():
+        meeting["blob"] = ar.blobs.put(json.dumps(meeting, ensure_ascii=False).encode("utf-8"),
+                                       scope=scope, dossier_id=None, kind=MEETING_KIND)
+        for p in persons:
+            notes = "；".join(x for x in (f"管控措施：{p['measures']}" if p["measures"] else "",
+                                          f"责任人：{p['responsible']}" if p["responsible"] else "",
+                                          f"会商记录 {meeting['id']}") if x)
+            entry = {"date": meeting["date"], "final_level": p["level"], "meeting": label, "notes": notes}
+            if p["community_level"] in LEVELS:
+                entry["proposed_level"] = p["community_level"]
+            if p["reasons"]:
+                entry["rationale"] = p["reasons"]
+            if p["next_review"]:
+                entry["next_review"] = p["next_review"]
+            ar.entries.add(p["dossier_id"], "assessment", entry, message=f"会商{label}：评定为{p['level']}风险",
+                           today=today)
+    ar.audit("meeting_add", meeting=meeting["id"], persons=len(persons))
+    return meeting
+
+
+def list_meetings(ar) -> list[dict]:
+    covered = ar.scopes.covered()
+    out = []
+    for r in ar.con.execute("SELECT id, scope FROM blobs WHERE kind=? ORDER BY created", (MEETING_KIND,)):
+        if r["scope"] not in covered:
+            continue
+        m = json.loads(ar.blobs.get(r["id"], kind=MEETING_KIND, dossier_id=None).decode("utf-8"))
+        m["blob"] = r["id"]
+        out.append(m)
+    out.sort(key=lambda m: (m.get("date", ""), m.get("recorded_at", "")))
+    return out
+
+
+def get_meeting(ar, key: str | None) -> dict:
+    if not key:
+        raise InvalidInput("请用 --meeting 指定会议（会议编号或期号，见 dossier meeting list）")
+    ms = list_meetings(ar)
+    hits = [m for m in ms if m["id"] == key or m["id"].startswith(key) or m.get("no") == key]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise NotFound(f"找不到会议“{key}”")
+    raise InvalidInput(f"“{key}”对应多次会议，请给出更长的编号")
+
+
+# ------------------------------------------------------------------ attachments
+
+def attach(ar, ref: str, data: bytes, filename: str, *, title: str, category: str | None = None,
+           on: date | None = None, today: date | None = None, max_bytes: int | None = None) -> dict:
+    """Validate and store an attachment, encrypted, in a new version of the dossier."""
+    from dossier import attachments as att
+
+    today = today or date.today()
+    if not title or not str(title).strip():
+        raise InvalidInput(field="title", reason="请给出附件题名（--title）")
+    clean = att.validate(data, filename, **({"max_bytes": max_bytes} if max_bytes else {}))
+    order = att.category_order(category)
+    row = ar.dossiers.resolve(ref)
+    ar.require_role("admin", "clerk", what="添加附件")
+    ar.scopes.require(row.scope, "添加附件")
+    item = {"id": str(uuid.uuid4()), "title": str(title).strip(), "category": category or "",
+            "category_order": order, "date": (on or today).isoformat(), "pages": clean.pages,
+            "mime": clean.mime, "kind": clean.kind, "size": clean.size, "sha256": clean.sha256,
+            "added_at": _now(), "added_by": ar.user.name}
+    with ar.transaction():
+        item["blob"] = ar.blobs.put(clean.data, scope=row.scope, dossier_id=row.id, kind="attachment")
+        version = ar.dossiers.commit(row, lambda s: s.setdefault("attachments", []).append(item),
+                                     f"添加附件：{item['title']}", what="添加附件")
+    ar.audit("attach", dossier=row.id, attachment=item["id"])
+    return {**item, "archive_no": row.archive_no, "version": version}
+
+
+# ------------------------------------------------------------------ binding
+
+def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | None = None,
+                 password: str | None = None, templates: str | Path | None = None) -> bytes:
+    """The 一人一档 PDF of one person (DOMAIN §5 order)."""
+    from dossier.forms import contexts
+    from dossier.forms.bind import BindItem, bind, image_to_pdf
+    from dossier.forms.pdf import PdfConverter, require_soffice
+
+    require_soffice()
+    today = today or date.today()
+    reg = registry_for(ar, templates)
+    for code in ("cover", "file-index", "remarks"):
+        reg.prepared(code)
+    view = ar.dossiers.show(ref, as_of=today)
+    d = dossier_dict(view)
+    sid = ar.dossiers.resolve(view.id).scope
+    items: list[BindItem] = []
+    to_convert: list[tuple[BindItem, bytes]] = []
+    docs = d["documents"]
+    if not any(x.get("code") == "basic-info" for x in docs):
+        spec = reg.get("basic-info")
+        fresh = render(reg, "basic-info", context_for(spec, today, dossier=d))
+        it = BindItem(spec.title, b"", spec.category or 1, today.isoformat(), author=contexts.scope_parts(d["scope"])["community"])
+        to_convert.append((it, fresh))
+    for x in docs:
+        it = BindItem(text(x.get("title")), b"", int(x.get("category_order", 11)), text(x.get("date")),
+                      author=contexts.scope_parts(d["scope"])["community"])
+        if x.get("pdf_blob"):
+            it.pdf = ar.blobs.get(x["pdf_blob"], scope=sid, dossier_id=view.id, kind="document")
+        elif x.get("blob"):
+            to_convert.append((it, ar.blobs.get(x["blob"], scope=sid, dossier_id=view.id, kind="document")))
+            continue
+        else:
+            continue
+        items.append(it)
+    for a in d["attachments"]:
+        raw = ar.blobs.get(a["blob"], scope=sid, dossier_id=view.id, kind="attachment")
+        pdf = raw if a.get("kind") == "pdf" else image_to_pdf(raw)
+        items.append(BindItem(text(a.get("title")), pdf, int(a.get("category_order", 11)), text(a.get("date")),
+                              author=text(a.get("author") or ""), remarks=text(a.get("category") or "")))
+    with PdfConverter() as conv:
+        if to_convert:
+            pdfs = conv.convert([b for _, b in to_convert])
+            for (it, _), pdf in zip(to_convert, pdfs):
+                it.pdf = pdf
+                items.append(it)
+
+        def frame(rows, total, _index_pages):
+            base = contexts.person_context(d, today, items=rows)
+            base["volume"]["pages"] = str(total)
+            base["volume"]["count"] = str(len(rows))
+            docs3 = [reg.prepared(c).render(base) for c in ("cover", "file-index", "remarks")]
+            return tuple(conv.convert(docs3))
+
+        out = bind(items, render_frame=frame, watermark=watermark, password=password,
+                   title=f"一人一档 {view.archive_no}")
+    ar.audit("bind", dossier=view.id, watermark=bool(watermark), password=bool(password))
+    return out
