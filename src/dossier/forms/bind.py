@@ -187,7 +187,7 @@ def bind(items: list[BindItem], *, render_frame: Callable[[list[dict], int, int]
         add(it.pdf, f"{n}. {it.title}")
     add(remarks, "卷内备考表")
     for label, start in marks:
-        writer.add_outline_item(label, start)
+        writer.add_outline_item(title=label, page_number=start)
     _stamp(writer, first_numbered=2, watermark=watermark)
     writer.add_metadata({"/Title": title, "/Producer": "dossier"})
     writer.page_mode = "/UseOutlines"
