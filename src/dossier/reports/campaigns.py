@@ -227,7 +227,7 @@ def in_population(c: Campaign, r: PersonRecord) -> bool:
     day = c.population_as_of()
     if not (r.scope == c.scope or r.scope.startswith(c.scope + "/")):
         return False
-    if r.dead_on(day):
+    if r.dead_on(day) or set(r.profile.get("record_flags") or []) & {"错录", "迁出"}:
         return False
     labels = c.population.get("labels")
     if labels and not set(labels) & set(r.labels(day)):
@@ -264,8 +264,14 @@ def interview_status(interviews: list[dict], count: int = 2) -> dict:
 def person_progress(c: Campaign, r: PersonRecord, as_of: date) -> dict:
     actions = []
     overdue = []
+    lost = r.presence(as_of) == "失控"
     for a in c.actions:
         items = campaign_entries(c, r, a.action, as_of)
+        if a.action == "test" and lost:
+            # 联系不上的人无法检测：计入失联比例（S1 异项处置），不算逾期
+            actions.append({"action": a.action, "label": a.label, "required": 0, "have": len(items),
+                            "done": True, "due": c.deadline(a).isoformat(), "overdue": False, "by": a.by})
+            continue
         if a.action == "interview":
             st = interview_status(items, a.count)
             done, have = st["done"], st["count"]
@@ -281,7 +287,7 @@ def person_progress(c: Campaign, r: PersonRecord, as_of: date) -> dict:
     interviews = campaign_entries(c, r, "interview", as_of)
     seen = any(e.get("person_seen") or e.get("subject") == "本人" for e in interviews)
     return {"archive_no": r.archive_no, "name": r.masked_name(), "community": r.community, "scope": r.scope,
-            "met": seen, "lost": r.presence(as_of) == "失控", "risk": r.risk_level(as_of),
+            "met": seen, "lost": lost, "risk": r.risk_level(as_of),
             "complete": all(x["done"] for x in actions), "actions": actions, "overdue": overdue}
 
 
