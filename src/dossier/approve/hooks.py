@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..api import Session
 
 # Detail keys that name or point at a person: sealed, never stored in clear.
-PRIVATE_KEYS = frozenset({"dossier", "dossiers", "archive_no", "ref", "refs", "person", "persons", "name",
+PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",
                           "id_number", "phone", "query", "q", "profile", "changes", "text"})
 CA_KIND = "ca"
 
