@@ -4,7 +4,9 @@ actions each person requires; progress per person, per 社区 and per step.
 A campaign definition is not personal data, but it is stored sealed like
 everything else: one blob per saved definition (kind ``campaign``), under the
 *inspection* key of the campaign's scope, so clerks, admins and inspectors of
-that scope can read it and nobody without a key can.
+that scope can read it and nobody without a key can. A copy is sealed for
+every scope of the subtree (a 社区 clerk holds only the 社区's keys); scopes
+created later get it when the campaign is saved again (``--replace``).
 
 Definition (YAML/JSON)::
 
@@ -189,7 +191,10 @@ class Campaigns:
             raise RefusedOperation(f"专项行动“{c.name}”已存在（如需修改，请加 --replace）")
         c.created, c.created_by = now_iso(), ar.user.name
         body = json.dumps(c.to_dict(), ensure_ascii=False, sort_keys=True).encode()
-        ar.blobs.put(body, scope=sid, kind=BLOB_KIND, key="inspect")
+        # one sealed copy per scope of the subtree: a 社区 clerk holds only the 社区's keys
+        with ar.transaction():
+            for sub in sorted(ar.scopes.subtree(sid)):
+                ar.blobs.put(body, scope=sub, kind=BLOB_KIND, key="inspect")
         ar.audit("campaign-add", campaign=c.name)
         return c
 
@@ -199,11 +204,17 @@ class Campaigns:
         out: dict[str, Campaign] = {}
         rows = ar.con.execute("SELECT id, scope FROM blobs WHERE kind=? ORDER BY created, rowid",
                               (BLOB_KIND,)).fetchall()
+        seen: set[str] = set()
         for r in rows:
             if not ar.keyring.holds(r["scope"], "inspect"):
                 continue
-            c = parse_campaign(json.loads(ar.blobs.get(r["id"], kind=BLOB_KIND, key="inspect")))
-            out[c.name] = c
+            raw = ar.blobs.get(r["id"], kind=BLOB_KIND, key="inspect")
+            if raw in seen:
+                continue
+            seen.add(raw)
+            c = parse_campaign(json.loads(raw))
+            if c.name not in out or c.created >= out[c.name].created:
+                out[c.name] = c
         return sorted(out.values(), key=lambda c: (c.start, c.name))
 
     def get(self, name: str) -> Campaign:
