@@ -162,7 +162,7 @@ class Session:
         """Capabilities from later packages that hook into commits (search index)."""
         import importlib
 
-        for mod in ("dossier.index.hooks",):
+        for mod in ("dossier.approve.hooks", "dossier.index.hooks"):
             try:
                 m = importlib.import_module(mod)
             except ModuleNotFoundError as e:
