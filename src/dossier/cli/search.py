@@ -48,7 +48,13 @@ def search(ar, query, limit, as_json):
 
 @click.group()
 def index():
-    """检索索引的维护（查看状态、重建）。"""
+    """检索索引的维护（查看状态、重建）。
+
+    \b
+    示例：
+      dossier index status
+      dossier index rebuild
+    """
 
 
 @index.command("status")

@@ -33,6 +33,7 @@ from .storage import EncryptedStorage
 SCHEMA_VERSION = 1
 
 B_EXACT, B_TAIL, B_FRAG, B_FRAG1, B_SCOPE, B_ADDR, B_WORD, B_TEXT = 1000, 200, 100, 20, 10, 3, 3, 1
+MERGE_AT = 12
 _IDENT = re.compile(r"^[0-9X]+$")
 _WILD = re.compile(r"[*?]")
 
@@ -324,7 +325,10 @@ class WhooshIndex:
             except BaseException:
                 w.cancel()
                 raise
-            w.commit()
+            # single-person commits write one small segment; merging them on
+            # every commit (Whoosh's default) costs 100s of ms now and then, so
+            # merge only once enough small segments have piled up
+            w.commit(merge=len(ix._segments()) >= MERGE_AT)
         self._ix = None
         self.refresh()
 
