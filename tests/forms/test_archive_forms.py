@@ -87,6 +87,16 @@ def test_meeting_with_bad_person_stores_nothing(person_world):
         assert service.list_meetings(ar) == []
 
 
+def _encrypted_pdf() -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(small_pdf(1))))
+    w.encrypt("secret", algorithm="AES-256")
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
 def test_attach_strips_exif_and_refuses_bad_files(person_world):
     from PIL import Image
 
@@ -99,7 +109,8 @@ def test_attach_strips_exif_and_refuses_bad_files(person_world):
         assert not img.getexif() and b"Exif" not in stored and b"SpyCam" not in stored
         assert view.state["attachments"][-1]["title"] == "现场照片"
         v = view.version
-        for data, name in ((b"MZ\x90\x00" + b"\0" * 200, "协议书.pdf"), (small_pdf(2)[:-300], "trunc.pdf")):
+        for data, name in ((b"MZ\x90\x00" + b"\0" * 200, "协议书.pdf"), (small_pdf(2)[:-300], "trunc.pdf"),
+                           (_encrypted_pdf(), "enc.pdf"), (gps_jpeg(), "claims.png")):
             with pytest.raises(InvalidInput):
                 service.attach(ar, no, data, name, title="x", category="协议", today=TODAY)
         assert ar.dossiers.show(no).version == v

@@ -79,9 +79,30 @@ class PdfConverter:
         self.dir: Path | None = None
         self.calls = 0
 
+    def _profile_template(self) -> Path | None:
+        """An initialised, document-free LibreOffice profile, made once and copied per converter
+        (saves the first-start initialisation on every batch)."""
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dossier"
+        tpl = base / "lo-profile"
+        if tpl.is_dir():
+            return tpl
+        try:
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = Path(tempfile.mkdtemp(prefix="lo-profile-", dir=base))
+            subprocess.run([self.soffice, f"-env:UserInstallation=file://{tmp}", "--headless",
+                            "--terminate_after_init"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=120, env=dict(os.environ, HOME=str(tmp)))
+            os.replace(tmp, tpl)
+            return tpl
+        except (OSError, subprocess.SubprocessError):
+            return None
+
     def __enter__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="dossier-pdf-"))
         os.chmod(self.dir, 0o700)
+        tpl = self._profile_template()
+        if tpl is not None:
+            shutil.copytree(tpl, self.dir / "profile", symlinks=True, dirs_exist_ok=True)
         conf = self.dir / "fonts.conf"
         aliases = "".join(
             f"<alias binding=\"same\"><family>{src}</family><prefer><family>{dst}</family></prefer></alias>"
