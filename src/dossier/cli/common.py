@@ -86,8 +86,13 @@ def load_data_file(path: str) -> dict:
     else:
         import yaml
 
+        class _Loader(yaml.SafeLoader):
+            """Dates stay text: the model validates them and names the field
+            (PyYAML's own timestamp parser crashes on 2023-02-30)."""
+
+        _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""

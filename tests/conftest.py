@@ -1,0 +1,201 @@
+"""Shared fixtures for the whole suite.
+
+- Every test runs with a clean environment: no ``DOSSIER_*`` variable leaks
+  in from the developer's shell, HOME and TMPDIR point into the test's own
+  temporary directory, and new archives use the weak test KDF
+  (``DOSSIER_KDF=weak-for-tests``; ``tests/crypto/test_kdf.py`` asserts the
+  production parameters separately).
+- ``world``: a fresh archive (library-level, fast) with an admin, the scopes
+  珠晖区/粤汉街道/苗圃社区 and 珠晖区/粤汉街道/东风社区, a clerk per 社区, an
+  approver and an inspector.
+- ``run_dossier``: run the real executable (``python -m dossier``) in a
+  subprocess, for exit codes, crashes and concurrency.
+
+All personal data here is synthetic (``dossier.synth``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+SCOPE_A = "珠晖区/粤汉街道/苗圃社区"
+SCOPE_B = "珠晖区/粤汉街道/东风社区"
+STREET = "珠晖区/粤汉街道"
+TODAY = date(2025, 6, 1)
+
+PASSWORDS = {
+    "admin": "admin-pass-0001",
+    "li": "li-pass-0001",        # clerk of 苗圃社区 (A)
+    "wang": "wang-pass-0001",    # clerk of 东风社区 (B)
+    "zhao": "zhao-pass-0001",    # approver, 派出所核查, the whole 街道
+    "qian": "qian-pass-0001",    # inspector, the whole 区
+}
+CLERK_A, CLERK_B, APPROVER, INSPECTOR = "li", "wang", "zhao", "qian"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path_factory):
+    """No DOSSIER_* from outside, a private HOME and TMPDIR, the weak test KDF."""
+    for k in list(os.environ):
+        if k.startswith("DOSSIER_"):
+            monkeypatch.delenv(k, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    tmp = tmp_path_factory.mktemp("tmpdir")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)   # tempfile caches gettempdir()
+    monkeypatch.setenv("DOSSIER_KDF", "weak-for-tests")
+    yield
+
+
+@pytest.fixture
+def core_only(monkeypatch):
+    """Sessions without plugins (the search index hooks of issue 5), for tests of
+    the archive core itself: faster, and a plugin's cost or failure does not
+    blur what is being tested. Subprocess tests run the real, full program."""
+    from dossier.api import Session
+
+    monkeypatch.setattr(Session, "_load_plugins", lambda self: None)
+
+
+@pytest.fixture
+def temp_dir() -> Path:
+    """The TMPDIR this test (and its subprocesses) use."""
+    return Path(os.environ["TMPDIR"])
+
+
+@dataclass
+class World:
+    """A fresh archive with users of every role (see module docstring)."""
+
+    path: Path
+    passwords: dict[str, str] = field(default_factory=lambda: dict(PASSWORDS))
+    scope_a: str = SCOPE_A
+    scope_b: str = SCOPE_B
+    today: date = TODAY
+    rng: random.Random = field(default_factory=lambda: random.Random(20250601))
+
+    def open(self, user: str = "admin", **kw):
+        import dossier
+
+        return dossier.open_archive(self.path, user=user, password=self.passwords[user], **kw)
+
+    def env(self, user: str | None = "admin", **extra) -> dict[str, str]:
+        """Environment for running the real ``dossier`` as ``user``."""
+        env = dict(os.environ)
+        env["DOSSIER_ARCHIVE"] = str(self.path)
+        if user:
+            env["DOSSIER_USER"] = user
+            env["DOSSIER_PASSWORD"] = self.passwords[user]
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def person(self, **overrides) -> dict:
+        from dossier import synth
+
+        p = synth.person(self.rng, today=self.today)
+        p.update(overrides)
+        return p
+
+    def add_person(self, scope: str | None = None, user: str | None = None, entries: int = 0, **overrides):
+        """Register a synthetic person (and ``entries`` synthetic entries); returns (PersonRef, profile)."""
+        from dossier import synth
+
+        scope = scope or self.scope_a
+        user = user or (CLERK_A if scope == self.scope_a else CLERK_B)
+        p = self.person(**overrides)
+        with self.open(user) as ar:
+            ref = ar.persons.add(scope, p, today=self.today)
+            if entries:
+                for e in synth.entries(self.rng, p, today=self.today, n=entries):
+                    e = dict(e)
+                    ar.entries.add(ref.archive_no, e.pop("type"), e, today=self.today)
+        return ref, p
+
+    def snapshot(self) -> dict[str, str]:
+        return snapshot(self.path)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file under ``root`` (incl. -wal/-shm)."""
+    out = {}
+    for p in sorted(Path(root).rglob("*")):
+        if p.is_file():
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def make_world(path: Path) -> World:
+    import dossier
+
+    w = World(path)
+    dossier.init_archive(path, name="粤汉街道", admin="admin", password=w.passwords["admin"])
+    with w.open("admin") as ar:
+        ar.scopes.add(SCOPE_A)
+        ar.scopes.add(SCOPE_B)
+        ar.users.add(CLERK_A, role="clerk", scopes=[SCOPE_A], password=w.passwords[CLERK_A])
+        ar.users.add(CLERK_B, role="clerk", scopes=[SCOPE_B], password=w.passwords[CLERK_B])
+        ar.users.add(APPROVER, role="approver", step="派出所核查", scopes=[STREET], password=w.passwords[APPROVER])
+        ar.users.add(INSPECTOR, role="inspector", scopes=["珠晖区"], password=w.passwords[INSPECTOR])
+    return w
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    return make_world(tmp_path / "archive")
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def code(self) -> int:
+        return self.returncode
+
+
+@pytest.fixture
+def run_dossier():
+    """Run ``python -m dossier ARGS`` with ``env`` (default: the test's clean os.environ)."""
+
+    def run(args, *, env: dict | None = None, input: str | None = None, timeout: float = 60,
+            cwd: str | os.PathLike | None = None) -> Run:
+        p = subprocess.run([sys.executable, "-m", "dossier", *map(str, args)], env=env or dict(os.environ),
+                           input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        return Run(p.returncode, p.stdout, p.stderr)
+
+    return run
+
+
+@pytest.fixture
+def snap():
+    """``snap(root)`` → {relative path: SHA-256} of every file under root (incl. -wal/-shm)."""
+    return snapshot
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run tests marked slow (long crash trials, large corpora)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``slow`` tests run with --run-slow or when selected explicitly (-m slow)."""
+    if config.getoption("--run-slow") or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow or -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
