@@ -70,4 +70,4 @@ def header_key(text: object) -> str:
         if stripped == s or not stripped:
             break
         s = stripped
-    return s.lower()
+    return unicodedata.normalize("NFKC", s.lower())
