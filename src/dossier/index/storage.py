@@ -36,8 +36,25 @@ from ..store.atomic import atomic_write
 SUFFIX = ".enc"
 
 
+class _CapturingBytes(BytesIO):
+    """A buffer that files itself in its storage when closed — also when
+    Whoosh closes the raw file directly (posting-pool runs do)."""
+
+    def __init__(self, storage: RamStorage, name: str):
+        super().__init__()
+        self._storage, self._name = storage, name
+
+    def close(self):
+        if not self.closed:
+            self._storage.files[self._name] = self.getvalue()
+        super().close()
+
+
 class ScratchStorage(RamStorage):
     """In-memory scratch storage whose own scratch space is in memory too."""
+
+    def create_file(self, name, **kwargs):
+        return StructFile(_CapturingBytes(self, name), name=name)
 
     def temp_storage(self, name=None):
         return ScratchStorage()

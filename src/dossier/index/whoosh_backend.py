@@ -342,7 +342,7 @@ class WhooshIndex:
         if ids:
             self._writer_do(lambda w: [w.delete_by_term("id", i) for i in ids])
 
-    def rebuild(self, docs: Iterable[dict]) -> int:
+    def rebuild(self, docs: Iterable[dict], *, limitmb: int = 256) -> int:
         """Build a fresh index from ``docs`` beside the old one, then swap."""
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -351,7 +351,7 @@ class WhooshIndex:
         st = EncryptedStorage(tmp, self._key, self._context, durable=self._durable)
         st.create()
         ix = st.create_index(schema_for(self.kind))
-        w = ix.writer(limitmb=256)
+        w = ix.writer(limitmb=limitmb)
         n = 0
         try:
             for d in sorted(docs, key=lambda d: d["id"]):
