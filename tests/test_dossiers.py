@@ -177,3 +177,40 @@ def test_versions_contiguous_and_chained(world, person):
         assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
         assert rows[0][1] == b"\0" * 32
         assert all(rows[i][1] == rows[i - 1][2] for i in range(1, 5))
+
+
+def test_clerk_holds_no_key_that_decrypts_another_scope(world):
+    """Exit 13 is not just an ``if``: every wrapped key row in the archive is tried
+    with clerk A's private key, and whatever it unwraps fails on B's versions."""
+    from dossier.crypto import aead
+    from dossier.crypto.keyring import archive_key_context, scope_key_context
+    from dossier.versions import VersionRow, content_ad
+    rb, _ = world.add_person(world.scope_b, entries=2)
+    world.add_person(world.scope_a)
+    with world.open("li") as ar:
+        with pytest.raises(PermissionDenied):
+            ar.dossiers.show(rb.archive_no)
+        mine = ar.keys
+        a, b = ar.scopes.id_of(world.scope_a), ar.scopes.id_of(world.scope_b)
+        got = []
+        rows = ar.con.execute("SELECT scope, kind, key_version, user, wrapped FROM scope_keys").fetchall()
+        assert len(rows) > 10
+        for scope, kind, kv, user, wrapped in rows:
+            for ctx_scope in {scope, b}:          # also pretend any row belongs to B
+                try:
+                    got.append((scope, mine.unwrap(wrapped, scope_key_context(ar.archive_id, ctx_scope, kind, kv))))
+                except IntegrityError:
+                    pass
+        for kind, user, wrapped in ar.con.execute("SELECT kind, user, wrapped FROM archive_keys"):
+            try:
+                got.append(("archive", mine.unwrap(wrapped, archive_key_context(ar.archive_id, kind))))
+            except IntegrityError:
+                pass
+        assert got and {s for s, _ in got} <= {a, "archive"}
+        versions = [VersionRow.from_row(r) for r in ar.con.execute("SELECT * FROM versions WHERE dossier=?",
+                                                                   (rb.id,))]
+        assert len(versions) == 3
+        for v in versions:
+            for _, key in got:
+                with pytest.raises(IntegrityError):
+                    aead.open_envelope(key, v.content, content_ad(ar.archive_id, b, rb.id, v.version))

@@ -3,7 +3,6 @@ history and field-level diff."""
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -174,7 +173,7 @@ class Dossiers:
             row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
             ar.scopes.require(row.scope, what)
             _, content = self.load(row)
-            state = copy.deepcopy(content["state"])
+            state = content["state"]      # freshly decoded by load(): nobody else holds it, no copy needed
             mutate(state)
             return self._write(row, state, message)
 
