@@ -216,7 +216,7 @@ class Approvals:
         return self._status_of(row, rec, v)
 
     def record_meeting(self, ref: str, *, minutes_no: str, date=None, conclusion: str,
-                       opinion: str | None = None) -> dict:
+                       opinion: str | None = None, meeting_id: str | None = None) -> dict:
         """会商: the meeting's minutes number, date and conclusion fill the third block."""
         if conclusion not in LEVELS:
             raise InvalidInput(field="conclusion", reason="会商结论应为 高、中 或 低")
@@ -235,10 +235,37 @@ class Approvals:
         blob = self._blob(row, signed)
         rec = {**rec, "form": blob, "form_sha256": _sha(signed),
                "steps": [*rec["steps"], self._step_entry("会商", op, d, signed, blob, minutes_no=minutes_no,
-                                                          level=conclusion)]}
+                                                          level=conclusion,
+                                                          **({"meeting": meeting_id} if meeting_id else {}))]}
         v = self._commit(row, rec, f"审批表：会商（{minutes_no}，{conclusion}风险）")
-        self.ar.audit("approve.sign", dossier=row.id, version=v, step="会商", approval=rec["id"])
+        self.ar.audit("approve.sign", dossier=row.id, version=v, step="会商", approval=rec["id"],
+                      **({"meeting": meeting_id} if meeting_id else {}))
         return self._status_of(row, rec, v)
+
+    def complete_meeting(self, meeting: dict) -> list[dict]:
+        """After ``dossier meeting add``: sign the 会商 block of every person the meeting
+        concluded whose approval waits at 会商 (minutes number, date, conclusion).
+
+        Returns one ``{"archive_no", "ok", "status"|"error"}`` per such person; a
+        refusal for one person (e.g. the meeting date precedes 派出所核查) does not
+        undo the meeting or stop the others."""
+        from ..errors import DossierError
+
+        out = []
+        label = (meeting.get("no") or "").strip() or f"{meeting.get('date', '')}会商会议"
+        for p in meeting.get("persons") or ():
+            try:
+                row = self.ar.dossiers.resolve(p["dossier_id"])
+                _, content = self.ar.dossiers.load(row)
+                rec = current(content["state"])
+                if rec is None or rec["status"] != OPEN or next_step(rec) != "会商":
+                    continue
+                st = self.record_meeting(row.id, minutes_no=label, date=meeting.get("date"),
+                                         conclusion=p.get("level"), meeting_id=meeting.get("id"))
+                out.append({"archive_no": row.archive_no, "ok": True, "status": st})
+            except DossierError as e:
+                out.append({"archive_no": p.get("archive_no"), "ok": False, "error": e.message})
+        return out
 
     def _return(self, row, rec: dict, step: str, opinion: str, d: _dt.date) -> dict:
         live = live_steps(rec)
@@ -286,22 +313,13 @@ class Approvals:
                                    f"（dossier entry add <档号> measure … filed_with={need}）")
 
     def _build_form(self, row, state: dict, level: str, reason: str, form_ref: str, d: _dt.date) -> bytes:
-        # The forms package (issue 4) renders the real template when it offers a PDF for the 审批表.
-        try:
-            from ..forms import approval_pdf  # type: ignore[attr-defined]
-        except ImportError:
-            approval_pdf = None
-        if approval_pdf is not None:
-            pdf = approval_pdf.render(self.ar, row, state, level=level, reason=reason, date=d)
-            return pdfsign.prepare_form(pdf, form_ref=form_ref,
-                                        areas=getattr(approval_pdf, "SIGNATURE_AREAS", None))
-        from .formpdf import build_form
+        """The real 审批表 (forms engine template ``risk-approval`` → LibreOffice → PDF).
 
-        p = state.get("profile", {})
-        fields = {"档号": row.archive_no, "姓名": p.get("name", ""), "性别": p.get("gender", ""),
-                  "公民身份号码": p.get("id_number", ""), "现住址": p.get("residence_address", ""),
-                  "辖区": row.scope_path}
-        return build_form(fields, level=level, reason=reason, form_ref=form_ref, date=d.isoformat())
+        Without LibreOffice this raises MissingDependency (exit 1, install hint):
+        no home-made substitute for the official form is signed."""
+        from .formpdf import render_form
+
+        return render_form(self.ar, row, level=level, reason=reason, date=d, form_ref=form_ref)
 
     # ------------------------------------------------------------------ reading
     def _status_of(self, row, rec: dict | None, version: int | None = None) -> dict:

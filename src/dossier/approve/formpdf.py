@@ -1,4 +1,15 @@
-"""A plain 审批表 PDF, used when the forms package cannot render the real one.
+"""The 审批表 PDF: the real template through the forms engine, or a plain one.
+
+:func:`render_form` renders the forms engine's ``risk-approval`` template
+(templates/docx, alias 审批表) for a dossier version to docx, converts it to
+PDF through LibreOffice (:mod:`dossier.forms.pdf`) and derives each step's
+signature area from the Word bookmarks ``sig_community`` … ``sig_district``
+(:func:`dossier.forms.pdf.signature_places`). Without LibreOffice it raises
+:class:`~dossier.errors.MissingDependency` (exit 1): an official form is not
+replaced by a home-made layout.
+
+:func:`build_form` (below) is the plain layout kept for library callers and
+benchmarks that need a 审批表 without LibreOffice:
 
 One A4 page: the title, the person's basic facts, the proposed level and
 reason, and the five signature areas of DOMAIN §4 at
@@ -70,3 +81,80 @@ def build_form(fields: dict[str, str], *, level: str, reason: str, form_ref: str
     out = io.BytesIO()
     w.write(out)
     return pdfsign.prepare_form(out.getvalue(), form_ref=form_ref)
+
+
+# ----------------------------------------------------------------------------- the real template
+FORM_CODE = "risk-approval"
+# manifest.yaml signature_blocks id → chain step
+BLOCK_STEPS = {"community": "社区初评", "police": "派出所核查", "meeting": "会商", "street": "街道审批",
+               "district": "区禁毒办备案"}
+# The stamp covers the signature zone of a block: the bookmark marks the start of the
+# “（签名）” line; the zone reaches from the page's right text margin STAMP_W points
+# leftwards, STAMP_UP points above that line's top and STAMP_DOWN below it (the
+# 签名 and 盖章/日期 lines).
+STAMP_W, STAMP_UP, STAMP_DOWN, RIGHT_MARGIN = 236.0, 22.0, 34.0, 52.0
+
+
+def areas_from_places(places: dict[str, dict], page_widths: list[float]) -> dict:
+    """``signature_places`` output → ``{step: (page, (x1, y1, x2, y2))}`` for :func:`pdfsign.prepare_form`."""
+    areas = {}
+    for block, step in BLOCK_STEPS.items():
+        pl = places.get(block)
+        if pl is None:
+            continue
+        page = int(pl["page"])
+        x2 = page_widths[page] - RIGHT_MARGIN
+        top = float(pl["top"])
+        areas[step] = (page, (x2 - STAMP_W, top - STAMP_DOWN, x2, top + STAMP_UP))
+    return areas
+
+
+def form_context(view_dict: dict, *, level: str, reason: str, date, registry=None) -> tuple[object, dict]:
+    """(registry, context) for the 审批表 of one dossier: the person's facts from the
+    dossier, the proposed level and reason from the submission, every signature
+    block left empty (the signatures fill them)."""
+    from ..forms import Registry, context_for
+    from ..forms.fmt import checks
+
+    reg = registry or Registry()
+    spec = reg.get(FORM_CODE)
+    ctx = context_for(spec, date, dossier=view_dict)
+    a = dict(ctx["assessment"])
+    blank = {"opinion": "", "signer": "", "signer2": "", "role": "", "date": "", "seal": "",
+             "level_checks": checks(None, ("高", "中", "低"))}
+    a.update({"date": "", "proposed_level": level, "suggested_level": level, "final_level": "", "level": "",
+              "level_checks": checks(None, ("高", "中", "低")), "proposed_checks": checks(level, ("高", "中", "低")),
+              "rationale": reason, "meeting_no": "", "meeting_date": "", "next_review": "", "state": "",
+              "remarks": ""})
+    for block in BLOCK_STEPS:
+        a[block] = dict(blank)
+    a["community"]["level_checks"] = checks(level, ("高", "中", "低"))
+    ctx["assessment"] = a
+    return reg, ctx
+
+
+def render_form(ar, row, *, level: str, reason: str, date, form_ref: str, converter=None) -> bytes:
+    """The real 审批表 of dossier ``row`` (current version) with its five empty signature fields."""
+    import io as _io
+
+    from pypdf import PdfReader
+
+    from ..forms import render
+    from ..forms.pdf import PdfConverter, require_soffice, signature_places
+    from ..forms.service import dossier_dict, registry_for
+
+    require_soffice()    # MissingDependency (exit 1) with the install hint, before any work
+    view = ar.dossiers.show(row.id, as_of=date)
+    reg, ctx = form_context(dossier_dict(view), level=level, reason=reason, date=date,
+                            registry=registry_for(ar))
+    docx = render(reg, FORM_CODE, ctx)
+    pdf = converter.convert_one(docx) if converter is not None else PdfConverter().convert_one(docx)
+    places = signature_places(pdf)
+    widths = [float(p.mediabox.width) for p in PdfReader(_io.BytesIO(pdf)).pages]
+    areas = areas_from_places(places, widths)
+    missing = [s for s in pdfsign.STEPS if s not in areas]
+    if missing:
+        from ..errors import TemplateError
+        raise TemplateError(f"审批表模板缺少签名位置书签：{'、'.join(missing)}"
+                            "（sig_community、sig_police、sig_meeting、sig_street、sig_district）")
+    return pdfsign.prepare_form(pdf, form_ref=form_ref, areas=areas)

@@ -208,6 +208,40 @@ def prepare_form(pdf: bytes, *, form_ref: str | None = None,
 
 
 # ----------------------------------------------------------------------------- sign
+def _fill_layout():
+    from pyhanko.pdf_utils import layout
+
+    return layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID,
+                                      y_align=layout.AxisAlignment.ALIGN_MID,
+                                      margins=layout.Margins(0, 0, 0, 0),
+                                      inner_content_scaling=layout.InnerScaling.STRETCH_FILL)
+
+
+def _text_layout():
+    from pyhanko.pdf_utils import layout
+
+    return layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MIN,
+                                      y_align=layout.AxisAlignment.ALIGN_MID,
+                                      margins=layout.Margins(6, 4, 3, 3),
+                                      inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT)
+
+
+def _tight_layout():
+    from pyhanko.pdf_utils import layout
+
+    return layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MIN,
+                                      y_align=layout.AxisAlignment.ALIGN_MIN,
+                                      margins=layout.Margins(0, 0, 0, 0),
+                                      inner_content_scaling=layout.InnerScaling.NO_SCALING)
+
+
+def _white():
+    from pyhanko.pdf_utils.content import RawContent
+    from pyhanko.pdf_utils.layout import BoxConstraints
+
+    return RawContent(b"1 1 1 rg 0 0 100 100 re f", box=BoxConstraints(width=100, height=100))
+
+
 def _signer(key_pem: bytes, cert_pem: bytes, chain_pems: list[bytes]):
     from asn1crypto import keys as akeys
     from asn1crypto import x509 as ax509
@@ -246,18 +280,38 @@ def sign_step(pdf: bytes, *, step: str, signer_name: str, opinion: str, date: st
         w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     except Exception as e:  # noqa: BLE001 - any parse failure of an input file
         raise IntegrityError(f"审批表 PDF 无法解析：{e}") from None
-    present = {name: filled for name, filled, _ in fields.enumerate_sig_fields(w.prev)}
+    present, rects = {}, {}
+    for name, filled, ref in fields.enumerate_sig_fields(w.prev):
+        present[name] = filled
+        try:
+            rects[name] = [float(v) for v in ref.get_object()["/Rect"]]
+        except (KeyError, TypeError, ValueError):
+            pass
     if present.get(field_name) is not None:
         raise InvalidInput(f"“{step}”一栏已经签过名")
     new_field = None
     if field_name not in present:
         page, box = DEFAULT_AREAS[step]
         new_field = fields.SigFieldSpec(sig_field_name=field_name, on_page=page, box=box)
+        rects[field_name] = list(box)
+    r = rects.get(field_name)
+    if r:   # fit the text to the field: wrap to its width, shrink the font until the lines fit
+        w_pt, h_pt = abs(r[2] - r[0]), abs(r[3] - r[1])
+        while True:
+            lines = stamp_lines(step, opinion, signer_name, date_s, extra_lines,
+                                max_em=max(8.0, (w_pt - 12) / font_size))
+            if font_size <= 6 or len(lines) * (font_size + 3) + 6 <= h_pt:
+                break
+            font_size -= 1
+        text = "\n".join(lines)
     style = stamp.TextStampStyle(
         stamp_text=text.replace("%", "%%"),
-        text_box_style=TextBoxStyle(font=_font_factory(text, font_size), leading=font_size + 3),
-        border_width=1,
-        background=None,
+        text_box_style=TextBoxStyle(font=_font_factory(text, font_size), font_size=font_size,
+                                    leading=font_size + 3, box_layout_rule=_tight_layout()),
+        border_width=1, border_color=(0.7, 0.1, 0.1),
+        # opaque white: the stamp covers the printed “（签名）/日期” labels of its block
+        background=_white(), background_opacity=1.0, background_layout=_fill_layout(),
+        inner_content_layout=_text_layout(),
     )
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, md_algorithm="sha256",
