@@ -256,8 +256,11 @@ def kv_table(doc, rows, widths, size=10.5):
 def build_risk_approval(path):
     doc = new_document(margins=(20, 18, 18, 20), body_size=10.5)
     title_block(doc, "社会面吸毒人员风险分类评估审批表", size=18)
+    # two lines: the 档号 alone is ~30 characters, one line would wrap in the middle of it
+    p = para(doc, size=10.5)
+    runs(p, ["填表单位：{{ unit }}　　填表日期：{{ today }}"], size=10.5)
     p = para(doc, size=10.5, space_after=4)
-    runs(p, ["编号：{{ doc_no }}　　填表单位：{{ unit }}　　填表日期：{{ today }}　　档号：{{ archive_no }}"], size=10.5)
+    runs(p, ["编号：{{ doc_no }}　　档号：{{ archive_no }}"], size=10.5)
     W = [24, 38, 24, 38, 24, 24]   # 172 mm
     rows = [
         [("一、基本情况", 6)],

@@ -145,6 +145,23 @@ def _stamp(writer: PdfWriter, *, first_numbered: int = 2, watermark: str | None 
         page[NameObject("/Contents")] = arr
 
 
+def sort_items(items: list[BindItem]) -> list[BindItem]:
+    """DOMAIN §5 order: category, then date, then title."""
+    return sorted(items, key=lambda i: (i.category_order, i.date or "", i.title))
+
+
+def layout(items: list[BindItem], cover_pages: int = 1, index_pages: int = 1) -> tuple[list[dict], int]:
+    """The 卷内文件目录 rows for ``items`` (already sorted, ``pages`` set) and the
+    physical page number where the 卷内备考表 starts."""
+    rows, page = [], cover_pages + index_pages + 1
+    for n, it in enumerate(items, 1):
+        rows.append({"seq": str(n), "doc_no": text(it.doc_no), "author": text(it.author), "title": text(it.title),
+                     "date": (it.date or "")[:10].replace("-", ""), "pages": str(it.pages),
+                     "page_start": str(page), "remarks": text(it.remarks)})
+        page += it.pages
+    return rows, page
+
+
 def bind(items: list[BindItem], *, render_frame: Callable[[list[dict], int, int], tuple[bytes, bytes, bytes]],
          watermark: str | None = None, password: str | None = None, title: str = "一人一档") -> bytes:
     """Assemble the volume.
@@ -153,7 +170,7 @@ def bind(items: list[BindItem], *, render_frame: Callable[[list[dict], int, int]
     PDFs of (封面, 卷内文件目录, 卷内备考表) for the given rows; it is called again
     if the cover or 目录 turn out longer than assumed.
     """
-    items = sorted(items, key=lambda i: (i.category_order, i.date or "", i.title))
+    items = sort_items(items)
     for it in items:
         try:
             it.pages = page_count(it.pdf)
@@ -161,13 +178,7 @@ def bind(items: list[BindItem], *, render_frame: Callable[[list[dict], int, int]
             raise InvalidInput(f"档案件“{it.title}”的 PDF 无法读取：{exc}") from exc
     cover_pages, index_pages = 1, 1
     for _attempt in range(4):
-        rows, page = [], cover_pages + index_pages + 1
-        for n, it in enumerate(items, 1):
-            rows.append({"seq": str(n), "doc_no": text(it.doc_no), "author": text(it.author), "title": text(it.title),
-                         "date": (it.date or "")[:10].replace("-", ""), "pages": str(it.pages),
-                         "page_start": str(page), "remarks": text(it.remarks)})
-            page += it.pages
-        total = page  # the 备考表 starts here (assumed 1 page)
+        rows, total = layout(items, cover_pages, index_pages)
         cover, index, remarks = render_frame(rows, total, index_pages)
         cp, ip = page_count(cover), page_count(index)
         if (cp, ip) == (cover_pages, index_pages):

@@ -587,7 +587,7 @@ def meeting_context(meeting: Mapping, dossiers: Mapping[str, Mapping], today: da
                     "high": str(counts["高"]), "mid": str(counts["中"]), "low": str(counts["低"])},
         "decisions": [{"seq": str(i), "text": text(x)} for i, x in enumerate(meeting.get("decisions") or (), 1)],
         "conclusions": conclusions, "attendees": attendees, "observers": observers, "absentees": absentees,
-        "signin": attendees + observers,
+        "signin": [{**r, "seq": str(i)} for i, r in enumerate(attendees + observers, 1)],
     }
 
 

@@ -52,6 +52,20 @@ class FillResult:
     docx: bytes | None = None
     kept: list[dict] = field(default_factory=list)
     signature_places: dict = field(default_factory=dict)
+    targets: list = field(default_factory=list)      # (dossier id, title, basis version) to keep in
+    category: int | None = None
+    today: date | None = None
+
+
+def _keep_result(ar, result: FillResult, pdf: bytes | None) -> None:
+    if not result.targets:
+        return
+    from dossier.forms.bind import page_count
+
+    pages = page_count(pdf) if pdf else None
+    for pid, title, basis in result.targets:
+        result.kept.append(_keep(ar, pid, result.code, title, result.category, result.today, result.docx, pdf,
+                                 basis, pages))
 
 
 def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: bytes | None, pdf: bytes | None,
@@ -75,7 +89,7 @@ def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: byte
 
 def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, meeting: str | None = None,
          today: date | None = None, fmt: str = "docx", templates: str | Path | None = None, keep: bool = True,
-         doc_no: str = "", interview: str | None = None, converter=None) -> FillResult:
+         doc_no: str = "", interview: str | None = None, converter=None, defer_keep: bool = False) -> FillResult:
     """Fill one form. ``fmt`` is docx, pdf or (list forms) xlsx. Person forms and
     minutes are kept, encrypted, in the dossier(s) concerned."""
     today = today or date.today()
@@ -115,17 +129,53 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
         data = pdf
     result = FillResult(spec.code, spec.title, fmt, data, docx=docx, signature_places=places)
     if keep and spec.kind == "person":
-        from dossier.forms.bind import page_count
-        result.kept.append(_keep(ar, view.id, spec.code, spec.title, spec.category, today, docx, pdf,
-                                 view.version, page_count(pdf) if pdf else None))
+        result.targets.append((view.id, spec.title, view.version))
     elif keep and spec.kind == "meeting" and spec.code == "minutes":
-        from dossier.forms.bind import page_count
-        for pid in dossiers:
-            result.kept.append(_keep(ar, pid, spec.code, f"{spec.title}{text(m.get('no'))}", spec.category,
-                                     today, docx, pdf, None, page_count(pdf) if pdf else None))
+        result.targets.extend((pid, f"{spec.title}{text(m.get('no'))}", None) for pid in dossiers)
+    result.category, result.today = spec.category, today
+    if not defer_keep:          # fill_batch keeps after its one conversion
+        _keep_result(ar, result, pdf)
     ar.audit("form_fill", form=spec.code, fmt=fmt, dossier=view.id if view else None,
              scope=scope, meeting=meeting)
     return result
+
+
+def fill_batch(ar, jobs: list[Mapping], *, pdf: bool = True, converter=None, today: date | None = None,
+               templates: str | Path | None = None) -> list[FillResult]:
+    """Fill several forms (each job: the keyword arguments of :func:`fill`, with ``code``)
+    and, with ``pdf``, convert all of them in ONE LibreOffice call; person forms and
+    minutes are kept with their PDF. ``result.data`` is the PDF (or the docx/xlsx)."""
+    from dossier.forms.pdf import PdfConverter, require_soffice, signature_places
+
+    if pdf and converter is None:
+        require_soffice()
+    results = []
+    for job in jobs:
+        job = dict(job)
+        code = job.pop("code")
+        fmt = job.pop("fmt", "docx")
+        keep = job.pop("keep", True)
+        r = fill(ar, code, today=job.pop("today", today), templates=job.pop("templates", templates),
+                 fmt=fmt, keep=keep, defer_keep=True, **job)
+        results.append(r)
+    todo = [r for r in results if pdf and r.docx is not None]
+    pdfs: list[bytes] = []
+    if todo:
+        if converter is not None:
+            pdfs = converter.convert([r.docx for r in todo])
+        else:
+            with PdfConverter() as conv:
+                pdfs = conv.convert([r.docx for r in todo])
+    by_id = {id(r): p for r, p in zip(todo, pdfs)}
+    reg = registry_for(ar, templates)
+    for r in results:
+        p = by_id.get(id(r))
+        if p is not None:
+            r.data, r.fmt = p, "pdf"
+            if reg.get(r.code).signature_blocks:
+                r.signature_places = signature_places(p)
+        _keep_result(ar, r, p)
+    return results
 
 
 # ------------------------------------------------------------------ meetings
@@ -208,7 +258,7 @@ def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
         for p in persons:
             notes = "；".join(x for x in (f"管控措施：{p['measures']}" if p["measures"] else "",
                                           f"责任人：{p['responsible']}" if p["responsible"] else "",
-                                          f"会商记录 {meeting['id']}") if x)
+                                          f"会商：{meeting['place']}，主持人 {meeting['host']}") if x)
             entry = {"date": meeting["date"], "final_level": p["level"], "meeting": label, "notes": notes}
             if p["community_level"] in LEVELS:
                 entry["proposed_level"] = p["community_level"]
@@ -276,14 +326,30 @@ def attach(ar, ref: str, data: bytes, filename: str, *, title: str, category: st
 
 # ------------------------------------------------------------------ binding
 
+# Pages a generated form usually takes, to lay out the 目录 before the form is converted
+# (a wrong guess costs one more LibreOffice call for the frame, never a wrong number).
+_USUAL_PAGES = {"basic-info": 2, "risk-approval": 2, "control-plan": 1, "interview": 1, "minutes": 2}
+
+
 def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | None = None,
-                 password: str | None = None, templates: str | Path | None = None) -> bytes:
-    """The 一人一档 PDF of one person (DOMAIN §5 order)."""
+                 password: str | None = None, templates: str | Path | None = None, converter=None,
+                 stats: dict | None = None) -> bytes:
+    """The 一人一档 PDF of one person (DOMAIN §5 order).
+
+    LibreOffice is called once: the 封面, 卷内文件目录 and 卷内备考表 are rendered
+    for a layout computed with the stored page counts (and the usual length of
+    any stored document kept without a PDF), and converted in the same call as
+    those documents. Only if a guess was wrong (or the 目录 runs over a page) is
+    the frame converted again. ``converter``: a :class:`PdfConverter` to reuse
+    (e.g. a warm one across a batch of binds). ``stats`` receives the number of
+    converter calls.
+    """
     from dossier.forms import contexts
-    from dossier.forms.bind import BindItem, bind, image_to_pdf
+    from dossier.forms.bind import BindItem, bind, image_to_pdf, layout, page_count, sort_items
     from dossier.forms.pdf import PdfConverter, require_soffice
 
-    require_soffice()
+    if converter is None:
+        require_soffice()
     today = today or date.today()
     reg = registry_for(ar, templates)
     for code in ("cover", "file-index", "remarks"):
@@ -291,21 +357,25 @@ def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | No
     view = ar.dossiers.show(ref, as_of=today)
     d = dossier_dict(view)
     sid = ar.dossiers.resolve(view.id).scope
+    author = contexts.scope_parts(d["scope"])["community"]
     items: list[BindItem] = []
-    to_convert: list[tuple[BindItem, bytes]] = []
+    pending: list[tuple[BindItem, bytes]] = []      # (item, docx) still to convert
     docs = d["documents"]
     if not any(x.get("code") == "basic-info" for x in docs):
         spec = reg.get("basic-info")
         fresh = render(reg, "basic-info", context_for(spec, today, dossier=d))
-        it = BindItem(spec.title, b"", spec.category or 1, today.isoformat(), author=contexts.scope_parts(d["scope"])["community"])
-        to_convert.append((it, fresh))
+        it = BindItem(spec.title, b"", spec.category or 1, today.isoformat(), author=author)
+        it.pages = _USUAL_PAGES["basic-info"]
+        pending.append((it, fresh))
     for x in docs:
-        it = BindItem(text(x.get("title")), b"", int(x.get("category_order", 11)), text(x.get("date")),
-                      author=contexts.scope_parts(d["scope"])["community"])
+        it = BindItem(text(x.get("title")), b"", int(x.get("category_order", 11)), str(x.get("date") or ""),
+                      author=author)
         if x.get("pdf_blob"):
             it.pdf = ar.blobs.get(x["pdf_blob"], scope=sid, dossier_id=view.id, kind="document")
+            it.pages = int(x.get("pages") or 0) or page_count(it.pdf)
         elif x.get("blob"):
-            to_convert.append((it, ar.blobs.get(x["blob"], scope=sid, dossier_id=view.id, kind="document")))
+            it.pages = int(x.get("pages") or 0) or _USUAL_PAGES.get(x.get("code"), 1)
+            pending.append((it, ar.blobs.get(x["blob"], scope=sid, dossier_id=view.id, kind="document")))
             continue
         else:
             continue
@@ -313,23 +383,45 @@ def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | No
     for a in d["attachments"]:
         raw = ar.blobs.get(a["blob"], scope=sid, dossier_id=view.id, kind="attachment")
         pdf = raw if a.get("kind") == "pdf" else image_to_pdf(raw)
-        items.append(BindItem(text(a.get("title")), pdf, int(a.get("category_order", 11)), text(a.get("date")),
-                              author=text(a.get("author") or ""), remarks=text(a.get("category") or "")))
-    with PdfConverter() as conv:
-        if to_convert:
-            pdfs = conv.convert([b for _, b in to_convert])
-            for (it, _), pdf in zip(to_convert, pdfs):
-                it.pdf = pdf
-                items.append(it)
+        items.append(BindItem(text(a.get("title")), pdf, int(a.get("category_order", 11)), str(a.get("date") or ""),
+                              author=text(a.get("author") or ""), remarks=text(a.get("category") or ""),
+                              pages=int(a.get("pages") or 0) or page_count(pdf)))
+
+    def frame_docx(rows, total):
+        base = contexts.person_context(d, today, items=rows)
+        base["volume"]["pages"] = str(total)
+        base["volume"]["count"] = str(len(rows))
+        return [reg.prepared(c).render(base) for c in ("cover", "file-index", "remarks")]
+
+    calls = 0
+    conv = converter or PdfConverter()
+    own = converter is None
+    if own:
+        conv.__enter__()
+    try:
+        # one converter call: the frame for the guessed layout, and the documents lacking a PDF
+        guess_rows, guess_total = layout(sort_items(items + [it for it, _ in pending]))
+        pdfs = conv.convert([b for _, b in pending] + frame_docx(guess_rows, guess_total))
+        calls += 1
+        for (it, _), pdf in zip(pending, pdfs):
+            it.pdf = pdf
+            items.append(it)
+        ready = {(repr(guess_rows), guess_total): tuple(pdfs[len(pending):])}
 
         def frame(rows, total, _index_pages):
-            base = contexts.person_context(d, today, items=rows)
-            base["volume"]["pages"] = str(total)
-            base["volume"]["count"] = str(len(rows))
-            docs3 = [reg.prepared(c).render(base) for c in ("cover", "file-index", "remarks")]
-            return tuple(conv.convert(docs3))
+            nonlocal calls
+            key = (repr(rows), total)
+            if key not in ready:
+                ready[key] = tuple(conv.convert(frame_docx(rows, total)))
+                calls += 1
+            return ready[key]
 
         out = bind(items, render_frame=frame, watermark=watermark, password=password,
                    title=f"一人一档 {view.archive_no}")
+    finally:
+        if own:
+            conv.__exit__(None, None, None)
+    if stats is not None:
+        stats["converter_calls"] = calls
     ar.audit("bind", dossier=view.id, watermark=bool(watermark), password=bool(password))
     return out
