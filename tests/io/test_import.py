@@ -167,3 +167,25 @@ def test_entry_for_unknown_person_rejected(rworld, tmp_path):
     with rworld.open("admin") as ar:
         res = import_file(ar, tpl, today=PAIR_TODAY)
     assert [e.cell for e in res.errors] == ["A2"] and "没有" in res.errors[0].reason
+
+
+def test_field_workbook_has_one_sheet_per_type_and_imports_each(rworld, rosters, tmp_path):
+    with rworld.open("admin") as ar:
+        import_file(ar, rosters / "pair_roster.xlsx", scope=STREET, today=PAIR_TODAY)
+        a = ar.persons.list()[0]
+    tpl = write_template("field", tmp_path / "外勤登记.xlsx")
+    wb = openpyxl.load_workbook(tpl)
+    assert wb.sheetnames[:4] == ["见面核查登记", "检测登记", "帮扶救助登记", "状态变更登记"]
+    for title, row in (("见面核查登记", {"A2": a["id_number"], "C2": "2024-05-06"}),
+                       ("检测登记", {"A2": a["id_number"], "C2": "2024-05-06", "G2": "阴性"})):
+        for addr, v in row.items():
+            wb[title][addr] = v
+    assert wb["检测登记"]["G1"].value == "*检测结果"
+    wb.save(tpl)
+    with rworld.open("admin") as ar:
+        res = import_file(ar, tpl, today=PAIR_TODAY)
+        assert res.ok, [str(p) for p in res.problems]
+        assert sorted(t.schema.kind for t in res.validation.tables) == ["assistance", "interview", "status", "test"]
+        assert res.counts()["entries_added"] == 2
+        types = sorted(e["type"] for e in ar.dossiers.show(a["id_number"]).entries)
+        assert types == ["interview", "test"]

@@ -123,24 +123,26 @@ def sheet():
 
 
 @sheet.command("template")
-@click.argument("entry_type")
+@click.argument("entry_types", nargs=-1, required=True, metavar="ENTRY_TYPE...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出 .xlsx 路径")
 @click.option("--rows", default=300, show_default=True, help="预设可填写的行数")
-def sheet_template(entry_type, output, rows):
-    """生成某类记录的登记表模板（下拉选项、输入提示、锁定表头）。
+def sheet_template(entry_types, output, rows):
+    """生成登记表模板（下拉选项、输入提示、冻结并锁定表头），每类记录一个工作表。
 
     ENTRY_TYPE 可用英文或中文：interview/见面核查、test/检测、assistance/帮扶救助、
-    status/状态变更，以及 assessment、measure、agreement、drug_event。
+    status/状态变更，以及 assessment、measure、agreement、drug_event；
+    field（外勤）= 前四类合在一个工作簿里。
 
     \b
     示例：
       dossier sheet template interview -o 见面核查登记.xlsx
       dossier sheet template 检测 -o 检测登记.xlsx
+      dossier sheet template field -o 外勤登记.xlsx
     """
-    from ..io.templates import write_template
+    from ..io.templates import resolve_types, write_template
 
-    path = write_template(entry_type, output, rows=rows)
-    click.echo(f"已生成模板：{path}")
+    path = write_template(list(entry_types), output, rows=rows)
+    click.echo(f"已生成模板：{path}（{'、'.join(resolve_types(list(entry_types)))}）")
 
 
 @click.command("export")

@@ -342,10 +342,14 @@ def detect_tables(book: RawBook, *, sheet: str | None = None, mapping: dict | No
             raise InvalidInput(f"工作簿中没有名为“{sheet}”的工作表；现有：{names}")
     else:
         chosen = [s for s in book.visible() if s.name not in SKIP_SHEETS]
-    marked_kind = book.marker.get("entry_type")
+    def marked(name: str) -> str | None:
+        if f"type:{name}" in book.marker:
+            return book.marker[f"type:{name}"]
+        return book.marker.get("entry_type") if name == book.marker.get("sheet") else None
     tables, notes = [], []
     for sh in chosen:
-        kinds = _candidate_kinds(sh, schemas, marked_kind if sh.name == book.marker.get("sheet") else None)
+        marked_kind = marked(sh.name)
+        kinds = _candidate_kinds(sh, schemas, marked_kind)
         best = None
         for kind in kinds:
             schema = next(s for s in schemas if s.kind == kind)

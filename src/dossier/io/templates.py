@@ -71,32 +71,82 @@ def _help(f, choices) -> str:
     return "文字。"
 
 
-def write_template(type_name: str, out: str | Path, *, rows: int = DEFAULT_ROWS) -> Path:
-    """Write the template workbook for ``type_name`` to ``out`` (.xlsx)."""
+#: what a clerk records in the field: ``dossier sheet template field`` (外勤) makes all four
+FIELD_SET = ("interview", "test", "assistance", "status")
+FIELD_SET_NAMES = ("field", "外勤", "all", "全部")
+
+
+def resolve_types(types) -> list[str]:
+    """Entry type names (English or Chinese; “field”/“外勤” = the four field sheets)."""
+    from ..model.entries import resolve_entry_type
+
+    if isinstance(types, str):
+        types = [types]
+    out: list[str] = []
+    for t in types:
+        names = FIELD_SET if str(t).strip().lower() in FIELD_SET_NAMES else (resolve_entry_type(t),)
+        out += [n for n in names if n not in out]
+    return out
+
+
+def write_template(types, out: str | Path, *, rows: int = DEFAULT_ROWS) -> Path:
+    """Write a template workbook to ``out`` (.xlsx): one sheet per entry type in
+    ``types`` (a name or a list; “field” = 见面核查、检测、帮扶救助、状态变更)."""
     import openpyxl
+    from openpyxl.styles import Font
+
+    names = resolve_types(types)
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    sheets = [wb.create_sheet(_title(n)) for n in names]
+    guide = wb.create_sheet("填写说明")
+    lists = wb.create_sheet(LISTS_SHEET)
+    lists.sheet_state = "hidden"
+    marker = wb.create_sheet(MARKER_SHEET)
+    marker.append(["dossier-template", "1"])
+    if len(names) == 1:
+        marker.append(["entry_type", names[0]])
+        marker.append(["sheet", sheets[0].title])
+    for n, ws in zip(names, sheets):
+        marker.append([f"type:{ws.title}", n])
+    marker.sheet_state = "hidden"
+
+    guide.append(["工作表", "列", "说明"])
+    for c in guide[1]:
+        c.font = Font(bold=True)
+    state = {"list_col": 0}
+    for n, ws in zip(names, sheets):
+        cols = template_columns(n)
+        _fill_sheet(ws, cols, lists, state, rows)
+        for col in cols:
+            guide.append([ws.title, col["header"], col["help"]])
+    guide.append([])
+    guide.append(["", "", "带 * 的列必填。表头已锁定，请勿修改；填好后用 dossier import 导入，"
+                          "所有行校验通过才会写入。"])
+    guide.column_dimensions["A"].width = 14
+    guide.column_dimensions["B"].width = 20
+    guide.column_dimensions["C"].width = 90
+
+    out = Path(out)
+    from .report import _save
+
+    _save(wb, out)
+    return out
+
+
+def _title(name: str) -> str:
+    from ..model.entries import ENTRY_TYPES
+
+    return TEMPLATE_TITLES.get(name, ENTRY_TYPES[name].label.replace("/", "、") + "登记")[:31]
+
+
+def _fill_sheet(ws, cols: list[dict], lists, state: dict, rows: int) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill, Protection
     from openpyxl.utils import get_column_letter, quote_sheetname
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from ..model.entries import ENTRY_TYPES, resolve_entry_type
-
-    name = resolve_entry_type(type_name)
-    et = ENTRY_TYPES[name]
-    title = TEMPLATE_TITLES.get(name, et.label.replace("/", "、") + "登记")
-    cols = template_columns(name)
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = title
-    lists = wb.create_sheet(LISTS_SHEET)
-    lists.sheet_state = "hidden"
-    marker = wb.create_sheet(MARKER_SHEET)
-    for k, v in (("dossier-template", "1"), ("entry_type", name), ("sheet", title)):
-        marker.append([k, v])
-    marker.sheet_state = "hidden"
-
     fill = PatternFill("solid", start_color=HEADER_FILL, end_color=HEADER_FILL)
     last = rows + 1
-    list_col = 0
     unlocked = Protection(locked=False)
     for j, col in enumerate(cols, start=1):
         letter = get_column_letter(j)
@@ -111,13 +161,13 @@ def write_template(type_name: str, out: str | Path, *, rows: int = DEFAULT_ROWS)
             ws.column_dimensions[letter].width = 22
             dv = DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True)
             dv.error = "公民身份号码应为18位"
-        elif col["kind"] == "enum" or col["kind"] == "bool":
+        elif col["kind"] in ("enum", "bool"):
             choices = col["choices"] if col["kind"] == "enum" else ("是", "否")
-            list_col += 1
-            ll = get_column_letter(list_col)
-            lists.cell(1, list_col, col["header"].lstrip("*"))
+            state["list_col"] += 1
+            ll = get_column_letter(state["list_col"])
+            lists.cell(1, state["list_col"], f"{ws.title}/{col['header'].lstrip('*')}")
             for i, v in enumerate(choices, start=2):
-                lists.cell(i, list_col, v)
+                lists.cell(i, state["list_col"], v)
             ref = f"{quote_sheetname(LISTS_SHEET)}!${ll}$2:${ll}${len(choices) + 1}"
             dv = DataValidation(type="list", formula1=ref, allow_blank=True)
             dv.error = "请从下拉列表中选择"
@@ -154,25 +204,5 @@ def write_template(type_name: str, out: str | Path, *, rows: int = DEFAULT_ROWS)
     ws.protection.sheet = True
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
-    ws.protection.insertRows = False
-    ws.protection.deleteRows = False
     ws.protection.sort = False
     ws.protection.autoFilter = False
-
-    guide = wb.create_sheet("填写说明", 1)
-    guide.append(["列", "说明"])
-    for c in guide[1]:
-        c.font = Font(bold=True)
-    for col in cols:
-        guide.append([col["header"], col["help"]])
-    guide.append([])
-    guide.append(["", "带 * 的列必填。表头已锁定，请勿修改；填好后用 dossier import 导入，"
-                      "所有行校验通过才会写入。"])
-    guide.column_dimensions["A"].width = 20
-    guide.column_dimensions["B"].width = 90
-
-    out = Path(out)
-    from .report import _save
-
-    _save(wb, out)
-    return out
