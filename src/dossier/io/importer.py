@@ -275,7 +275,8 @@ def apply_plan(ar, planned: list[Planned], *, today: _dt.date,
                progress: Callable[[int], None] | None = None) -> None:
     """Write the plan in one transaction: all of it or (on any error) none."""
     by_id: dict[str, object] = {}
-    with ar.transaction():
+    batch = getattr(ar, "batch", None) or ar.transaction   # one transaction; hooks may batch
+    with batch():
         for p in planned:
             row = p.row
             if row.kind == "profile":
