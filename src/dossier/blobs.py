@@ -30,8 +30,8 @@ class Blobs:
         sealed = aead.seal_envelope(k, data, blob_ad(ar.archive_id, sid, dossier_id, kind))
         blob_id = ar.object_store.put(sealed)
         with ar.transaction() as con:
-            con.execute("INSERT OR IGNORE INTO blobs(id, scope, dossier, kind, key_version, size, created)"
-                        " VALUES(?,?,?,?,?,?,?)", (blob_id, sid, dossier_id, kind, kv, len(data), now_iso()))
+            con.execute("INSERT OR IGNORE INTO blobs(id, scope, dossier, kind, key, key_version, size, created)"
+                        " VALUES(?,?,?,?,?,?,?,?)", (blob_id, sid, dossier_id, kind, key, kv, len(data), now_iso()))
         return blob_id
 
     def get(self, blob_id: str, *, scope: str | int | None = None, dossier_id: str | None = None,
@@ -41,6 +41,9 @@ class Blobs:
         sealed = ar.object_store.get(blob_id)
         sid = row["scope"] if row else (scope if isinstance(scope, int) else ar.scopes.id_of(scope))
         kv = row["key_version"] if row else None
+        if row is not None and row["key"] != key:
+            from .errors import IntegrityError
+            raise IntegrityError("数据块的密钥类别与请求不符（可能被挪用）")
         _, k = ar.keyring.scope_key(sid, key, kv)
         # the caller's expectations (dossier, kind) go into the AD: a blob moved
         # to another dossier or reused as another kind fails to open

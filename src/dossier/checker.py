@@ -97,7 +97,7 @@ def check(ar: "Session", progress=None) -> CheckReport:
             rep.add(f"数据块 {blob_id[:12]}", "内容与校验值不符（已损坏或被篡改）", blob=blob_id)
             continue
         try:
-            _, key = ar.keyring.scope_key(b["scope"], "data", b["key_version"])
+            _, key = ar.keyring.scope_key(b["scope"], b["key"], b["key_version"])
         except PermissionDenied:
             continue
         try:

@@ -90,7 +90,7 @@ class Demo:
                         for e in synth.entries(rng, profile, today=self.today, n=rng.randint(2, 6)):
                             e = dict(e)
                             t = e.pop("type")
-                            ar.entries.add(ref.archive_no, t, e, today=self.today)
+                            ar.entries.add(ref.archive_no, t, e, today=self.today, import_batch="演示历史数据")
         self.say(f"  已建档 {len(self.refs)} 份")
 
     def tour(self) -> None:

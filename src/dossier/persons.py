@@ -132,7 +132,9 @@ class Entries:
         self.ar = ar
 
     def add(self, ref: str, type_name: str, data: Mapping, *, message: str | None = None,
-            today: date | None = None) -> dict:
+            today: date | None = None, import_batch: str | None = None) -> dict:
+        """Append an entry. ``import_batch`` marks historical records loaded in bulk
+        (a roster import), so timing checks (backdating, bursts) skip them."""
         from .api import now_iso
         from .model.dossier_rules import check_dossier
         from .model.entries import ENTRY_TYPES, normalize_entry, resolve_entry_type
@@ -144,6 +146,8 @@ class Entries:
         entry["id"] = str(uuid.uuid4())
         entry["recorded_at"] = now_iso()
         entry["author"] = ar.user.name
+        if import_batch:
+            entry["import_batch"] = import_batch
         msg = message or f"新增{ENTRY_TYPES[t].label}（{entry.get('date', '')}）"
 
         def mutate(state):

@@ -100,3 +100,10 @@ def test_near_duplicate_detection_is_not_quadratic():
     run(200)   # warm up
     small, large = run(1000), run(5000)
     assert large < small * 5 * 2.5      # linear would be 5×; quadratic 25×
+
+
+def test_near_duplicates_of_no_texts_is_empty():
+    from dossier.reports.neardup import near_duplicate_groups
+
+    assert near_duplicate_groups([]) == []
+    assert near_duplicate_groups(["", ""]) == []

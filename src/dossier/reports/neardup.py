@@ -65,6 +65,8 @@ def near_duplicate_groups(texts: list[str], *, threshold: float = 0.8, k: int = 
     16 bands of 4 rows find a pair of similarity 0.8 with probability 0.9998; a
     candidate whose signatures agree on fewer than (threshold − slack) of the
     hashes (3 standard deviations below 0.8 with 64 hashes) is not checked."""
+    if not texts:
+        return []
     n_hash = bands * rows
     rng = np.random.default_rng(seed)
     a = rng.integers(1, (1 << 61) - 2, size=n_hash, dtype=np.uint64)
@@ -80,7 +82,7 @@ def near_duplicate_groups(texts: list[str], *, threshold: float = 0.8, k: int = 
     uf = _UF(len(texts))
     checked: set[tuple[int, int]] = set()
     sim_to_root: dict[int, float] = {}
-    present = np.array([bool(x) for x in sh])
+    present = np.array([bool(x) for x in sh], dtype=bool)
     idx = np.arange(len(texts))
     mix = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
                     0x85EBCA77C2B2AE63, 0xFF51AFD7ED558CCD][:rows] + [1] * max(0, rows - 6), dtype=np.uint64)

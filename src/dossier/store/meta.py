@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS versions(
     PRIMARY KEY(dossier, version));
 CREATE TABLE IF NOT EXISTS blobs(
     id TEXT PRIMARY KEY, scope INTEGER NOT NULL, dossier TEXT, kind TEXT NOT NULL,
-    key_version INTEGER NOT NULL, size INTEGER NOT NULL, created TEXT NOT NULL);
+    key TEXT NOT NULL DEFAULT 'data', key_version INTEGER NOT NULL,
+    size INTEGER NOT NULL, created TEXT NOT NULL);
 """
 
 
