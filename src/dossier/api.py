@@ -100,7 +100,7 @@ def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfPa
            "created_by_version": __version__, "created": now_iso(),
            "root_admin": admin, "root_admin_key": keys.sign_public.hex(),
            "kdf": {"algorithm": "argon2id", **params.to_dict()},
-           "store": {"metadata": "sqlite", "url": "meta.db", "blobs": "objects"},
+           "store": {"metadata": "sqlite", "url": "meta.db", "blobs": "objects", "synchronous": "FULL"},
            "index": {"backend": "whoosh", "dir": "index"}}
     atomic_write(path / "archive.toml", tomli_w.dumps(cfg).encode())
     return archive_id
@@ -109,7 +109,10 @@ def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfPa
 def open_archive(path, *, user: str, password, timeout: float = 30.0) -> "Session":
     path = Path(path)
     cfg = read_config(path)
-    con = meta.connect(path / "meta.db", timeout=timeout)
+    sync = str(cfg.get("store", {}).get("synchronous", "FULL")).upper()
+    if sync not in ("FULL", "NORMAL"):
+        raise InvalidInput(field="store.synchronous", reason="archive.toml 中只能是 FULL 或 NORMAL")
+    con = meta.connect(path / "meta.db", timeout=timeout, synchronous=sync)
     row = con.execute("SELECT * FROM users WHERE name=?", (user,)).fetchone()
     if row is None:
         con.close()

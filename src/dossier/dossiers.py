@@ -70,6 +70,7 @@ class DossierView:
 class Dossiers:
     def __init__(self, ar: "Session"):
         self.ar = ar
+        self._verified: set = set()   # (public key, signature, hash) checked or made in this session
 
     # -- resolving ---------------------------------------------------------
     def resolve(self, ref: str) -> DossierRow:
@@ -123,7 +124,7 @@ class Dossiers:
             raise NotFound(f"档案 {row.archive_no} 没有第 {version} 版（共 {row.head} 版）")
         v = self.version_row(row.id, version)
         parent = GENESIS if version == 1 else self.version_row(row.id, version - 1).hash
-        problems = v.verify(ar.archive_id, self._sign_public(v.author), parent)
+        problems = v.verify(ar.archive_id, self._sign_public(v.author), parent, self._verified)
         if problems:
             raise IntegrityError(f"档案 {row.archive_no} 第 {version} 版完整性校验失败：{'；'.join(problems)}")
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
@@ -205,9 +206,11 @@ class Dossiers:
         t = now_iso()
         audit_head = getattr(ar, "audit_head", lambda: None)()
         h = version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, audit_head)
+        sig = ar.keys.sign_bytes(h)
         con.execute("INSERT INTO versions(dossier, version, parent_hash, author, time, key_version, content,"
                     " audit_head, hash, signature) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                    (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, ar.keys.sign_bytes(h)))
+                    (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, sig))
+        self._verified.add((ar.keys.sign_public, sig, h))
         crash_point("after-version-insert")
         con.execute("UPDATE dossiers SET head=? WHERE id=?", (new, row.id))
         row.head = new

@@ -62,8 +62,13 @@ class VersionRow:
         return version_hash(archive_id, self.dossier, self.version, self.parent_hash, self.author, self.time,
                             self.key_version, self.content, self.audit_head)
 
-    def verify(self, archive_id: str, sign_public: bytes | None, parent_hash: bytes) -> list[str]:
-        """Problems with this version's header, hash, chain link and signature."""
+    def verify(self, archive_id: str, sign_public: bytes | None, parent_hash: bytes,
+               verified: set | None = None) -> list[str]:
+        """Problems with this version's header, hash, chain link and signature.
+
+        ``verified`` is a session's set of (public key, signature, hash) already
+        checked (or made) by it: the hash is always recomputed from the row, only
+        the Ed25519 verification of a known-good triple is skipped."""
         problems = []
         if self.parent_hash != parent_hash:
             problems.append("与上一版本的哈希链接不符")
@@ -71,8 +76,14 @@ class VersionRow:
             problems.append("版本哈希不符（内容或元数据被改动）")
         if sign_public is None:
             problems.append(f"作者“{self.author}”不存在")
-        elif not keys.verify(sign_public, self.signature, self.hash):
-            problems.append("作者签名无效")
+        else:
+            triple = (sign_public, self.signature, self.hash)
+            if verified is not None and triple in verified:
+                return problems
+            if not keys.verify(sign_public, self.signature, self.hash):
+                problems.append("作者签名无效")
+            elif verified is not None and not problems:
+                verified.add(triple)
         return problems
 
 
