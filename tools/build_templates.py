@@ -471,7 +471,7 @@ def build_file_index(path):
     para(doc, "档号：{{ archive_no }}", size=10.5, align="right", space_after=4)
     t = _loop_table(doc, ["顺序号", "文号", "责任者", "题名", "日期", "页号", "备注"],
                     ["seq", "doc_no", "author", "title", "date", "page_start", "remarks"],
-                    [14, 26, 28, 58, 20, 14, 15], "items", item="i")
+                    [12, 20, 22, 53, 25, 12, 21], "items", item="i")
     min_height(t.rows[2], 9)
     save(doc, path)
 
