@@ -189,3 +189,13 @@ def test_field_workbook_has_one_sheet_per_type_and_imports_each(rworld, rosters,
         assert res.counts()["entries_added"] == 2
         types = sorted(e["type"] for e in ar.dossiers.show(a["id_number"]).entries)
         assert types == ["interview", "test"]
+
+
+def test_progress_reports_each_stage(rworld, rosters):
+    seen = []
+    with rworld.open("admin") as ar:
+        res = import_file(ar, rosters / "pair_roster.xlsx", scope=STREET, today=PAIR_TODAY,
+                          progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert res.applied
+    assert [s for s in seen if s[0] == "校验"][-1] == ("校验", 12, 12)
+    assert [s for s in seen if s[0] == "写入"][-1] == ("写入", 12, 12)
