@@ -1,14 +1,20 @@
-"""The approval chain end to end through the real ``dossier`` executable:
-three signers, pdfsig, permission exits, verify, audit."""
+"""The approval chain end to end through the real ``dossier`` executable, on the
+real 审批表 (forms engine template, LibreOffice): three signers, pdfsig,
+permission exits, verify, the 会商 step completed by ``meeting add``, audit.
+
+One archive is built once for the module (``arch``); the tests use different
+persons in it. Independent refusals run concurrently to keep the file < 40 s."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,6 +38,11 @@ class Arch:
         self.env.update(DOSSIER_KDF="weak-for-tests", DOSSIER_ARCHIVE=str(self.path),
                         DOSSIER_PASSWORD_FILE=str(self.pwfile), HOME=str(tmp))
 
+    def parallel(self, *calls):
+        """Run independent ``(user, *args)`` calls concurrently (ok=False); results in order."""
+        with ThreadPoolExecutor(len(calls)) as ex:
+            return list(ex.map(lambda c: self.run(c[0], *c[1:], ok=False), calls))
+
     def run(self, user, *args, ok=True):
         cmd = [*DOSSIER, *(["--user", user] if user else []), *args]
         r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, cwd=self.tmp, timeout=120)
@@ -52,7 +63,7 @@ def arch(tmp_path_factory):
     for name, role, step, scope in users:
         a.run("admin", "user", "add", name, "--role", role, *(["--step", step] if step else []),
               "--scope", scope, "--password-file", str(a.pwfile))
-        a.run("admin", "approve", "issue-cert", name)   # no-op if user add already issued one
+    a.run("admin", "approve", "issue-cert", "li")   # re-issuing for an existing user works
     (a.tmp / "p.json").write_text(json.dumps(PERSON, ensure_ascii=False))
     out = json.loads(a.run("li", "person", "add", "--scope", SCOPE, "--file", "p.json", "--json").stdout)
     a.ref = out["archive_no"]
@@ -62,23 +73,36 @@ def arch(tmp_path_factory):
     return a
 
 
+def _field_pages(pdf: bytes) -> dict:
+    import io
+
+    from pypdf import PdfReader
+
+    r = PdfReader(io.BytesIO(pdf))
+    pages = {p.indirect_reference.idnum: i for i, p in enumerate(r.pages)}
+    out = {}
+    for i, page in enumerate(r.pages):
+        for annot in page.get("/Annots") or []:
+            a = annot.get_object()
+            if a.get("/FT") == "/Sig" and "/T" in a:
+                out[str(a["/T"])] = i
+    del pages
+    return out
+
+
 def test_full_chain_three_signers_pdfsig_and_verify(arch):
     a, ref = arch, arch.ref
     # permission: wrong role / wrong step / wrong scope → 13
     assert a.run("wang", "approve", "submit", ref, "--level", "中", "--reason", "x", ok=False).returncode == 13
     a.run("li", "approve", "submit", ref, "--level", "中", "--reason", "正在执行社区康复", "--date", "2024-05-06")
-    assert a.run("zhao", "approve", "sign", ref, "--step", "派出所核查", "--opinion", "同意",
-                 ok=False).returncode == 13          # approver of another step
-    assert a.run("li", "approve", "sign", ref, "--step", "派出所核查", "--opinion", "同意",
-                 ok=False).returncode == 13          # clerk, not approver
-    r = a.run("sun", "approve", "sign", ref, "--step", "派出所核查", "--opinion", "同意", ok=False)
-    assert r.returncode == 13, r.stderr               # right step, other scope
-    assert a.run("zhou", "approve", "sign", ref, "--step", "派出所核查", "--opinion", "同意",
-                 ok=False).returncode == 13          # inspector
-    # dates never go backwards
-    r = a.run("wang", "approve", "sign", ref, "--step", "派出所核查", "--opinion", "同意", "--date", "2024-05-01",
-              ok=False)
-    assert r.returncode == 1 and "倒退" in r.stderr
+    sign_police = ("approve", "sign", ref, "--step", "派出所核查", "--opinion", "同意")
+    refused = a.parallel(("zhao", *sign_police),     # approver of another step
+                         ("li", *sign_police),       # clerk, not approver
+                         ("sun", *sign_police),      # right step, other scope
+                         ("zhou", *sign_police),     # inspector
+                         ("wang", *sign_police, "--date", "2024-05-01"))   # dates never go backwards
+    assert [r.returncode for r in refused] == [13, 13, 13, 13, 1], [r.stderr for r in refused]
+    assert "倒退" in refused[-1].stderr
     pend = json.loads(a.run("wang", "approve", "pending", "--json").stdout)
     assert [p["next"] for p in pend] == ["派出所核查"]
     a.run("wang", "approve", "sign", ref, "--step", "派出所核查", "--opinion", "经核查属实", "--date", "2024-05-07")
@@ -92,6 +116,8 @@ def test_full_chain_three_signers_pdfsig_and_verify(arch):
     if sigs is not None:
         assert len(sigs) == 4 and all(s["valid"] for s in sigs), sigs
         assert {s["Signer Certificate Common Name"] for s in sigs} == {"li", "wang", "zhao"}
+    assert _field_pages(out.read_bytes()) == {"Step1Community": 0, "Step2Police": 0, "Step3Meeting": 1,
+                                              "Step4Street": 1, "Step5District": 1}   # the real 2-page form
     a.run("zhao", "approve", "verify", str(out))
     a.run("zhao", "approve", "verify", ref)
     # one flipped byte inside the signed range: pdfsig and approve verify both fail (exit 20)
@@ -126,7 +152,15 @@ def test_return_to_previous_step_and_high_needs_district_plan(arch, tmp_path):
     a.run("zhao", "approve", "sign", ref, "--step", "街道审批", "--opinion", "会商依据不足，请重议", "--return")
     st = json.loads(a.run("li", "approve", "status", ref, "--json").stdout)
     assert st["next"] == "会商"
-    a.run("li", "approve", "meeting", ref, "--minutes", "〔2024〕第5期", "--conclusion", "中")
+    # the re-held meeting is recorded with `meeting add`: it signs the 会商 block itself
+    (a.tmp / "mt.json").write_text(json.dumps({
+        "no": "〔2024〕第5期", "date": dt.date.today().isoformat(), "place": "粤汉街道会议室", "host": "测试主持",
+        "persons": [{"ref": ref, "level": "中", "reasons": "复核后按中风险管控"}]}, ensure_ascii=False))
+    a.run("li", "meeting", "add", "--file", "mt.json")
+    st = json.loads(a.run("li", "approve", "status", ref, "--json").stdout)
+    assert st["next"] == "街道审批" and st["level"] == "中", st
+    meeting = [s for s in st["steps"] if s["step"] == "会商" and not s["superseded"]]
+    assert meeting[-1]["minutes_no"] == "〔2024〕第5期" and meeting[-1]["signer"] == "li"
     out = tmp_path / "f.pdf"
     a.run("li", "approve", "export", ref, "-o", str(out))
     a.run("li", "approve", "verify", str(out))
@@ -137,6 +171,13 @@ def test_return_to_previous_step_and_high_needs_district_plan(arch, tmp_path):
 
 def test_audit_tampering_in_meta_db_exits_21(arch, tmp_path):
     a = arch
+    # every kind of event is in the chain: change, unmasked view, search, export, signature
+    a.run("li", "show", a.ref)
+    a.run("li", "search", "测试甲")
+    a.run("li", "approve", "export", a.ref, "-o", str(tmp_path / "e.pdf"))
+    actions = {e["action"] for e in json.loads(a.run("admin", "audit", "log", "--json").stdout)}
+    assert {"dossier.change", "view", "search", "export", "approve.submit", "approve.sign"} <= actions, actions
+    a.run("admin", "check")
     a.run("admin", "audit", "export-head", "-o", str(tmp_path / "head.json"))
     con = sqlite3.connect(a.path / "meta.db")
     n = con.execute("SELECT MAX(seq) FROM audit_events").fetchone()[0]
@@ -144,4 +185,6 @@ def test_audit_tampering_in_meta_db_exits_21(arch, tmp_path):
     con.commit()
     r = a.run("admin", "audit", "verify", ok=False)
     assert r.returncode == 21 and f"第 {n // 2} 条" in r.stderr
+    r = a.run("admin", "check", ok=False)           # `check` includes the audit chain
+    assert r.returncode != 0 and "审计链" in r.stdout + r.stderr, r.stdout + r.stderr
     con.close()

@@ -54,6 +54,10 @@ def attach(ar: "Session") -> None:
         {"seq": (h := ar.audit_chain.head()).seq, "hash": h.hash}, separators=(",", ":")).encode()
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
     ar.on_commit.append(_on_commit)
+    if not hasattr(ar, "extra_checks"):
+        ar.extra_checks = []
+    ar.extra_checks.append(_check_audit_chain)
+    ar.meeting_approvals = []
     if ar.user.role == "admin":
         _ensure_ca(ar)
         _ensure_own_identity(ar)
@@ -82,8 +86,38 @@ def record(ar: "Session", action: str, **details):
     seal_key = key_id = None
     if private:
         seal_key, key_id = _seal_key_for(ar, details)
-    return ar.audit_chain.append(ar.user.name, ar.keys, action, public, private=private or None,
-                                 seal_key=seal_key, key_id=key_id)
+    ev = ar.audit_chain.append(ar.user.name, ar.keys, action, public, private=private or None,
+                               seal_key=seal_key, key_id=key_id)
+    if action in MEETING_ACTIONS and details.get("meeting"):
+        _after_meeting(ar, str(details["meeting"]))
+    return ev
+
+
+# `dossier meeting add` (dossier.forms.service.add_meeting) records this event once the
+# meeting is stored; the 会商 blocks of the approvals waiting at 会商 are signed then.
+MEETING_ACTIONS = frozenset({"meeting_add", "meeting.add"})
+
+
+def _after_meeting(ar: "Session", meeting_id: str) -> None:
+    from ..errors import DossierError
+    from ..forms.service import get_meeting
+
+    try:
+        meeting = get_meeting(ar, meeting_id)
+    except DossierError as e:   # the meeting is stored; only the approval follow-up failed
+        ar.meeting_approvals = [{"archive_no": None, "ok": False, "error": e.message}]
+        return
+    ar.meeting_approvals = ar.approvals.complete_meeting(meeting)
+
+
+def _check_audit_chain(ar: "Session", report) -> None:
+    """``dossier check``: the audit chain (same test as ``audit verify``)."""
+    from ..errors import AuditChainError
+
+    try:
+        ar.audit_chain.verify(public_keys(ar), version_anchors(ar))
+    except AuditChainError as e:
+        report.add("审计链", e.message)
 
 
 def _seal_key_for(ar: "Session", details: dict) -> tuple[bytes, str]:
