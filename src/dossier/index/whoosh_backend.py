@@ -407,7 +407,12 @@ class WhooshIndex:
         if wq is NullQuery:
             return []
         fetch = max(limit * 3, 50)
-        results = self.searcher().search(wq, limit=fetch)
+        try:
+            results = self.searcher().search(wq, limit=fetch)
+        except AssertionError:
+            # Whoosh 2.7's block-quality skipping can trip IntersectionMatcher's
+            # internal assertion on some And queries; the unoptimised path is exact
+            results = self.searcher().search(wq, limit=fetch, optimize=False)
         free = list(query.terms)
         hits = []
         for r in results:
