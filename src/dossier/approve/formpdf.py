@@ -139,7 +139,6 @@ def render_form(ar, row, *, level: str, reason: str, date, form_ref: str, conver
 
     from pypdf import PdfReader
 
-    from ..forms import render
     from ..forms.pdf import PdfConverter, require_soffice, signature_places
     from ..forms.service import dossier_dict, registry_for
 
@@ -147,7 +146,7 @@ def render_form(ar, row, *, level: str, reason: str, date, form_ref: str, conver
     view = ar.dossiers.show(row.id, as_of=date)
     reg, ctx = form_context(dossier_dict(view), level=level, reason=reason, date=date,
                             registry=registry_for(ar))
-    docx = render(reg, FORM_CODE, ctx)
+    docx = reg.prepared(FORM_CODE).render(ctx)   # (dossier.forms.render is also a submodule name)
     pdf = converter.convert_one(docx) if converter is not None else PdfConverter().convert_one(docx)
     places = signature_places(pdf)
     widths = [float(p.mediabox.width) for p in PdfReader(_io.BytesIO(pdf)).pages]

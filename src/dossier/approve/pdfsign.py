@@ -209,7 +209,13 @@ def prepare_form(pdf: bytes, *, form_ref: str | None = None,
 
 # ----------------------------------------------------------------------------- sign
 def _fill_layout():
+    import logging
+
     from pyhanko.pdf_utils import layout
+
+    # stretching the white background to the field's exact size logs a rounding
+    # warning ("Content box … too wide for container"): harmless, keep it quiet
+    logging.getLogger("pyhanko.pdf_utils.layout").setLevel(logging.ERROR)
 
     return layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MID,
                                       y_align=layout.AxisAlignment.ALIGN_MID,
