@@ -261,16 +261,13 @@ def validate_row(table: Table, rownum: int, values: tuple, *, today: _dt.date) -
             reason = f"{label}：{reason}" if label and label not in reason else reason
         row.add(col, raw, reason, level)
 
-    bad_id = any(p.column and columns_by_field.get("id_number") and
-                 p.cell.startswith(columns_by_field["id_number"].letter) for p in row.problems)
+    bad_id = bool(row.problems)   # only the ID cell can fail before the model sees the row
     if schema.kind == "profile":
         if bad_id:
             # still check the other cells; the ID problem is already reported
             data_wo = {k: v for k, v in data.items() if k not in ("id_number", "gender", "birth_date")}
             try:
-                from ..model.person import normalize_profile as _np
-
-                _np(data_wo, today=today, partial=True)
+                normalize_profile(data_wo, today=today, partial=True)
             except InvalidInput as exc:
                 for e in getattr(exc, "errors", None) or [exc]:
                     report(e)
