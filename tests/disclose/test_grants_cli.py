@@ -75,6 +75,7 @@ def test_not_granted_then_granted_then_revoked(arch, tmp_path):
     a.run("du", "disclose", "export", did, "-o", str(out))
     text = leakguard.normalize(" ".join(t for _, t in leakguard.pdf_parts(out.read_bytes())))
     assert "测试甲" in text and "13800000000" not in text and "11010519491231002X" not in text
+    assert "性别" not in text            # a field outside the grant (not identifying) is left out, not shown
     out.unlink()
     a.run("admin", "disclose", "revoke", did)
     r = a.run("du", "disclose", "export", did, "-o", str(out), ok=False)

@@ -19,12 +19,31 @@ FIELD_LABELS = {"name": "姓名", "alias": "别名", "gender": "性别", "id_num
                 "archive_no": "档号", "scope": "辖区", "risk_level": "风险等级"}
 
 
+# Identifying fields shown masked (DOMAIN §7 external style) when not granted, so the
+# recipient can tell the persons apart; any other field not granted is left out.
+MASKED_WHEN_NOT_GRANTED = ("name", "id_number", "phone", "residence_address")
+
+
 def reduce_profile(profile: dict, fields: list[str]) -> dict:
-    """Granted fields in clear, every other personal field masked (external style)."""
+    """Exactly the granted fields in clear, the identifying ones masked, nothing else.
+
+    Keys are the :data:`FIELD_LABELS` keys, in that order (the package prints
+    their Chinese labels). Drug use, health and other sensitive facts never
+    travel unless granted."""
     from .masking import mask_profile
 
     masked = mask_profile(dict(profile), style="external", keep=set(fields))
-    return masked
+    out = {}
+    for key in FIELD_LABELS:
+        if key in fields:
+            v = profile.get(key)
+        elif key in MASKED_WHEN_NOT_GRANTED:
+            v = masked.get(key)
+        else:
+            continue
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
+            out[key] = v
+    return out
 
 
 def forbidden_values(profile: dict, fields: list[str]) -> list[tuple[str, str]]:
