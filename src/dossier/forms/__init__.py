@@ -13,7 +13,12 @@ from pathlib import Path
 
 from dossier.errors import InvalidInput, TemplateError
 from dossier.forms import contexts
+from dossier.forms import render as _render_module  # noqa: F401 - see below
 from dossier.forms.registry import FormSpec, Registry
+
+# The submodule dossier.forms.render is imported first, on purpose: importing a submodule sets the
+# package attribute of the same name, so a later first import of it would replace the function
+# ``render`` below with the module (``from dossier.forms import render`` then gave a module).
 
 
 def context_for(spec: FormSpec, today: date, *, dossier: Mapping | None = None,
@@ -75,4 +80,6 @@ def check_template(path: str | Path, *, kind: str | None = None, registry: Regis
             "fields": sorted(tpl.fields), "ok": True}
 
 
-__all__ = ["Registry", "FormSpec", "context_for", "render", "check_template", "contexts"]
+render_form = render
+
+__all__ = ["Registry", "FormSpec", "context_for", "render", "render_form", "check_template", "contexts"]

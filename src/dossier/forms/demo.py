@@ -1,13 +1,14 @@
 """The README demo's forms step: fill forms, record a 会商 meeting, attach a scan, bind the file.
 
 Called by :func:`dossier.demo.extra_steps` with the running :class:`dossier.demo.Demo`.
-All PDFs of the step come from two LibreOffice calls (one batch for the filled
-forms, one for the bound volume's frame). The scan and the photo are generated
+All PDFs of the step come from one warm LibreOffice (one batch for the filled
+forms, one request for the bound volume's frame). The scan and the photo are generated
 in memory (synthetic: a drawn page, a red image with made-up GPS EXIF).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from pathlib import Path
@@ -68,7 +69,8 @@ def demo_step(demo) -> None:
     have_pdf = find_soffice() is not None
     demo.say("【文书】填写文书、记录会商、加入扫描件、装订一人一档"
              + ("" if have_pdf else "（未安装 LibreOffice：只生成 docx/xlsx，跳过 PDF 与装订）"))
-    with demo.open(user) as ar:
+    with contextlib.ExitStack() as stack:
+        ar = stack.enter_context(demo.open(user))
         meeting = service.add_meeting(ar, {
             "no": f"〔{demo.today.year}〕第1期", "date": demo.today.isoformat(), "time": "上午9时",
             "place": "粤汉街道综治中心会议室", "host": "陈志刚（街道禁毒办主任）", "recorder": "李娜",
@@ -92,7 +94,8 @@ def demo_step(demo) -> None:
         jobs = [{"code": "risk-approval", "ref": ref.archive_no},
                 {"code": "minutes", "meeting": meeting["id"]},
                 {"code": "signin", "meeting": meeting["id"]}]
-        results = service.fill_batch(ar, jobs, pdf=have_pdf, today=demo.today)
+        conv = stack.enter_context(PdfConverter(warm=True)) if have_pdf else None   # one office for the step
+        results = service.fill_batch(ar, jobs, pdf=have_pdf, today=demo.today, converter=conv)
         names = {"risk-approval": "审批表", "minutes": "会商会议纪要", "signin": "会商会议签到表"}
         for r in results:
             stem = out / names[r.code]
@@ -113,10 +116,8 @@ def demo_step(demo) -> None:
                                category="身份证明", today=demo.today)
         demo.say(f"  附件《{photo['title']}》：JPEG 1 页，EXIF/GPS 信息已在存储前清除（第 {photo['version']} 版）")
         if have_pdf:
-            stats: dict = {}
-            with PdfConverter() as conv:
-                pdf = service.bind_dossier(ar, ref.archive_no, today=demo.today, watermark="仅供内部使用",
-                                           converter=conv, stats=stats)
+            pdf = service.bind_dossier(ar, ref.archive_no, today=demo.today, watermark="仅供内部使用",
+                                       converter=conv)
             (out / "一人一档.pdf").write_bytes(pdf)
             demo.say(f"  装订一人一档 → 一人一档.pdf（{_pages(pdf)} 页，封面、卷内目录、各件书签、备考表，水印“仅供内部使用”）")
     demo.say(f"  文书步骤用时 {time.perf_counter() - t0:.1f} 秒")

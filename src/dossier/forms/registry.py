@@ -58,9 +58,12 @@ class FormSpec:
         return d
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # the C loader reads the manifest ~10× faster
+
+
 def _load_manifest(path: Path) -> list[dict]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader) or {}   # noqa: S506 - safe loader
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"模板清单“{path}”无法读取：{exc}") from exc
     forms = data.get("forms") if isinstance(data, dict) else None

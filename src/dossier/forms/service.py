@@ -15,7 +15,8 @@ from datetime import date
 from pathlib import Path
 
 from dossier.errors import InvalidInput, NotFound
-from dossier.forms import Registry, context_for, render
+from dossier.forms import Registry, context_for
+from dossier.forms import render_form as render
 from dossier.forms.fmt import text
 
 MEETING_KIND = "meeting"
@@ -328,7 +329,7 @@ def attach(ar, ref: str, data: bytes, filename: str, *, title: str, category: st
 
 # Pages a generated form usually takes, to lay out the 目录 before the form is converted
 # (a wrong guess costs one more LibreOffice call for the frame, never a wrong number).
-_USUAL_PAGES = {"basic-info": 2, "risk-approval": 2, "control-plan": 1, "interview": 1, "minutes": 2}
+_USUAL_PAGES = {"basic-info": 1, "risk-approval": 2, "control-plan": 1, "interview": 1, "minutes": 2}
 
 
 def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | None = None,
@@ -394,7 +395,7 @@ def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | No
         return [reg.prepared(c).render(base) for c in ("cover", "file-index", "remarks")]
 
     calls = 0
-    conv = converter or PdfConverter()
+    conv = converter or PdfConverter(warm=True)    # warm: a re-rendered frame costs ~0.3 s, not a new office
     own = converter is None
     if own:
         conv.__enter__()
