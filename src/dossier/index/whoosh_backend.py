@@ -18,7 +18,7 @@ from typing import Iterable
 
 from whoosh import scoring
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
-from whoosh.query import And, NullQuery, NumericRange, Or, Phrase, Term
+from whoosh.query import And, Every, NullQuery, NumericRange, Or, Phrase, Term
 
 from ..errors import IntegrityError, InvalidInput
 from ..store.atomic import fsync_dir
@@ -173,18 +173,29 @@ def filter_queries(q: ParsedQuery) -> list:
             else:
                 alts.append(Term(field, v))
         out.append(Or(alts) if len(alts) > 1 else alts[0])
-    for lo, hi in q.dates:
-        out.append(NumericRange("dates", 0 if lo is None else lo, 99991231 if hi is None else hi))
     return out
 
 
+def date_filter(q: ParsedQuery):
+    """Date ranges as a search *filter* (a doc set), not inside an And: Whoosh
+    2.7's IntersectionMatcher asserts on a NumericRange over a multi-valued
+    field (seen at 20,000 persons with ``risk:中 date:…``)."""
+    rs = [NumericRange("dates", 0 if lo is None else lo, 99991231 if hi is None else hi) for lo, hi in q.dates]
+    if not rs:
+        return None
+    return rs[0] if len(rs) == 1 else And(rs)
+
+
 def build_query(kind: str, q: ParsedQuery, blind_key: bytes | None = None):
+    """The scoring query (date ranges go to :func:`date_filter`)."""
     if q.empty:
         raise InvalidInput(field="query", reason="请输入检索词或条件（如 张三、431234、status:社区康复）")
     parts = [inspect_term(t, blind_key) if kind == INSPECT else clerk_term(t) for t in q.terms]
     parts += filter_queries(q)
     if any(p is NullQuery for p in parts):
         return NullQuery
+    if not parts:
+        return Every()
     return parts[0] if len(parts) == 1 else And(parts)
 
 
@@ -407,12 +418,7 @@ class WhooshIndex:
         if wq is NullQuery:
             return []
         fetch = max(limit * 3, 50)
-        try:
-            results = self.searcher().search(wq, limit=fetch)
-        except AssertionError:
-            # Whoosh 2.7's block-quality skipping can trip IntersectionMatcher's
-            # internal assertion on some And queries; the unoptimised path is exact
-            results = self.searcher().search(wq, limit=fetch, optimize=False)
+        results = self.searcher().search(wq, limit=fetch, filter=date_filter(query))
         free = list(query.terms)
         hits = []
         for r in results:
