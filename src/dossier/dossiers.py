@@ -204,6 +204,9 @@ class Dossiers:
         content = aead.seal_envelope(key, encode_state(state, message),
                                      content_ad(ar.archive_id, row.scope, row.id, new))
         t = now_iso()
+        # the change's audit event joins this transaction, so the version and its
+        # event commit together and the anchored chain head already includes it
+        ar.audit("dossier.change", dossier=row.id, version=new)
         audit_head = getattr(ar, "audit_head", lambda: None)()
         h = version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, audit_head)
         sig = ar.keys.sign_bytes(h)

@@ -53,7 +53,6 @@ def attach(ar: "Session") -> None:
     ar.audit_head = lambda: json.dumps(
         {"seq": (h := ar.audit_chain.head()).seq, "hash": h.hash}, separators=(",", ":")).encode()
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
-    ar.on_commit.append(_on_commit)
     if not hasattr(ar, "extra_checks"):
         ar.extra_checks = []
     ar.extra_checks.append(_check_audit_chain)
@@ -73,10 +72,6 @@ def attach(ar: "Session") -> None:
 def ensure_attached(ar: "Session") -> "Session":
     attach(ar)
     return ar
-
-
-def _on_commit(ar, row, version, state) -> None:
-    record(ar, "dossier.change", dossier=row.id, version=version)
 
 
 # ----------------------------------------------------------------------------- audit
