@@ -86,14 +86,36 @@ def issue(ar: "Session", ref, *, version: int | None = None, doc_id: str | None 
 
     row = ref if isinstance(ref, DossierRow) else ar.dossiers._readable(ref, "生成文书")
     v, content = ar.dossiers.load(row, version)
+    masked = mask_name(content["state"].get("profile", {}).get("name"))
+    return _issue(ar, row.id, row.archive_no, v.version, bytes(v.hash), masked, doc_id)
+
+
+def new_doc_id() -> str:
+    return os.urandom(DOC_BYTES).hex()
+
+
+def issue_masked(ar: "Session", dossier_id: str, version: int, masked_name: str, *,
+                 doc_id: str | None = None) -> PaperToken:
+    """Token without decrypting the dossier — for a caller that holds only an already
+    reduced record (a disclosure package: the requester holds no scope key).
+    ``masked_name`` must already be masked; the version hash is read from the
+    (plaintext) versions table."""
+    r = ar.con.execute("SELECT d.archive_no, v.hash FROM versions v JOIN dossiers d ON d.id = v.dossier"
+                       " WHERE v.dossier=? AND v.version=?", (dossier_id, version)).fetchone()
+    if r is None:
+        raise InvalidInput(field="version", reason=f"档案没有第 {version} 版")
+    return _issue(ar, dossier_id, r["archive_no"], version, bytes(r["hash"]), masked_name, doc_id)
+
+
+def _issue(ar, dossier_id: str, archive_no: str, version: int, vhash: bytes, masked: str,
+           doc_id: str | None) -> PaperToken:
     did = bytes.fromhex(doc_id) if doc_id else os.urandom(DOC_BYTES)
     if len(did) != DOC_BYTES:
         raise InvalidInput(field="doc_id", reason=f"文书编号应为 {DOC_BYTES * 2} 位十六进制数")
-    masked = mask_name(content["state"].get("profile", {}).get("name"))
-    payload = _payload(did, v.hash, ar.user.name, masked)
+    payload = _payload(did, vhash, ar.user.name, masked)
     sig = ar.keys.sign_bytes(_signed(ar.archive_id, payload))
-    ar.audit("paper-token", dossier=row.id, version=v.version, doc=did.hex())
-    return PaperToken(PREFIX + _b32(payload + sig), did.hex(), row.archive_no, v.version)
+    ar.audit("paper-token", dossier=dossier_id, version=version, doc=did.hex())
+    return PaperToken(PREFIX + _b32(payload + sig), did.hex(), archive_no, version)
 
 
 def parse(token: str) -> dict:

@@ -134,6 +134,18 @@ class Approvals:
         if d > _today():
             raise RefusedOperation(f"日期 {d} 晚于今天")
 
+    def _stamp_paper(self, row, pdf: bytes, approval_id: str) -> bytes:
+        """The paper token (QR + text) on every page of the unsigned 审批表, as an
+        incremental update: it names the version the form was filled from (the
+        form_ref version; the chain's own versions follow, so the token reports
+        later changes) and the approval id as document id. Signatures added
+        afterwards cover it; stamping after a signature would invalidate them."""
+        from .. import paper
+        from ..paper_stamp import stamp_pdf
+
+        tok = paper.issue(self.ar, row, version=row.head, doc_id=approval_id)
+        return stamp_pdf(pdf, tok, incremental=True)
+
     def _sign_pdf(self, pdf: bytes, step: str, opinion: str, d: _dt.date, extra=None) -> bytes:
         from .hooks import ca_cert_pem, signing_identity
 
@@ -169,11 +181,13 @@ class Approvals:
             form_pdf = self._build_form(row, state, level, reason, form_ref, d)
         else:
             form_pdf = pdfsign.prepare_form(form_pdf, form_ref=form_ref)
+        aid = uuid.uuid4().hex[:12]
+        form_pdf = self._stamp_paper(row, form_pdf, aid)     # before the first signature, never after
         base_blob = self._blob(row, form_pdf)
         op = opinion or f"建议定为{level}风险。{reason}"
         signed = self._sign_pdf(form_pdf, "社区初评", op, d)
         blob = self._blob(row, signed)
-        new = {"id": uuid.uuid4().hex[:12], "level": level, "reason": reason, "basis_version": row.head,
+        new = {"id": aid, "level": level, "reason": reason, "basis_version": row.head,
                "form_ref": form_ref, "created": _now(), "status": OPEN, "base_blob": base_blob,
                "base_sha256": _sha(form_pdf), "form": blob, "form_sha256": _sha(signed),
                "steps": [self._step_entry("社区初评", op, d, signed, blob, level=level)]}

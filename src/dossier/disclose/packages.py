@@ -56,6 +56,16 @@ def forbidden_values(profile: dict, fields: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def paper_token(ar, dossier_id: str, version: int, record: dict):
+    """The paper token of one person's page: the version the record was reduced from,
+    and the name masked whatever the grant (never more than the page itself shows).
+    Needs no scope key (the requester who exports holds none)."""
+    from ..paper import issue_masked
+    from .masking import mask_name
+
+    return issue_masked(ar, dossier_id, version, mask_name(record.get("name")))
+
+
 def _pages(records: list[dict], title: str) -> bytes:
     from pypdf import PdfWriter
     from pyhanko import stamp
@@ -97,9 +107,17 @@ def _pages(records: list[dict], title: str) -> bytes:
 
 def build_package(records: list[dict], *, number: str, recipient: str, purpose: str, date: str,
                   policy: leakguard.Policy, password: str | None = None,
-                  title: str = "披露材料") -> bytes:
-    """Render, watermark, strip, guard, encrypt. Raises DisclosureRefused on any leak."""
+                  title: str = "披露材料", tokens: list | None = None) -> bytes:
+    """Render, watermark, strip, guard, encrypt. Raises DisclosureRefused on any leak.
+
+    ``tokens``: one paper token per record (or None), stamped — QR code and
+    text — on that person's page before the watermark, so the leak guard sees
+    it too. A token holds the masked name only (see :func:`paper_token`)."""
     pdf = _pages(records, title)
+    if tokens:
+        from ..paper_stamp import stamp_pdf
+
+        pdf = stamp_pdf(pdf, tokens=list(tokens) + [None] * (max(len(records), 1) - len(tokens)))
     pdf = watermark.apply(pdf, watermark.watermark_text(recipient, purpose, date, number))
     pdf = watermark.finalize(pdf, number=number)
     leakguard.guard(pdf, "pdf", policy)

@@ -6,6 +6,7 @@ each document's first page by that same number. The 目录 is rendered, its
 length measured, and re-rendered if it took more pages than assumed, so the
 numbers always match. Every document (attachments included) gets a bookmark.
 Optional: a diagonal watermark on every page and a password (AES-256).
+Every page carries the volume's paper token (QR code + text, bottom right).
 """
 
 from __future__ import annotations
@@ -163,8 +164,12 @@ def layout(items: list[BindItem], cover_pages: int = 1, index_pages: int = 1) ->
 
 
 def bind(items: list[BindItem], *, render_frame: Callable[[list[dict], int, int], tuple[bytes, bytes, bytes]],
-         watermark: str | None = None, password: str | None = None, title: str = "一人一档") -> bytes:
+         watermark: str | None = None, password: str | None = None, title: str = "一人一档",
+         paper=None) -> bytes:
     """Assemble the volume.
+
+    ``paper``: a paper token (:class:`dossier.paper.PaperToken`) stamped — QR code
+    and text — on every page, before any encryption.
 
     ``render_frame(index_rows, total_pages, index_pages_assumed)`` returns the
     PDFs of (封面, 卷内文件目录, 卷内备考表) for the given rows; it is called again
@@ -200,6 +205,10 @@ def bind(items: list[BindItem], *, render_frame: Callable[[list[dict], int, int]
     for label, start in marks:
         writer.add_outline_item(title=label, page_number=start)
     _stamp(writer, first_numbered=2, watermark=watermark)
+    if paper is not None:
+        from dossier.paper_stamp import stamp_writer
+
+        stamp_writer(writer, paper)
     writer.add_metadata({"/Title": title, "/Producer": "dossier"})
     writer.page_mode = "/UseOutlines"
     if password:

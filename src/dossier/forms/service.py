@@ -56,6 +56,32 @@ class FillResult:
     targets: list = field(default_factory=list)      # (dossier id, title, basis version) to keep in
     category: int | None = None
     today: date | None = None
+    paper_ref: tuple | None = None      # (dossier id, version) for the paper token when nothing is kept
+    paper: object | None = None         # the PaperToken stamped on every page of the PDF
+
+
+def _stamp_paper(ar, result: FillResult) -> None:
+    """Stamp the paper token (QR + text) on every page of a PDF result.
+
+    A kept document's token names the version that filed it (so the token says
+    "unchanged" until the dossier changes again) and its ``paper_doc`` id; the
+    stored PDF stays unstamped — the token is a pure function of (doc id,
+    version, issuer), and a bound volume carries its own. Minutes filed in
+    several dossiers carry the token of the first person discussed."""
+    from dossier import paper
+    from dossier.paper_stamp import stamp_pdf
+
+    if result.fmt != "pdf":
+        return
+    if result.kept:
+        k = result.kept[0]
+        tok = paper.issue(ar, k["archive_no"], version=k["version"], doc_id=k["paper_doc"])
+    elif result.paper_ref:
+        tok = paper.issue(ar, result.paper_ref[0], version=result.paper_ref[1])
+    else:
+        return                          # lists and statistics: no single dossier version to name
+    result.data = stamp_pdf(result.data, tok)
+    result.paper = tok
 
 
 def _keep_result(ar, result: FillResult, pdf: bytes | None) -> None:
@@ -63,19 +89,24 @@ def _keep_result(ar, result: FillResult, pdf: bytes | None) -> None:
         return
     from dossier.forms.bind import page_count
 
+    from dossier.paper import new_doc_id
+
     pages = page_count(pdf) if pdf else None
+    paper_doc = new_doc_id()            # one paper id for the document, in every dossier it is filed in
     for pid, title, basis in result.targets:
         result.kept.append(_keep(ar, pid, result.code, title, result.category, result.today, result.docx, pdf,
-                                 basis, pages))
+                                 basis, pages, paper_doc))
 
 
 def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: bytes | None, pdf: bytes | None,
-          basis_version: int | None, pages: int | None) -> dict:
+          basis_version: int | None, pages: int | None, paper_doc: str | None = None) -> dict:
     """Store a generated document encrypted in the person's dossier (a new version)."""
     row = ar.dossiers.resolve(ref)
     doc = {"id": str(uuid.uuid4()), "code": code, "title": title, "date": today.isoformat(),
            "category_order": category if category is not None else 11, "generated_at": _now(),
            "generated_by": ar.user.name, "basis_version": basis_version}
+    if paper_doc:
+        doc["paper_doc"] = paper_doc
     with ar.transaction():
         if docx is not None:
             doc["blob"] = ar.blobs.put(docx, scope=row.scope, dossier_id=row.id, kind="document")
@@ -85,7 +116,7 @@ def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: byte
             doc["pages"] = pages
         version = ar.dossiers.commit(row, lambda s: s.setdefault("documents", []).append(doc),
                                      f"生成文书：{title}", what="生成文书")
-    return {"archive_no": row.archive_no, "version": version, "document": doc["id"]}
+    return {"archive_no": row.archive_no, "version": version, "document": doc["id"], "paper_doc": paper_doc}
 
 
 def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, meeting: str | None = None,
@@ -134,8 +165,13 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
     elif keep and spec.kind == "meeting" and spec.code == "minutes":
         result.targets.extend((pid, f"{spec.title}{text(m.get('no'))}", None) for pid in dossiers)
     result.category, result.today = spec.category, today
+    if spec.kind == "person":
+        result.paper_ref = (view.id, view.version)
+    elif spec.kind == "meeting" and dossiers:
+        result.paper_ref = (next(iter(dossiers)), None)
     if not defer_keep:          # fill_batch keeps after its one conversion
         _keep_result(ar, result, pdf)
+        _stamp_paper(ar, result)
     ar.audit("form_fill", form=spec.code, fmt=fmt, dossier=view.id if view else None,
              scope=scope, meeting=meeting)
     return result
@@ -176,6 +212,7 @@ def fill_batch(ar, jobs: list[Mapping], *, pdf: bool = True, converter=None, tod
             if reg.get(r.code).signature_blocks:
                 r.signature_places = signature_places(p)
         _keep_result(ar, r, p)
+        _stamp_paper(ar, r)
     return results
 
 
@@ -343,8 +380,10 @@ def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | No
     those documents. Only if a guess was wrong (or the 目录 runs over a page) is
     the frame converted again. ``converter``: a :class:`PdfConverter` to reuse
     (e.g. a warm one across a batch of binds). ``stats`` receives the number of
-    converter calls.
+    converter calls and ``paper``, the volume's paper token (stamped on every
+    page: the version bound, a fresh document id).
     """
+    from dossier import paper
     from dossier.forms import contexts
     from dossier.forms.bind import BindItem, bind, image_to_pdf, layout, page_count, sort_items
     from dossier.forms.pdf import PdfConverter, require_soffice
@@ -417,12 +456,14 @@ def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | No
                 calls += 1
             return ready[key]
 
+        token = paper.issue(ar, view.id, version=view.version)
         out = bind(items, render_frame=frame, watermark=watermark, password=password,
-                   title=f"一人一档 {view.archive_no}")
+                   title=f"一人一档 {view.archive_no}", paper=token)
     finally:
         if own:
             conv.__exit__(None, None, None)
     if stats is not None:
         stats["converter_calls"] = calls
+        stats["paper"] = token
     ar.audit("bind", dossier=view.id, watermark=bool(watermark), password=bool(password))
     return out
