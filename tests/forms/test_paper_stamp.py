@@ -82,6 +82,11 @@ def test_form_pdf_and_bound_file_carry_verifiable_qr_on_every_page(person_world,
         doc = ar.dossiers.show(no).state["documents"][-1]
     assert r.paper is not None and r.kept[0]["version"] == filed
     assert doc["paper_doc"] == r.paper.doc_id
+    with world.open("li") as ar:     # the stored PDF is unstamped; the printed one is reproducible from it
+        view = ar.dossiers.show(no)
+        stored = ar.blobs.get(doc["pdf_blob"], scope=view.scope, dossier_id=view.id, kind="document")
+        again = paper.issue(ar, no, version=filed, doc_id=doc["paper_doc"])
+    assert again.token == r.paper.token and stamp_pdf(stored, again) == r.data
     toks = page_tokens(r.data, tmp_path)
     assert len(toks) == 2 and toks == [r.paper.token] * 2
     assert paper.group(r.paper.token)[:26] in printed_text(r.data)
