@@ -74,3 +74,23 @@ def test_request_grant_export_and_refusals(arch, tmp_path):
     with _open(path, "admin") as ar:
         from dossier.approve.hooks import public_keys, version_anchors
         ar.audit_chain.verify(public_keys(ar), version_anchors(ar))
+
+
+def test_extending_until_in_the_database_does_not_extend_the_grant(arch):
+    import sqlite3
+
+    path, ref = arch
+    last_day = dt.date.today() + dt.timedelta(days=2)
+    with _open(path, "zhou") as ar:
+        did = ar.disclosures.request([ref], purpose="抽查", fields=["name"], until=last_day.isoformat())["id"]
+    with _open(path, "li") as ar:
+        ar.disclosures.grant(did)
+    con = sqlite3.connect(path / "meta.db")
+    con.execute("UPDATE disclosures SET until=? WHERE id=?", ((last_day + dt.timedelta(days=365)).isoformat(), did))
+    con.commit()
+    con.close()
+    with _open(path, "zhou") as ar:
+        assert ar.disclosures.export(did, today=last_day)              # still within the granted period
+        with pytest.raises(DisclosureRefused) as ei:
+            ar.disclosures.export(did, today=last_day + dt.timedelta(days=1))
+        assert ei.value.exit_code == 31 and "过期" in ei.value.message

@@ -113,16 +113,19 @@ class Disclosures:
         if d["until"] and _dt.date.fromisoformat(d["until"]) < _today():
             raise DisclosureRefused(f"披露申请 {did} 已过期")
         rows = self._may_decide(d, "授权")
-        records, forbidden, allowed = [], [], []
+        records, forbidden, allowed, papers = [], [], [], []
         for row in rows:
-            _, content = ar.dossiers.load(row)
+            ver, content = ar.dossiers.load(row)
+            papers.append([row.id, ver.version])
             prof = content["state"].get("profile", {})
             rec = {"archive_no": row.archive_no, **packages.reduce_profile(prof, d["fields"])}
             records.append({k: v for k, v in rec.items() if isinstance(v, (str, int, float))})
             forbidden += packages.forbidden_values(prof, d["fields"])
             allowed += [str(prof[f]) for f in d["fields"] if prof.get(f)]
-        payload = json.dumps({"records": records, "forbidden": forbidden, "allowed": allowed},
-                             ensure_ascii=False).encode()
+        # the expiry travels inside the wrapped (authenticated) payload too, so editing
+        # `until` in meta.db cannot extend a grant
+        payload = json.dumps({"records": records, "forbidden": forbidden, "allowed": allowed,
+                              "papers": papers, "until": d["until"]}, ensure_ascii=False).encode()
         box = ar.con.execute("SELECT box_pub FROM users WHERE name=? AND status='active'", (d["requester"],)).fetchone()
         if box is None:
             raise DisclosureRefused(f"申请人“{d['requester']}”已停用")
@@ -160,10 +163,16 @@ class Disclosures:
         if d["until"] and _dt.date.fromisoformat(d["until"]) < today:
             raise DisclosureRefused(f"披露 {did} 已于 {d['until']} 过期")
         p = json.loads(ar.keys.unwrap(bytes(d["payload"]), _ctx(ar.archive_id, did)))
+        # the earlier of the granted expiry (authenticated, in the payload) and the table's
+        limits = [u for u in (p.get("until"), d["until"]) if u]
+        if limits and _dt.date.fromisoformat(min(limits)) < today:
+            raise DisclosureRefused(f"披露 {did} 已于 {min(limits)} 过期")
+        tokens = [packages.paper_token(ar, pid, v, rec) for (pid, v), rec in zip(p.get("papers") or [], p["records"])]
         policy = leakguard.Policy.build([tuple(x) for x in p["forbidden"]], p["allowed"])
         try:
             pdf = packages.build_package(p["records"], number=did, recipient=d["requester"], purpose=d["purpose"],
-                                         date=today.isoformat(), policy=policy, password=password)
+                                         date=today.isoformat(), policy=policy, password=password,
+                                         tokens=tokens or None)
         except DisclosureRefused:
             ar.audit("disclose.refused", request=did)
             raise
