@@ -33,7 +33,7 @@ from dossier.crypto.aead import new_key  # noqa: E402
 from dossier.index.documents import clerk_doc  # noqa: E402
 from dossier.index.normalize import norm_name  # noqa: E402
 from dossier.index.query import parse  # noqa: E402
-from dossier.index.whoosh_backend import WhooshIndex, build_query, date_filter, schema_for, to_fields  # noqa: E402
+from dossier.index.whoosh_backend import WhooshIndex, _codec, run_query, schema_for, to_fields  # noqa: E402
 
 
 def _safe(fn, q):
@@ -75,7 +75,7 @@ class PlainWhoosh:
         path.mkdir(parents=True)
         st = FileStorage(str(path)).create()
         ix = st.create_index(schema_for("clerk"))
-        w = ix.writer(limitmb=256)
+        w = ix.writer(limitmb=256, codec=_codec())
         for d in sorted(docs, key=lambda d: d["id"]):
             w.add_document(**to_fields("clerk", d))
         w.commit(merge=False)
@@ -83,8 +83,10 @@ class PlainWhoosh:
         self.s = self.ix.searcher(weighting=scoring.BM25F())
 
     def search(self, q, limit=20):
-        wq = build_query("clerk", q)
-        return [h["id"] for h in self.s.search(wq, limit=max(limit * 3, 50), filter=date_filter(q))][:limit]
+        # the same query plan as the encrypted index (filters as unscored document sets)
+        sort = self.s.reader().column_reader("sort_no", translate=False) if not q.terms else None
+        found = run_query(self.s, "clerk", q, limit, sort_key=sort.__getitem__ if sort else None)
+        return [self.s.stored_fields(d)["id"] for d, _ in found][:limit]
 
 
 class Fts5:
@@ -219,7 +221,7 @@ def main(argv=None):
                            "import_ms": round(imp, 1), "open_and_first_search_ms": round(first, 1)})
         res["first_search_after_open"] = firsts
 
-        # updating one person (warm process; each update is one durable commit)
+        # updating one person (warm process; each update is one commit: atomic, not fsynced)
         ups = []
         for p in rng.sample(persons, 20):
             p = dict(p, profile={**p["profile"], "residence_address": p["profile"]["residence_address"] + "附1"})

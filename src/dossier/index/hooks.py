@@ -12,4 +12,5 @@ def attach(ar) -> None:
 
     svc = SearchService(ar)
     ar.search = svc
-    ar.on_commit.append(svc.on_commit)
+    # once per transaction with every changed dossier (an import is one batch)
+    ar.on_commit_batch.append(svc.on_commit_batch)

@@ -33,6 +33,13 @@ log = logging.getLogger("dossier.index")
 KEY_KIND = {CLERK: "data", INSPECT: "inspect"}
 
 
+def ar_path(ar, sid: int) -> str:
+    try:
+        return ar.scopes.path_of(sid)
+    except Exception:
+        return str(sid)
+
+
 def _hkdf(key: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"dossier-index-v1", info=info).derive(key)
 
@@ -61,8 +68,9 @@ class SearchService:
         ix = self._indexes.get(ck)
         if ix is None:
             blind_key = _hkdf(key, b"blind") if kind == INSPECT else None
+            # derived data: written atomically but not fsynced (see whoosh_backend's module doc)
             ix = WhooshIndex(self.root / str(sid) / f"{kind}-k{kv}", kind, _hkdf(key, f"files|{kind}".encode()),
-                             (self.ar.archive_id, str(sid), f"k{kv}"), blind_key=blind_key)
+                             (self.ar.archive_id, str(sid), f"k{kv}"), blind_key=blind_key, durable=False)
             self._indexes[ck] = ix
         return ix
 
@@ -79,9 +87,11 @@ class SearchService:
         with_data = {r[0] for r in ar.con.execute("SELECT DISTINCT scope FROM dossiers")}
         return sorted(s for s in covered & with_data if ar.keyring.holds(s, KEY_KIND[kind]))
 
-    def _docs(self, sid: int, kinds: tuple[str, ...], today: date, progress: Callable | None = None):
-        """Index documents of every dossier of a scope, per kind (decrypts each head)."""
-        from .documents import clerk_doc, inspect_doc
+    def _docs(self, sid: int, kinds: tuple[str, ...], today: date, progress: Callable | None = None,
+              known: dict | None = None):
+        """Index documents of every dossier of a scope, per kind (decrypts each
+        head, except those in ``known``: dossier id → (version, state) just
+        committed)."""
         from ..dossiers import DossierRow
 
         ar = self.ar
@@ -92,49 +102,98 @@ class SearchService:
                               (sid,)).fetchall()
         for r in rows:
             row = DossierRow(r[0], r[1], sid, path, r[2])
-            _, content = ar.dossiers.load(row)
-            state = content["state"]
-            if CLERK in kinds:
-                out[CLERK].append(clerk_doc(row.id, row.archive_no, path, row.head, state, today))
-            if INSPECT in kinds:
-                out[INSPECT].append(inspect_doc(row.id, row.archive_no, path, row.head, state, today, blind_key))
+            got = (known or {}).get(row.id)
+            if got is not None and got[0] == row.head:
+                state = got[1]
+            else:
+                _, content = ar.dossiers.load(row)
+                state = content["state"]
+            for kind in kinds:
+                out[kind].append(self._doc(kind, row.id, row.archive_no, path, row.head, state, today, blind_key))
             if progress:
                 progress(1)
         return out
+
+    @staticmethod
+    def _doc(kind, dossier_id, archive_no, path, version, state, today, blind_key):
+        from .documents import clerk_doc, inspect_doc
+
+        if kind == CLERK:
+            return clerk_doc(dossier_id, archive_no, path, version, state, today)
+        return inspect_doc(dossier_id, archive_no, path, version, state, today, blind_key)
 
     def _kinds_held(self, sid: int) -> tuple[str, ...]:
         return tuple(k for k in (CLERK, INSPECT) if self.ar.keyring.holds(sid, KEY_KIND[k]))
 
     # -- commit hook ----------------------------------------------------------------
+    def on_commit_batch(self, ar, items) -> None:
+        """After a transaction's commit (registered on ``ar.on_commit_batch``):
+        ``items`` is ``[(row, version, state), ...]``, one per changed dossier
+        (its last state). Grouped by scope; per scope and index kind, one
+        writer and one commit, so a 10,000-row import pays one index commit
+        per 社区, not one per person. A failure here cannot undo the committed
+        data; it is logged, kept in ``errors``, and ``index status`` reports
+        the index as stale (or corrupt)."""
+        groups: dict[int, list] = {}
+        for item in items:
+            groups.setdefault(item[0].scope, []).append(item)
+        today = date.today()
+        for sid, its in groups.items():
+            for kind in self._kinds_held(sid):
+                try:
+                    self._update_kind(sid, kind, its, today)
+                except (DossierError, OSError) as e:
+                    nos = [row.archive_no for row, _, _ in its]
+                    which = nos[0] if len(nos) == 1 else f"{nos[0]} 等 {len(nos)} 份"
+                    msg = f"检索索引未能更新（档号 {which}）：{e}；请运行 dossier index rebuild"
+                    self.errors.append(msg)
+                    log.warning(msg)
+
     def on_commit(self, ar, row, version: int, state: dict) -> None:
-        """After every dossier commit: update this scope's indexes in the same
-        operation. A failure here cannot undo the committed data; it is logged,
-        kept in ``errors``, and ``index status`` reports the index as stale."""
-        try:
-            self.update(row.id, row.archive_no, row.scope, version, state)
-        except (DossierError, OSError) as e:
-            msg = f"检索索引未能更新（档号 {row.archive_no}）：{e}；请运行 dossier index rebuild"
-            self.errors.append(msg)
-            log.warning(msg)
+        """One dossier's commit (not registered: the batch hook does this)."""
+        self.on_commit_batch(ar, [(row, version, state)])
 
     def update(self, dossier_id: str, archive_no: str, sid: int, version: int, state: dict,
                today: date | None = None) -> None:
-        from .documents import clerk_doc, inspect_doc
+        """Index one dossier's state now (every kind this user holds)."""
+        from ..dossiers import DossierRow
 
-        today = today or date.today()
-        path = self.ar.scopes.path_of(sid)
-        # a data key is needed to rebuild a missing index; without it only update what exists
+        row = DossierRow(dossier_id, archive_no, sid, self.ar.scopes.path_of(sid), version)
         for kind in self._kinds_held(sid):
-            ix = self.index(sid, kind)
-            if not ix.exists():
-                if CLERK in self._kinds_held(sid) and self.ar.keyring.holds(sid, "data"):
-                    ix.rebuild(self._docs(sid, (kind,), today)[kind])
-                continue
-            if kind == CLERK:
-                doc = clerk_doc(dossier_id, archive_no, path, version, state, today)
-            else:
-                doc = inspect_doc(dossier_id, archive_no, path, version, state, today, ix._blind_key)
-            ix.upsert([doc])
+            self._update_kind(sid, kind, [(row, version, state)], today or date.today())
+
+    def update_many(self, items, today: date | None = None) -> None:
+        """Index ``[(row, version, state), ...]`` now, raising on failure."""
+        groups: dict[int, list] = {}
+        for item in items:
+            groups.setdefault(item[0].scope, []).append(item)
+        for sid, its in groups.items():
+            for kind in self._kinds_held(sid):
+                self._update_kind(sid, kind, its, today or date.today())
+
+    def _update_kind(self, sid: int, kind: str, items, today: date) -> None:
+        ix = self.index(sid, kind)
+        # a data key is needed to rebuild a missing or unreadable index; without
+        # it only an existing, readable index is updated
+        can_rebuild = self.ar.keyring.holds(sid, "data")
+        if not ix.exists():
+            if can_rebuild:
+                known = {row.id: (version, state) for row, version, state in items}
+                ix.rebuild(self._docs(sid, (kind,), today, known=known)[kind])
+            return
+        path = self.ar.scopes.path_of(sid)
+        docs = [self._doc(kind, row.id, row.archive_no, path, version, state, today, ix._blind_key)
+                for row, version, state in items]
+        try:
+            ix.upsert(docs)
+        except IntegrityError as e:
+            if not can_rebuild:
+                raise
+            # torn or tampered file, or an index of an older format: the store
+            # is the truth, so build the index again from it
+            log.warning("检索索引不可读（%s），正在从档案重建：%s", ar_path(self.ar, sid), e)
+            known = {row.id: (version, state) for row, version, state in items}
+            ix.rebuild(self._docs(sid, (kind,), today, known=known)[kind])
 
     # -- search ---------------------------------------------------------------------
     def __call__(self, query: str, limit: int = 20) -> list[dict]:
@@ -162,7 +221,14 @@ class SearchService:
             if not ix.exists():
                 warnings.append(f"辖区“{ar.scopes.path_of(sid)}”尚无检索索引，结果可能不全；请运行 dossier index rebuild")
                 continue
-            got = ix.search(q, limit)
+            try:
+                got = ix.search(q, limit)
+                fp = ix.fingerprint() if hasattr(ix, "fingerprint") else None
+            except IntegrityError:
+                # a torn (power loss) or tampered file: skip this index, never guess
+                warnings.append(f"辖区“{ar.scopes.path_of(sid)}”的检索索引已损坏，未检索该辖区；"
+                                "请运行 dossier index rebuild")
+                continue
             store = self._store_rows(sid)
             for h in got:
                 s = store.get(h.id)
@@ -170,7 +236,6 @@ class SearchService:
                     continue   # never return a person missing from the store (or moved away)
                 h.stale = h.version < s[1]
                 hits.append(h)
-            fp = ix.fingerprint() if hasattr(ix, "fingerprint") else None
             if fp is not None and fp != (len(store), sum(v[1] for v in store.values())):
                 warnings.append(f"辖区“{ar.scopes.path_of(sid)}”的检索索引已过期，结果可能不全；"
                                 "请运行 dossier index rebuild")
