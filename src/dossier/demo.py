@@ -143,7 +143,7 @@ def extra_steps() -> list[Callable[[Demo], None]]:
     import importlib
 
     steps = []
-    for mod in ("dossier.forms.demo", "dossier.index.demo", "dossier.io.demo", "dossier.approve.demo",
+    for mod in ("dossier.io.demo", "dossier.index.demo", "dossier.forms.demo", "dossier.approve.demo",
                 "dossier.reports.demo"):
         try:
             m = importlib.import_module(mod)
