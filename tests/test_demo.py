@@ -70,3 +70,16 @@ def test_demo_archive_holds_no_plaintext(demo_run):
             for n in needles:
                 for enc in ("utf-8", "utf-16-le", "gb18030"):
                     assert n.encode(enc) not in data, f"{n!r} in {f}"
+
+
+@needs_office
+def test_demo_inspector_sees_masked_search_and_roster_rejects_bad_rows(demo_run):
+    out, proc = demo_run
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    insp = next(x for x in lines if x.startswith("【督查检索】"))
+    with open_archive(out / "archive", user="li", password=Password(PASSWORDS["li"])) as ar:
+        first = ar.persons.list()[0]
+    assert first["name"] not in insp and first["id_number"] not in insp and "*" in insp
+    assert any("未导入 2" in x for x in lines)
+    assert (out / "和平社区名册_未导入.xlsx").exists()
