@@ -608,7 +608,8 @@ class WhooshIndex:
 
 
 def _codec():
-    """Whoosh's codec without zlib on posting blocks: the blocks are sealed
-    (AES-GCM) whole-file anyway, and compressing thousands of tiny blocks
-    per commit was a tenth of the indexing time."""
-    return W3Codec(compression=0)
+    """Whoosh's default codec, zlib on posting blocks kept: switching it off
+    saved ~5% of indexing time but doubled the index (5,000 persons: 22 → 46 MB)
+    and nearly doubled the first search after opening (every file is decrypted
+    into memory on open: 70 → 130 ms)."""
+    return W3Codec()
