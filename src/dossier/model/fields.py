@@ -8,6 +8,7 @@ JSON-serialisable values, collecting every error instead of stopping at the firs
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -56,8 +57,10 @@ _FALSE = {"false", "no", "n", "0", "否", "无", "没有", "不是", "×", "未"
 _LIST_SPLIT = re.compile(r"[、,，;；/\n]+")
 
 
+@functools.lru_cache(maxsize=64)
 def key_index(fields: tuple[Field, ...]) -> dict[str, Field]:
-    """Every accepted spelling of a key (name, label, aliases) → its Field."""
+    """Every accepted spelling of a key (name, label, aliases) → its Field.
+    Cached per field tuple (they are frozen module constants); callers only read it."""
     index: dict[str, Field] = {}
     for f in fields:
         for k in (f.name, f.label, *f.aliases):
