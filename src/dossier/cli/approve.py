@@ -69,7 +69,7 @@ def sign(ar, ref, step, opinion, date, return_, as_json):
 
     \b
     示例：
-      dossier --user wang approve sign 430405199001011234 --step 派出所核查 --opinion 同意
+      dossier --user wang approve sign 430405199001011233 --step 派出所核查 --opinion 同意
     """
     st = _attach(ar).approvals.sign(ref, step=step, opinion=opinion, date=date, return_=return_)
     emit_json(st) if as_json else _print_status(st)
@@ -87,7 +87,7 @@ def meeting(ar, ref, minutes_no, date, conclusion, as_json):
 
     \b
     示例：
-      dossier approve meeting 430405199001011234 --minutes 〔2024〕第3期 --date 2024-05-10 --conclusion 中
+      dossier approve meeting 430405199001011233 --minutes 〔2024〕第3期 --date 2024-05-10 --conclusion 中
     """
     st = _attach(ar).approvals.record_meeting(ref, minutes_no=minutes_no, date=date, conclusion=conclusion)
     emit_json(st) if as_json else _print_status(st)

@@ -93,7 +93,7 @@ def cli(ctx, archive, user):
       dossier init --name 粤汉街道 --admin admin
       dossier scope add 珠晖区/粤汉街道/苗圃社区
       dossier --user li person add --scope 珠晖区/粤汉街道/苗圃社区 --file person.yaml
-      dossier --user li show 430405199001011234 --json
+      dossier --user li show 430405199001011233 --json
 
     \b
     退出码：0 成功；1 输入无效或操作被拒绝；2 用法错误；10 无档案库；11 档案库被占用；

@@ -25,7 +25,7 @@ def person_add(ar, scope, file, as_json):
       dossier person add --scope 珠晖区/粤汉街道/苗圃社区 --file person.yaml
     person.yaml:
       name: 张三
-      id_number: 430405199001011234
+      id_number: 430405199001011233
       hukou_address: 湖南省衡阳市珠晖区……
     """
     ref = ar.persons.add(scope, load_data_file(file))
@@ -67,7 +67,7 @@ def person_edit(ar, ref, file, message):
 
     \b
     示例：
-      dossier person edit 430405199001011234 --file changes.yaml -m 更新现住址
+      dossier person edit 430405199001011233 --file changes.yaml -m 更新现住址
     """
     v = ar.persons.update(ref, load_data_file(file), message=message)
     click.echo("无变化，未生成新版本" if v is None else f"已保存为第 {v} 版")
@@ -92,7 +92,7 @@ def entry_add(ar, ref, type_name, file, message, as_json):
 
     \b
     示例：
-      dossier entry add 430405199001011234 --type interview --file 见面.yaml
+      dossier entry add 430405199001011233 --type interview --file 见面.yaml
     见面.yaml:
       date: 2024-03-05
       method: 敲门见人
@@ -119,9 +119,9 @@ def show(ar, ref, version, as_of, as_json):
 
     \b
     示例：
-      dossier show 430405199001011234
+      dossier show 430405199001011233
       dossier show 000000000-JD·2024-Y-001-0001 --version 2 --json
-      dossier show 430405199001011234 --as-of 2027-01-01
+      dossier show 430405199001011233 --as-of 2027-01-01
     """
     view = ar.dossiers.show(ref, version=version, as_of=parse_date_option(as_of))
     if as_json:
@@ -179,7 +179,7 @@ def diff(ar, ref, v1, v2, as_json):
 
     \b
     示例：
-      dossier diff 430405199001011234 1 3
+      dossier diff 430405199001011233 1 3
     """
     d = ar.dossiers.diff(ref, v1, v2)
     if as_json:
