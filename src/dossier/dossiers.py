@@ -130,6 +130,16 @@ class Dossiers:
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
         return v, open_content(ar.archive_id, row.scope, v, key)
 
+    def heads(self, scope_ids: set[int]):
+        """(row, version row, content) of the head of every dossier in ``scope_ids``,
+        in 档号 order — decrypted and verified like :meth:`load`."""
+        rows = self.ar.con.execute("SELECT id, archive_no, scope, head FROM dossiers ORDER BY archive_no").fetchall()
+        for r in rows:
+            if r["scope"] in scope_ids:
+                row = DossierRow(r["id"], r["archive_no"], r["scope"], self.ar.scopes.path_of(r["scope"]), r["head"])
+                v, content = self.load(row)
+                yield row, v, content
+
     def show(self, ref: str, version: int | None = None, as_of: date | None = None) -> DossierView:
         from .rules.alerts import alerts
         from .rules.labels import derive_labels

@@ -151,18 +151,25 @@ def stamp_writer(writer: PdfWriter, token, *, pages: Sequence[int] | None = None
         cb = page.cropbox
         qx = float(cb.right) - MARGIN_MM * MM - QR_MM * MM
         qy = float(cb.bottom) + MARGIN_MM * MM
-        tail = DecodedStreamObject()
-        tail.set_data(f"Q q 1 0 0 1 {qx:.3f} {qy:.3f} cm {XOBJ_NAME} Do Q\n".encode("ascii"))
-        arr = ArrayObject([q])
-        contents = page.get("/Contents")
-        if contents is not None:
-            c = contents.get_object()
-            if isinstance(c, ArrayObject):
-                arr.extend(c)
-            else:
-                arr.append(contents if hasattr(contents, "idnum") else writer._add_object(c))
-        arr.append(writer._add_object(tail))
-        page[NameObject("/Contents")] = arr
+        wrap_page_contents(writer, page, q, f"Q q 1 0 0 1 {qx:.3f} {qy:.3f} cm {XOBJ_NAME} Do Q\n".encode("ascii"))
+
+
+def wrap_page_contents(writer: PdfWriter, page, q, tail_ops: bytes) -> None:
+    """Draw ``tail_ops`` over a page: its existing content is wrapped between
+    ``q`` (an indirect stream holding "q") and a new stream starting with "Q",
+    so the page's graphics state cannot leak into the overlay."""
+    tail = DecodedStreamObject()
+    tail.set_data(tail_ops)
+    arr = ArrayObject([q])
+    contents = page.get("/Contents")
+    if contents is not None:
+        c = contents.get_object()
+        if isinstance(c, ArrayObject):
+            arr.extend(c)
+        else:
+            arr.append(contents if hasattr(contents, "idnum") else writer._add_object(c))
+    arr.append(writer._add_object(tail))
+    page[NameObject("/Contents")] = arr
 
 
 def stamp_pdf(pdf: bytes, token=None, *, tokens: Sequence | None = None, incremental: bool = False) -> bytes:

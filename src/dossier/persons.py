@@ -113,16 +113,11 @@ class Persons:
         else:
             wanted = covered
         out = []
-        rows = ar.con.execute("SELECT id, archive_no, scope, head FROM dossiers ORDER BY archive_no").fetchall()
-        for r in rows:
-            if r["scope"] not in wanted:
-                continue
-            row = DossierRow(r["id"], r["archive_no"], r["scope"], ar.scopes.path_of(r["scope"]), r["head"])
-            _, content = ar.dossiers.load(row)
+        for row, _, content in ar.dossiers.heads(wanted):
             p = content["state"]["profile"]
-            out.append({"archive_no": r["archive_no"], "id": r["id"], "name": p.get("name"),
+            out.append({"archive_no": row.archive_no, "id": row.id, "name": p.get("name"),
                         "id_number": p.get("id_number"), "gender": p.get("gender"), "scope": row.scope_path,
-                        "version": r["head"]})
+                        "version": row.head})
         ar.audit("list", scope=scope or "*", count=len(out))
         return out
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, NameObject,
-                           NumberObject, StreamObject)
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, NumberObject, StreamObject
 
 from dossier.errors import InvalidInput
 from dossier.forms.fmt import text
+from dossier.paper_stamp import wrap_page_contents
 
 A4 = (595.28, 841.89)
 
@@ -132,18 +132,7 @@ def _stamp(writer: PdfWriter, *, first_numbered: int = 2, watermark: str | None 
         if n >= first_numbered:
             s = str(n)
             ops.append(f"q 0 g BT /DosPgNo 12 Tf 1 0 0 1 {x0 + pw - 42 - 6.7 * len(s):.2f} {y0 + ph - 36:.2f} Tm ({s}) Tj ET Q")
-        tail = DecodedStreamObject()
-        tail.set_data("\n".join(ops).encode("ascii") + b"\n")
-        contents = page.get("/Contents")
-        arr = ArrayObject([q])
-        if contents is not None:
-            c = contents.get_object()
-            if isinstance(c, ArrayObject):
-                arr.extend(c)
-            else:
-                arr.append(contents if hasattr(contents, "idnum") else writer._add_object(c))
-        arr.append(writer._add_object(tail))
-        page[NameObject("/Contents")] = arr
+        wrap_page_contents(writer, page, q, "\n".join(ops).encode("ascii") + b"\n")
 
 
 def sort_items(items: list[BindItem]) -> list[BindItem]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Iterable
 
-from ..dossiers import READ_ROLES, DossierRow
+from ..dossiers import READ_ROLES
 from ..errors import PermissionDenied
 from ..model.dates import as_date
 from ..model.dossier_rules import death_date, status_on
@@ -93,15 +93,10 @@ def load_population(ar: "Session", scope: str | None = None) -> list[PersonRecor
                                "（请由管理员或社区专干运行，并用 --save 保存督查结果供督查人员查看）")
     wanted = scope_ids(ar, scope)
     out: list[PersonRecord] = []
-    rows = ar.con.execute("SELECT id, archive_no, scope, head FROM dossiers ORDER BY archive_no").fetchall()
-    for r in rows:
-        if r["scope"] not in wanted:
-            continue
-        row = DossierRow(r["id"], r["archive_no"], r["scope"], ar.scopes.path_of(r["scope"]), r["head"])
-        v, content = ar.dossiers.load(row)
+    for row, v, content in ar.dossiers.heads(wanted):
         st = content["state"]
-        out.append(PersonRecord(r["id"], r["archive_no"], row.scope_path, st.get("profile", {}),
-                                st.get("entries", []), r["head"], v.time))
+        out.append(PersonRecord(row.id, row.archive_no, row.scope_path, st.get("profile", {}),
+                                st.get("entries", []), row.head, v.time))
     ar.audit("report", scope=scope or "*", count=len(out))
     return out
 
