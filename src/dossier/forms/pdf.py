@@ -106,6 +106,47 @@ def _wipe(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+PRIVATE_PREFIX = "dossier-pdf-"
+
+
+def private_temp_base() -> str | None:
+    """Where converters keep their plaintext: RAM-backed /dev/shm when it is usable
+    (the plaintext then never reaches a disk), else the usual temp directory.
+    ``DOSSIER_TMPDIR`` overrides both."""
+    forced = os.environ.get("DOSSIER_TMPDIR")
+    if forced:
+        return forced
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return None   # tempfile's default (TMPDIR …)
+
+
+def sweep_orphans(base: str | None = None) -> list[Path]:
+    """Wipe private directories left by a converter whose process died (kill -9,
+    power loss): each holds an ``owner.pid``; a directory whose owner is gone is
+    wiped. Returns the directories wiped."""
+    root = Path(base or tempfile.gettempdir())
+    wiped = []
+    for d in root.glob(PRIVATE_PREFIX + "*"):
+        try:
+            if not d.is_dir() or d.stat().st_uid != os.getuid():
+                continue
+            pid = int((d / "owner.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue                      # the owner is alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        _wipe(d)
+        wiped.append(d)
+    return wiped
+
+
 class PdfConverter:
     """``with PdfConverter() as conv: pdfs = conv.convert([docx_bytes, …])``."""
 
@@ -138,8 +179,11 @@ class PdfConverter:
             return None
 
     def __enter__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="dossier-pdf-"))
+        base = private_temp_base()
+        sweep_orphans(base)
+        self.dir = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX, dir=base))
         os.chmod(self.dir, 0o700)
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
         tpl = self._profile_template()
         if tpl is not None:
             shutil.copytree(tpl, self.dir / "profile", symlinks=True, dirs_exist_ok=True)
