@@ -238,6 +238,25 @@ class Session:
     def inspect_key(self, scope_path: str) -> bytes:
         return self.keyring.scope_key(self.scopes.id_of(scope_path), "inspect")[1]
 
+    # -- capabilities of the feature packages (lazy: nothing heavy is imported on open)
+    @property
+    def forms(self):
+        from .forms.facade import Forms
+
+        return Forms(self)
+
+    @property
+    def meetings(self):
+        from .forms.facade import Meetings
+
+        return Meetings(self)
+
+    @property
+    def reports(self):
+        from .reports import Reports
+
+        return Reports(self)
+
     def check(self, progress=None):
         from .checker import check
 
