@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -308,6 +309,9 @@ def test_crash_points(world, writer, point, plugins):
         assert ar.check().ok
 
 
+COMMITTED = re.compile(r"^committed (\S+) (\d+)$", re.M)
+
+
 def _kill_trials(world, writer, trials: int, seed: int, plugins: bool):
     rng = random.Random(seed)
     ra, _ = world.add_person(world.scope_a, entries=1)
@@ -323,10 +327,13 @@ def _kill_trials(world, writer, trials: int, seed: int, plugins: bool):
         seen = [p.stdout.readline() for _ in range(rng.randrange(3))]    # 0–2 commits, then a random moment
         time.sleep(rng.uniform(0, 0.02))
         p.send_signal(signal.SIGKILL)
-        out, _ = p.communicate(timeout=30)
+        p.wait(timeout=30)
+        # read what is left through the same buffered reader that gave `seen` (communicate() would
+        # read the raw pipe and drop what readline() had already buffered, splitting a line)
+        out = p.stdout.read()
+        p.stdout.close(), p.stderr.close()
         assert p.returncode == -signal.SIGKILL
-        committed = [(ln.split()[1], int(ln.split()[2])) for ln in "".join(seen).splitlines() + out.splitlines()
-                     if ln.startswith("committed")]
+        committed = [(m[1], int(m[2])) for m in COMMITTED.finditer("".join(seen) + out)]
         landed += bool(committed)
         before = _assert_intact(world, before, committed)
     assert landed >= trials // 2, "kills should land inside the writing loop"
