@@ -37,21 +37,21 @@ def template_columns(type_name: str) -> list[dict]:
             continue
         if et.name == "status" and f.name == "axis":
             continue   # derived from the status value
-        choices = tuple(f.choices)
+        choices, kind = tuple(f.choices), f.kind
         if et.name == "status" and f.name == "status":
             from ..model.entries import MEASURE_STATUSES, PRESENCE_STATUSES
 
-            choices = MEASURE_STATUSES + PRESENCE_STATUSES
-        help_ = _help(f, choices)
-        cols.append({"header": ("*" if f.required else "") + f.label, "field": f.name, "kind": f.kind,
+            # a plain str in the model (the axis decides which values are valid); one list here
+            choices, kind = MEASURE_STATUSES + PRESENCE_STATUSES, "enum"
+        help_ = _help(kind, choices, f.allow_future)
+        cols.append({"header": ("*" if f.required else "") + f.label, "field": f.name, "kind": kind,
                      "choices": choices, "help": help_})
     return cols
 
 
-def _help(f, choices) -> str:
-    k = f.kind
+def _help(k: str, choices, allow_future: bool = False) -> str:
     if k == "date":
-        return "日期，例如 2024-03-05（也可写 2024.3.5 或 2024年3月5日）" + ("；可填将来日期" if f.allow_future else "")
+        return "日期，例如 2024-03-05（也可写 2024.3.5 或 2024年3月5日）" + ("；可填将来日期" if allow_future else "")
     if k == "bool":
         return "填“是”或“否”。"
     if k == "enum":
