@@ -229,6 +229,7 @@ def normalize_fields(fields: tuple[Field, ...], data: Mapping, *, today: date, e
     Required fields are checked unless ``partial``.
     """
     out: dict = {}
+    failed: set[str] = set()      # given but invalid: already reported, not “必填” again
     where = f"（{prefix}）" if prefix else ""
     for name, (f, value) in resolve_keys(fields, data, errors, where=where).items():
         path = f"{prefix}.{name}" if prefix else name
@@ -239,10 +240,11 @@ def normalize_fields(fields: tuple[Field, ...], data: Mapping, *, today: date, e
         try:
             out[name] = coerce(f, value, today=today, path=path)
         except InvalidInput as e:
+            failed.add(name)
             errors.extend(getattr(e, "errors", None) or [e])
     if not partial:
         for f in fields:
-            if f.required and out.get(f.name) in (None, "", []):
+            if f.required and f.name not in failed and out.get(f.name) in (None, "", []):
                 path = f"{prefix}.{f.name}" if prefix else f.name
                 errors.append(InvalidInput(field=path, reason=f"必填（{f.label}）"))
     return out
