@@ -79,3 +79,21 @@ def test_compare_finds_exactly_the_seeded_differences(rworld, rosters, pair_expe
     assert summary["仅平台有"] == 1 and summary["仅档案有"] == 1
     d = res.to_dict()
     assert d["summary"]["phone"] == len(pair_expected["phone"])
+
+
+def test_abstinence_years_counted_from_the_anchor_and_void_after_a_relapse():
+    import datetime as dt
+
+    from dossier.io.export import derived
+
+    today = dt.date(2026, 6, 1)
+    measure = {"type": "status", "axis": "measure", "status": "社区戒毒", "date": "2020-01-10",
+               "start": "2020-01-10", "end": "2023-01-09"}
+    relapse = {"type": "drug_event", "event_type": "检测阳性", "date": "2025-05-01"}
+    clean = derived({}, [measure], today)
+    assert clean["_abstinence_years"] == 6 and "戒断5年" in clean["_labels"]
+    after = derived({}, [measure, relapse], today)
+    assert after.get("_abstinence_years") is None and after["_labels"] == ""
+    assert after["_last_event"] == "2025-05-01"
+    # a relapse after ``today`` (evaluated for an earlier date) does not count yet
+    assert derived({}, [measure, relapse], dt.date(2025, 1, 1))["_abstinence_years"] == 4

@@ -55,7 +55,7 @@ def _latest(entries, type_):
 def derived(profile: dict, entries: list[dict], today: _dt.date) -> dict:
     """The 附表2 values that come from entries and rules."""
     from ..model.dossier_rules import status_periods
-    from ..rules.labels import anchor_date, derive_labels
+    from ..rules.labels import anchor_date, derive_labels, relapses
 
     measure, presence = current_status(entries, today)
     out: dict = {"_status": status_text(entries, today), "_measure": measure, "_presence": presence}
@@ -79,7 +79,7 @@ def derived(profile: dict, entries: list[dict], today: _dt.date) -> dict:
     ev = _latest(entries, "drug_event")
     out["_last_event"] = ev.get("date") if ev else None
     anchor = anchor_date(profile, entries, today)
-    if anchor:
+    if anchor and not relapses(entries, anchor, today):      # a relapse voids the count (DOMAIN §2.2)
         years = today.year - anchor.year - ((today.month, today.day) < (anchor.month, anchor.day))
         out["_abstinence_years"] = max(years, 0)
     a = _latest(entries, "assessment")
