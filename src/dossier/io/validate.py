@@ -205,6 +205,31 @@ def _empty(v) -> bool:
     return v is None or (isinstance(v, str) and clean(v) == "")
 
 
+_TOTAL = re.compile(r"^(合计|总计|小计|共计)")
+_SIGN_OFF = re.compile(r"^(填表人|填报人|制表人|审核人|审批人|单位负责人|负责人|经办人|联系人|联系电话|填表日期|"
+                       r"填报日期|制表日期|填表单位|填报单位|制表单位|备注|说明|注)[:：]|^[(（]?(单位)?盖章[)）]?$")
+
+
+def is_footer_row(values: tuple) -> bool:
+    """A line under the table that is not a person: a total (合计 12 人) or a sign-off
+    (填表人：…  审核人：…  填表日期：…). Every filled cell must read as such, so a row that
+    also holds a name or an ID number is still validated as data."""
+    cells = [v for v in values if not _empty(v)]
+    if not cells or not isinstance(cells[0], str):
+        return False
+    first = clean(cells[0])
+    total = bool(_TOTAL.match(first))
+    if not (total or _SIGN_OFF.match(first)):
+        return False
+    for v in cells[1:]:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and total:
+            continue
+        t = clean(str(v))
+        if not (_SIGN_OFF.match(t) or _TOTAL.match(t) or (total and re.fullmatch(r"\d+\s*(人|名|条)?", t))):
+            return False
+    return True
+
+
 # ---------------------------------------------------------------- rows
 
 
@@ -373,6 +398,11 @@ def validate_book(path: str | Path, *, today: _dt.date, sheet: str | None = None
             v.notes.append(f"工作表“{t.name}”：以下列未导入（不是档案字段）：{'、'.join(t.unmapped)}；"
                            "如需导入请用 --mapping 指定对应字段")
         for rownum, values in t.rows:
+            if is_footer_row(values):
+                v.notes.append(f"工作表“{t.name}”第{rownum}行是表尾（合计、填表人等），不是人员，未导入")
+                if progress:
+                    progress(1)
+                continue
             r = validate_row(t, rownum, values, today=today)
             if r is not None:
                 v.rows.append(r)
