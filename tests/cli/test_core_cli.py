@@ -356,3 +356,19 @@ def test_init_uses_production_kdf_without_env(tmp_path, run_dossier):
     from dossier.crypto.kdf import PRODUCTION
     cfg = tomllib.loads((tmp_path / "ar" / "archive.toml").read_text())
     assert cfg["kdf"]["memory_kib"] == PRODUCTION.memory_kib and cfg["kdf"]["iterations"] == PRODUCTION.iterations
+
+
+# issue 2 and 3 commands: every one a user runs shows an example in its --help
+EXAMPLE_COMMANDS = ["init", "scope add", "scope list", "user add", "user list", "user revoke", "passwd",
+                    "person add", "person list", "person edit", "entry add", "show", "history", "diff", "check",
+                    "import", "sheet template", "export", "compare"]
+
+
+@pytest.mark.parametrize("command", EXAMPLE_COMMANDS)
+def test_help_has_examples(command):
+    from dossier.cli.main import cli as root
+
+    r = CliRunner().invoke(root, [*command.split(), "--help"])
+    assert r.exit_code == 0, r.output
+    examples = r.output.split("示例", 1)[-1]
+    assert "示例" in r.output and f" {command.split()[-1]}" in examples and "dossier " in examples, r.output

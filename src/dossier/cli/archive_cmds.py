@@ -58,7 +58,13 @@ def scope_add(ar, path, code):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def scope_list(ar, as_json):
-    """列出辖区及各辖区建档人数。"""
+    """列出辖区及各辖区建档人数。
+
+    \b
+    示例：
+      dossier --user admin scope list
+      dossier --user admin scope list --json
+    """
     rows = ar.scopes.list()
     if as_json:
         emit_json(rows)
@@ -99,7 +105,13 @@ def user_add(ar, name, role, scopes, step, password_file):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def user_list(ar, as_json):
-    """列出用户、角色、辖区与状态。"""
+    """列出用户、角色、辖区与状态。
+
+    \b
+    示例：
+      dossier --user admin user list
+      dossier --user admin user list --json
+    """
     rows = ar.users.list()
     if as_json:
         emit_json(rows)
@@ -113,7 +125,12 @@ def user_list(ar, as_json):
 @click.argument("name")
 @with_archive
 def user_revoke(ar, name):
-    """停用用户：删除其密钥并轮换其持有的辖区密钥。"""
+    """停用用户：删除其密钥并轮换其持有的辖区密钥。
+
+    \b
+    示例：
+      dossier --user admin user revoke li
+    """
     info = ar.users.revoke(name)
     click.echo(f"已停用用户 {name}，轮换了 {info['rotated_scopes']} 个辖区的密钥")
 

@@ -160,7 +160,13 @@ def show(ar, ref, version, as_of, as_json):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def history(ar, ref, as_json):
-    """列出档案的全部版本（作者、时间、说明）。"""
+    """列出档案的全部版本（作者、时间、说明）。REF 为档号或公民身份号码。
+
+    \b
+    示例：
+      dossier history 430405199001011233
+      dossier history 000000000-JD·2024-Y-001-0001 --json
+    """
     rows = ar.dossiers.history(ref)
     if as_json:
         emit_json(rows)
