@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from .crypto import aead
 from .crypto.keys import verify as ed25519_verify
+from .crypto.keys import wrap_to
 from .errors import AuditChainError, IntegrityError
 
 FORMAT = 1
@@ -103,6 +104,13 @@ class AuditEvent:
             return None
         return json.loads(aead.open_(key, self.sealed, _ad(archive_id, self.event_id, self.key_id),
                                      "审计详情"))
+
+    def private_boxed(self, box_keys, archive_id: str = "") -> dict | None:
+        """Decrypt private details sealed to a public key (``append(seal_to=…)``) with the
+        matching X25519 private key (``box_keys``: anything with ``unwrap``, e.g. ``UserKeys``)."""
+        if self.sealed is None:
+            return None
+        return json.loads(box_keys.unwrap(self.sealed, _ad(archive_id, self.event_id, self.key_id)))
 
     def to_dict(self, private: dict | None = None) -> dict:
         d = {"seq": self.seq, "event_id": self.event_id, "ts": self.ts, "actor": self.actor,
@@ -251,9 +259,15 @@ class AuditLog:
     # -- writing --------------------------------------------------------------------
     def append(self, actor: str, sign_key, action: str, public: Mapping | None = None, *,
                private: Mapping | None = None, seal_key: bytes | None = None,
-               key_id: str | None = None, ts: str | None = None) -> AuditEvent:
-        """Add one event signed by ``sign_key`` (a ``UserKeys`` or anything with ``sign_bytes``)."""
-        if private and seal_key is None:
+               key_id: str | None = None, ts: str | None = None,
+               seal_to: bytes | None = None) -> AuditEvent:
+        """Add one event signed by ``sign_key`` (a ``UserKeys`` or anything with ``sign_bytes``).
+
+        Private details are sealed under the symmetric ``seal_key``, or, with
+        ``seal_to`` (an X25519 public key), sealed to that key's holders only —
+        so the actor need not be able to read them back (e.g. the admins' audit key).
+        """
+        if private and seal_key is None and seal_to is None:
             raise IntegrityError("审计详情含个人信息，必须加密（缺少密钥）")
         public = dict(public or {})
         own_tx = not self.conn.in_transaction
@@ -267,8 +281,11 @@ class AuditLog:
             sealed = None
             if private:
                 key_id = key_id or "audit"
-                sealed = aead.seal(seal_key, _canon(dict(private)).encode(),
-                                   _ad(self.archive_id, event_id, key_id))
+                ad = _ad(self.archive_id, event_id, key_id)
+                if seal_to is not None:
+                    sealed = wrap_to(seal_to, _canon(dict(private)).encode(), ad)
+                else:
+                    sealed = aead.seal(seal_key, _canon(dict(private)).encode(), ad)
             else:
                 key_id = None
             h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)

@@ -5,7 +5,11 @@
 
 - ``ar.audit_log(action, **details)`` → one signed event in the hash chain;
   details that name a person (see :data:`PRIVATE_KEYS`) are sealed under the
-  dossier's scope key (or, without a dossier, the archive's blind-index key);
+  dossier's scope key or, without a dossier (searches, requests, lists), to the
+  admins' audit key (an X25519 pair: public half in ``meta`` key ``audit_pub``,
+  private half wrapped to every admin, ``archive_keys`` kind ``audit``), so a
+  query typed by one user (a full name, an ID number) is readable by admins
+  only — never by an inspector or another clerk reading the log;
 - ``ar.audit_head()`` → the head anchored in each new dossier version;
 - ``ar.on_user_added`` → a PDF-signing identity issued by the archive CA;
 - ``ar.ca`` (lazy), ``ar.audit_chain`` (:class:`~dossier.audit.AuditLog`),
@@ -21,11 +25,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from ..audit import SCHEMA as AUDIT_SCHEMA
 from ..audit import AuditLog
 from ..crypto.ca import ArchiveCA, generate_signing_identity, load_cert
 from ..crypto.keyring import archive_key_context
-from ..crypto.keys import wrap_to
+from ..crypto.keys import RAW, RAW_PRIV, UserKeys, wrap_to
 from ..errors import PermissionDenied, RefusedOperation
 
 if TYPE_CHECKING:
@@ -35,6 +41,8 @@ if TYPE_CHECKING:
 PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",
                           "id_number", "phone", "query", "q", "profile", "changes", "text"})
 CA_KIND = "ca"
+AUDIT_KIND = "audit"          # admins' key for private details that name no dossier
+AUDIT_KEY_ID = "archive:audit"
 
 
 def identity_context(archive_id: str, user: str) -> bytes:
@@ -59,6 +67,7 @@ def attach(ar: "Session") -> None:
     ar.meeting_approvals = []
     if ar.user.role == "admin":
         _ensure_ca(ar)
+        _ensure_audit_key(ar)
         _ensure_own_identity(ar)
     from .chain import Approvals
     ar.approvals = Approvals(ar)
@@ -78,11 +87,11 @@ def ensure_attached(ar: "Session") -> "Session":
 def record(ar: "Session", action: str, **details):
     public = {k: v for k, v in details.items() if k not in PRIVATE_KEYS}
     private = {k: v for k, v in details.items() if k in PRIVATE_KEYS}
-    seal_key = key_id = None
+    seal_key = key_id = seal_to = None
     if private:
-        seal_key, key_id = _seal_key_for(ar, details)
+        seal_key, key_id, seal_to = _seal_key_for(ar, details)
     ev = ar.audit_chain.append(ar.user.name, ar.keys, action, public, private=private or None,
-                               seal_key=seal_key, key_id=key_id)
+                               seal_key=seal_key, key_id=key_id, seal_to=seal_to)
     if action in MEETING_ACTIONS and details.get("meeting"):
         _after_meeting(ar, str(details["meeting"]))
     return ev
@@ -115,7 +124,9 @@ def _check_audit_chain(ar: "Session", report) -> None:
         report.add("审计链", e.message)
 
 
-def _seal_key_for(ar: "Session", details: dict) -> tuple[bytes, str]:
+def _seal_key_for(ar: "Session", details: dict) -> tuple[bytes | None, str, bytes | None]:
+    """(symmetric key, key_id, public key to seal to): the dossier's scope key, else the
+    admins' audit key (the archive blind key only in an archive no admin has opened since)."""
     dossier = details.get("dossier")
     if isinstance(dossier, str):
         row = ar.con.execute("SELECT scope FROM dossiers WHERE id=?", (dossier,)).fetchone()
@@ -123,8 +134,11 @@ def _seal_key_for(ar: "Session", details: dict) -> tuple[bytes, str]:
             for kind in ("data", "inspect"):
                 if ar.keyring.holds(row[0], kind):
                     kv, key = ar.keyring.scope_key(row[0], kind)
-                    return key, f"scope:{row[0]}:{kind}:{kv}"
-    return ar.keyring.archive_key("blind"), "archive:blind"
+                    return key, f"scope:{row[0]}:{kind}:{kv}", None
+    pub = _meta_get(ar, "audit_pub")
+    if pub is not None:
+        return None, AUDIT_KEY_ID, bytes.fromhex(pub)
+    return ar.keyring.archive_key("blind"), "archive:blind", None
 
 
 def open_private(ar: "Session", event) -> dict | None:
@@ -133,6 +147,8 @@ def open_private(ar: "Session", event) -> dict | None:
         return None
     try:
         kid = event.key_id or ""
+        if kid == AUDIT_KEY_ID:
+            return event.private_boxed(_audit_box(ar), ar.archive_id)
         if kid == "archive:blind":
             key = ar.keyring.archive_key("blind")
         elif kid.startswith("scope:"):
@@ -188,6 +204,30 @@ def _ensure_ca(ar: "Session") -> None:
     ar._ca = ca
 
 
+def _ensure_audit_key(ar: "Session") -> None:
+    """Create the admins' audit key pair once (public half in ``meta``, private half
+    wrapped to every active admin)."""
+    if _meta_get(ar, "audit_pub") is not None:
+        return
+    priv = X25519PrivateKey.generate()
+    raw = priv.private_bytes(**RAW_PRIV)
+    with ar.transaction() as con:
+        if _meta_get(ar, "audit_pub") is not None:
+            return
+        con.execute("INSERT INTO meta(key, value) VALUES('audit_pub', ?)",
+                    (priv.public_key().public_bytes(**RAW).hex(),))
+        for name, box_pub in con.execute("SELECT name, box_pub FROM users WHERE role='admin' AND status='active'"
+                                         ).fetchall():
+            con.execute("INSERT OR REPLACE INTO archive_keys(kind, user, wrapped) VALUES(?,?,?)",
+                        (AUDIT_KIND, name, wrap_to(box_pub, raw, archive_key_context(ar.archive_id, AUDIT_KIND))))
+
+
+def _audit_box(ar: "Session") -> UserKeys:
+    """The audit key's private half as an unwrapping key (admins only; else PermissionDenied)."""
+    raw = ar.keyring.archive_key(AUDIT_KIND)
+    return UserKeys(X25519PrivateKey.from_private_bytes(raw), None)
+
+
 def load_ca(ar: "Session") -> ArchiveCA:
     ca = getattr(ar, "_ca", None)
     if ca is None:
@@ -206,9 +246,11 @@ def issue_identity(ar: "Session", name: str, role: str, step: str | None, box_pu
     key_pem, cert_pem = generate_signing_identity(ca, name, role, step)
     ar.con.execute("UPDATE users SET pdf_identity=?, cert=? WHERE name=?",
                    (wrap_to(box_public, key_pem, identity_context(ar.archive_id, name)), cert_pem, name))
-    if role == "admin":  # a new admin holds the CA key too
+    if role == "admin":  # a new admin holds the CA key (and the audit key) too
         ar.con.execute("INSERT OR REPLACE INTO archive_keys(kind, user, wrapped) VALUES(?,?,?)",
                        (CA_KIND, name, wrap_to(box_public, ca.key_pem, archive_key_context(ar.archive_id, CA_KIND))))
+        if _meta_get(ar, "audit_pub") is not None:
+            ar.keyring.grant_archive_key(name, box_public, AUDIT_KIND)
 
 
 def reissue_identity(ar: "Session", name: str) -> None:
