@@ -97,3 +97,34 @@ def test_abstinence_years_counted_from_the_anchor_and_void_after_a_relapse():
     assert after["_last_event"] == "2025-05-01"
     # a relapse after ``today`` (evaluated for an earlier date) does not count yet
     assert derived({}, [measure, relapse], dt.date(2025, 1, 1))["_abstinence_years"] == 4
+
+
+def test_only_on_platform_but_filed_in_another_scope_is_marked(world, tmp_path):
+    """A 街道 platform export compared by a 社区 clerk: a person filed under another 社区
+    is “only on the platform” for this scope, and marked as already in the archive."""
+    import datetime as dt
+
+    from dossier.model.idnumber import make_id_number
+
+    mine, p_mine = world.add_person(world.scope_a)
+    other, p_other = world.add_person(world.scope_b)
+    unknown = make_id_number("430405", dt.date(1990, 1, 1), 77)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["姓名", "身份证号", "联系电话"])
+    for name, idn in ((p_mine["name"], p_mine["id_number"]), (p_other["name"], p_other["id_number"]),
+                      ("某某", unknown)):
+        ws.append([name, idn, None])
+    platform = tmp_path / "平台.xlsx"
+    wb.save(platform)
+    with world.open("li") as ar:                       # li holds scope_a only
+        res = compare_platform(ar, platform, scope=world.scope_a, today=world.today)
+    assert res.matched == 1
+    only = {x["id_number"]: x for x in res.only_platform}
+    assert set(only) == {p_other["id_number"], unknown}
+    assert only[p_other["id_number"]]["archive_scope"] == world.scope_b
+    assert "archive_scope" not in only[unknown]
+    assert res.summary()["only_platform_elsewhere"] == 1
+    ws = openpyxl.load_workbook(write_compare(res, tmp_path / "比对.xlsx"))["仅平台有"]
+    assert {r[0]: r[4] for r in ws.iter_rows(min_row=2, values_only=True)} == {
+        p_other["id_number"]: world.scope_b, unknown: None}

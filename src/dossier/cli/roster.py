@@ -200,6 +200,9 @@ def compare(ar, file, scope, output, sheet, mapping, today, as_json):
     s = res.summary()
     click.echo(f"平台 {s['platform']} 人，档案 {s['archive']} 人，两边都有 {s['matched']} 人")
     click.echo(f"仅平台有 {s['only_platform']} 人，仅档案有 {s['only_archive']} 人")
+    if s["only_platform_elsewhere"]:
+        click.secho(f"仅平台有的人员中 {s['only_platform_elsewhere']} 人已在档案的其他辖区建档（不在本次比对范围内）",
+                    fg="yellow")
     for k, (title, _) in KINDS.items():
         click.echo(f"{title} {s[k]} 处")
     if s["unreadable"]:

@@ -47,6 +47,7 @@ class CompareResult:
     def summary(self) -> dict:
         return {"platform": self.platform_count, "archive": self.archive_count, "matched": self.matched,
                 "only_platform": len(self.only_platform), "only_archive": len(self.only_archive),
+                "only_platform_elsewhere": sum(1 for x in self.only_platform if x.get("archive_scope")),
                 **{k: len(v) for k, v in self.differences.items()}, "unreadable": len(self.unreadable)}
 
     def to_dict(self) -> dict:
@@ -136,8 +137,11 @@ def compare_platform(ar, path: str | Path, *, scope: str | None, sheet: str | No
     for idn, rec in platform.items():
         a = archive.get(idn)
         if a is None:
-            res.only_platform.append({"id_number": idn, "name": rec.get("name", ""),
-                                      "sheet": rec["_sheet"], "row": rec["_row"]})
+            item = {"id_number": idn, "name": rec.get("name", ""), "sheet": rec["_sheet"], "row": rec["_row"]}
+            elsewhere = _archive_scope_of(ar, idn)
+            if elsewhere:
+                item["archive_scope"] = elsewhere   # 建档在比对范围之外（另一社区），不是漏录
+            res.only_platform.append(item)
             continue
         res.matched += 1
         base = {"id_number": idn, "name": a.get("name") or rec.get("name", ""),
@@ -165,6 +169,17 @@ def compare_platform(ar, path: str | Path, *, scope: str | None, sheet: str | No
     return res
 
 
+def _archive_scope_of(ar, id_number: str) -> str | None:
+    """The scope path of the archive's dossier for ``id_number`` (matched by blind token,
+    no scope key needed), or None when the archive has no such person."""
+    from ..errors import NotFound
+
+    try:
+        return ar.dossiers.resolve(id_number).scope_path
+    except NotFound:
+        return None
+
+
 def _archive_status_for(ar, a: dict, today):
     text = a.get("_status") or ""
     labels = [x for x in (a.get("_labels") or "").split("、") if x]
@@ -190,7 +205,8 @@ def write_compare(res: CompareResult, out: str | Path) -> Path:
     s = res.summary()
     ws.append(["项目", "人数"])
     for label, key in (("平台导出人数", "platform"), ("档案人数（辖区内）", "archive"), ("两边都有", "matched"),
-                       ("仅平台有", "only_platform"), ("仅档案有", "only_archive"),
+                       ("仅平台有", "only_platform"), ("其中已在档案其他辖区建档", "only_platform_elsewhere"),
+                       ("仅档案有", "only_archive"),
                        *((KINDS[k][0], k) for k in KINDS), ("平台行无法比对", "unreadable")):
         ws.append([label, s[key]])
     ws.append([])
@@ -212,8 +228,8 @@ def write_compare(res: CompareResult, out: str | Path) -> Path:
         w.column_dimensions["A"].width = 21
         return w
 
-    sheet("仅平台有", ["公民身份号码", "姓名", "平台表", "平台行号"], res.only_platform,
-          ["id_number", "name", "sheet", "row"])
+    sheet("仅平台有", ["公民身份号码", "姓名", "平台表", "平台行号", "已在档案其他辖区建档"], res.only_platform,
+          ["id_number", "name", "sheet", "row", "archive_scope"])
     sheet("仅档案有", ["公民身份号码", "姓名", "档号", "辖区"], res.only_archive,
           ["id_number", "name", "archive_no", "scope"])
     for kind, (title, _) in KINDS.items():
