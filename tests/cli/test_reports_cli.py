@@ -72,6 +72,10 @@ def test_progress_json_docx_xlsx(arch, tmp_path):
     assert {c["community"] for c in p["communities"]} == {"苗圃社区", "东风社区", "和平社区"}
     r = run(arch, "li", "campaign", "progress", name, "--by", "苗圃社区", "--as-of", "2025-06-01", "--json")
     assert {c["community"] for c in json.loads(r.output)["communities"]} == {"苗圃社区"}
+    for by in ("scope", "社区"):    # `--by scope` as issue 7 writes it: the default per-社区 table
+        r = run(arch, "admin", "campaign", "progress", name, "--by", by, "--as-of", "2025-06-01", "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["communities"] == p["communities"]
 
     docx_path = tmp_path / "周报.docx"
     r = run(arch, "admin", "campaign", "progress", name, "--as-of", "2025-06-01", "-o", str(docx_path))

@@ -67,7 +67,7 @@ def list_(ar, as_json):
 
 @campaign.command("progress")
 @click.argument("name")
-@click.option("--by", "by", metavar="SCOPE", help="只看某个下级辖区（社区）")
+@click.option("--by", "by", metavar="SCOPE", help="只看某个下级辖区（社区）；scope 或 社区 = 按社区列出全部（默认）")
 @click.option("--as-of", "as_of", help="统计截至日期（默认今天）")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
               help="写出周报：.docx（表格+图表）或 .xlsx")

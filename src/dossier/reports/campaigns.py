@@ -227,7 +227,9 @@ class Campaigns:
         from .population import load_population
 
         c = self.get(name)
-        scope = by or c.scope
+        # ``--by scope`` (the spelling) / ``--by 社区``: the default per-社区 table
+        # of the whole campaign; any other value names one sub-scope (``--by 苗圃社区``).
+        scope = c.scope if by in (None, "", "scope", "社区") else by
         records = load_population(self.ar, scope)
         return campaign_progress(c, records, as_of)
 
