@@ -56,3 +56,15 @@ def test_locked_after_timeout(db):
         other.close()
     with meta.transaction(con, timeout=0.2):     # free again
         pass
+
+
+def test_owner_only_permissions(db):
+    """meta.db and its WAL files are readable by the owner only, like the rest of the archive."""
+    import os
+    import stat
+    path, con = db
+    with meta.transaction(con):
+        con.execute("INSERT INTO meta(key, value) VALUES('k', 'v')")
+    for p in path.parent.iterdir():
+        if p.name.startswith("meta.db"):
+            assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p.name

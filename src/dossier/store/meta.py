@@ -6,6 +6,7 @@ dossier rows (opaque id, 档号, blind ID-number token) and sealed versions.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -62,6 +63,9 @@ def connect(path: Path, *, timeout: float = 30.0, synchronous: str = "FULL") -> 
 
 
 def create(path: Path) -> sqlite3.Connection:
+    # owner-only, like every other file of the archive; SQLite gives its -wal
+    # and -shm files the database file's permissions
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     con = connect(path)
     con.executescript(SCHEMA)
     return con
