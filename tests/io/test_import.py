@@ -199,3 +199,21 @@ def test_progress_reports_each_stage(rworld, rosters):
     assert res.applied
     assert [s for s in seen if s[0] == "校验"][-1] == ("校验", 12, 12)
     assert [s for s in seen if s[0] == "写入"][-1] == ("写入", 12, 12)
+
+
+def test_file_name_of_an_import_is_not_stored_in_clear(rworld, rosters):
+    """Clerks name files after people (王建国补录.xlsx): the audit event keeps the
+    name sealed, so nothing under the archive shows it."""
+    src = rosters / "messy_roster.xlsx"
+    named = rosters / "欧阳秀梅补录名册.xlsx"
+    src.rename(named)
+    with rworld.open("admin") as ar:
+        res = import_file(ar, named, scope=STREET, today=MESSY_TODAY, skip_invalid=True)
+        assert res.applied
+        (event,) = ar.audit_chain.events(action="import")
+        assert "file" not in event.public and event.sealed is not None     # recorded, sealed
+    needles = ["欧阳秀梅".encode(enc) for enc in ("utf-8", "utf-16-le", "gb18030")]
+    for p in rworld.path.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            assert not any(n in data for n in needles), p

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 # Detail keys that name or point at a person: sealed, never stored in clear.
 PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",
-                          "id_number", "phone", "query", "q", "profile", "changes", "text"})
+                          "id_number", "phone", "query", "q", "profile", "changes", "text",
+                          "file"})   # a file name can be a person's name (张三名册.xlsx)
 CA_KIND = "ca"
 AUDIT_KIND = "audit"          # admins' key for private details that name no dossier
 AUDIT_KEY_ID = "archive:audit"
