@@ -129,6 +129,15 @@ def test_full_chain_three_signers_pdfsig_and_verify(arch):
     assert r.returncode == 20, r.stdout + r.stderr
     if sigs is not None:
         assert not any(s["valid"] for s in pdfsign.pdfsig_report(str(bad)))
+    # an inspector cannot read the dossier but can check a form: a good one passes (said unmatched
+    # against the record, not reported as tampering), the altered one still exits 20
+    good, altered = a.parallel(("zhou", "approve", "verify", str(out), "--json"),
+                               ("zhou", "approve", "verify", str(bad)))
+    assert good.returncode == 0, good.stderr
+    v = json.loads(good.stdout)
+    assert v["ok"] and v["archive_checked"] is False and v["notes"] and len(v["signatures"]) == 4
+    assert altered.returncode == 20, altered.stderr
+    assert json.loads(a.run("zhao", "approve", "verify", str(out), "--json").stdout)["archive_checked"] is True
     a.run("qian", "approve", "sign", ref, "--step", "区禁毒办备案", "--opinion", "予以备案", "--date", "2024-05-10")
     st = json.loads(a.run("li", "approve", "status", ref, "--json").stdout)
     assert st["status"] == "已备案" and st["next"] is None

@@ -407,8 +407,15 @@ class Approvals:
                 row = ar.dossiers.resolve(did)
                 _, state = self._row_and_state(did)
                 rec = next((r for r in reversed(state.get("approvals") or []) if r.get("form_ref") == fref), None)
-            except (NotFound, PermissionDenied):
-                problems.append("无法在档案库中核对该审批表对应的档案（找不到或无权查看）")
+            except NotFound:
+                problems.append("无法在档案库中核对该审批表对应的档案（找不到）")
+            except PermissionDenied:
+                # e.g. an inspector checking a printed/exported form: the signatures, step order
+                # and signers are checked; the match with the dossier's record is not — said so,
+                # and not reported as tampering (exit 20) when nothing is wrong with the PDF.
+                row = None
+                out["notes"] = ["未与档案记录核对：当前用户无权查看该档案（签名、环节顺序与签名人已核验）"]
+        out["archive_checked"] = rec is not None and row is not None
         if rec is not None and row is not None:
             if fref != rec["form_ref"]:
                 problems.append("审批表的表单标识与档案记录不符")

@@ -154,6 +154,8 @@ def verify(ar, target, as_json):
     if not out["ok"]:
         raise IntegrityError("审批表验证失败：" + "；".join(out["problems"]))
     if not as_json:
+        for note in out.get("notes", []):
+            click.echo(f"注意：{note}")
         click.echo("审批表验证通过。")
 
 
