@@ -195,3 +195,35 @@ def test_attach_show_and_bind(world, run_dossier, tmp_path):
     enc = PdfReader(io.BytesIO(out2.read_bytes()))
     assert enc.is_encrypted and enc.decrypt("secret-bind-1")
     assert len(enc.pages) == len(reader.pages)
+
+
+def test_meeting_yaml_as_written_by_hand(world, run_dossier, tmp_path):
+    """An unquoted ``no:`` (YAML 1.1 reads it as False) keeps the 期号; a second
+    meeting with the same 期号 is refused; the 审批表 shows the 会商 number and date."""
+    from docx import Document
+
+    p = _people(world)
+    env = world.env("li")
+    f = tmp_path / "会商.yaml"
+    f.write_text(f"""no: 〔2025〕第3期
+date: 2025-05-28
+place: 粤汉街道综治中心
+host: 黄志远
+persons:
+  - ref: {p["林晓峰"]}
+    level: 中
+""", encoding="utf-8")
+    r = run_dossier(["meeting", "add", "--file", f], env=env)
+    assert r.code == 0, r.stderr
+    assert "〔2025〕第3期" in r.stdout
+    rows = json.loads(run_dossier(["meeting", "list", "--json"], env=env).stdout)
+    assert [m["no"] for m in rows] == ["〔2025〕第3期"]
+    r = run_dossier(["meeting", "add", "--file", f], env=env)
+    assert r.code == 1 and "〔2025〕第3期" in r.stderr and "已有会议记录" in r.stderr
+    assert len(json.loads(run_dossier(["meeting", "list", "--json"], env=env).stdout)) == 1
+    out = tmp_path / "审批表.docx"
+    r = run_dossier(["form", "fill", "审批表", p["林晓峰"], "--date", "2025-06-01", "-o", out], env=env)
+    assert r.code == 0, r.stderr
+    cells = {c.text for t in Document(str(out)).tables for row in t.rows for c in row.cells}
+    block = next(c for c in cells if c.startswith("会议纪要编号"))
+    assert "〔2025〕第3期" in block and "会商日期：2025年5月28日" in block

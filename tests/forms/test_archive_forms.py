@@ -12,7 +12,7 @@ from dossier.errors import InvalidInput
 from dossier.forms import service
 from dossier.forms.bind import index_rows_from_pdf
 
-from formkit import TODAY, gps_jpeg, needs_soffice, small_pdf
+from formkit import TODAY, full_profile, gps_jpeg, needs_soffice, small_pdf
 
 
 def _text(docx_bytes: bytes) -> str:
@@ -149,3 +149,29 @@ def test_bind_bookmarks_index_pages_and_text(person_world, tmp_path):
     assert index_text
     # no EXIF of the photo in the bound file
     assert b"SpyCam" not in pdf and b"GPS" not in pdf
+
+
+def test_approval_form_blank_date_lines_and_xlsx_counts(person_world):
+    """Unsigned blocks of the 审批表 print a 年 月 日 line to write by hand; counts
+    in an xlsx 统计表 are numbers (summable), ID numbers stay text."""
+    from openpyxl import load_workbook
+
+    world, no, prof = person_world
+    with world.open("li") as ar:
+        bare = ar.persons.add(world.scope_a, full_profile(name="许明", n=11), today=world.today).archive_no
+        r = service.fill(ar, "审批表", ref=bare, today=TODAY, keep=False)     # nothing signed yet
+        stats = service.fill(ar, "附表1", scope=world.scope_a, today=TODAY, fmt="xlsx")
+        fb02 = service.fill(ar, "附表2", scope=world.scope_a, today=TODAY, fmt="xlsx")
+    d = Document(io.BytesIO(r.data))
+    blocks = [row.cells[1].text for t in d.tables for row in t.rows
+              if row.cells[0].text.startswith(("①", "②", "③", "④", "⑤"))]
+    assert len(blocks) == 5
+    for b in blocks:
+        assert b.rstrip().endswith("年　　月　　日"), b
+    ws = load_workbook(io.BytesIO(stats.data)).active
+    header = [c.value for c in ws[4]]
+    row = [c.value for c in ws[5]]
+    assert isinstance(row[header.index("登记在册总数")], int) and row[header.index("登记在册总数")] >= 1
+    ws = load_workbook(io.BytesIO(fb02.data)).active
+    ids = [c.value for c in ws["E"]]
+    assert prof["id_number"] in ids             # 18-digit text, not a number

@@ -51,7 +51,7 @@ def demo_step(demo) -> None:
     with demo.open("li") as ar:
         from ..forms.service import add_meeting
 
-        m = add_meeting(ar, {"no": f"〔{today.year}〕第1期", "date": today.isoformat(), "place": "粤汉街道会议室",
+        m = add_meeting(ar, {"no": f"〔{today.year}〕第2期", "date": today.isoformat(), "place": "粤汉街道会议室",
                              "host": "粤汉街道禁毒办", "attendees": ["wang", "chen", "li"],
                              "persons": [{"ref": no, "level": "中", "community_level": "中",
                                           "reasons": "正在执行社区康复", "measures": "每月见面核查"}]},

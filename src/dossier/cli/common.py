@@ -88,7 +88,15 @@ def load_data_file(path: str) -> dict:
 
         class _Loader(yaml.SafeLoader):
             """Dates stay text: the model validates them and names the field
-            (PyYAML's own timestamp parser crashes on 2023-02-30)."""
+            (PyYAML's own timestamp parser crashes on 2023-02-30). A key is
+            never a boolean: ``no:`` (a meeting's 期号) stays the key "no",
+            not YAML 1.1's False."""
+
+            def construct_mapping(self, node, deep=False):
+                for key, _value in node.value:
+                    if key.tag == "tag:yaml.org,2002:bool" and isinstance(key, yaml.ScalarNode):
+                        key.tag = "tag:yaml.org,2002:str"
+                return super().construct_mapping(node, deep)
 
         _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
         try:

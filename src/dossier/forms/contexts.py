@@ -227,7 +227,8 @@ def _assessment(dossier: Mapping) -> dict:
     if not out["meeting"]["opinion"] and out["meeting_no"]:
         out["meeting"]["opinion"] = f"经{out['meeting_no']}会商，评定为{out['level']}风险。" if out["level"] else ""
     if not out["meeting"]["date"]:
-        out["meeting"]["date"] = out["meeting_date"]
+        # an assessment recorded by a 会商 meeting is dated on the meeting day
+        out["meeting"]["date"] = out["meeting_date"] or (out["date"] if out["meeting_no"] else "")
     return out
 
 

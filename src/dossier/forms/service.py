@@ -289,6 +289,8 @@ def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
                "distribution": text(data.get("distribution") or ""), "overview": text(data.get("overview") or ""),
                "persons": persons, "recorded_at": _now(), "recorded_by": ar.user.name}
     ar.require_role("admin", "clerk", what="记录会商会议")
+    if meeting["no"] and any(m.get("no") == meeting["no"] for m in list_meetings(ar)):
+        raise InvalidInput(f"会议记录有误，未保存：期号“{meeting['no']}”已有会议记录（见 dossier meeting list）")
     label = meeting["no"] or meeting["date"]
     with ar.transaction():
         meeting["blob"] = ar.blobs.put(json.dumps(meeting, ensure_ascii=False).encode("utf-8"),

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 
 from dossier.forms.fmt import clean
 
 
-def _cell(v):
-    return clean(str(v)) if v is not None else ""
+# Counts are numbers in Excel (a 统计表 is summed); codes, ID and phone numbers stay text.
+_COUNT = re.compile(r"^(0|[1-9][0-9]{0,8})$")
+_TEXT_FIELDS = frozenset({"id_number", "phone", "clue_no", "doc_no", "archive_no"})
+
+
+def _cell(v, field: str = ""):
+    if v is None:
+        return ""
+    s = clean(str(v))
+    if field not in _TEXT_FIELDS and _COUNT.match(s):
+        return int(s)
+    return s
 
 
 def write_list_xlsx(title: str, code_label: str, columns: list[Mapping], context: Mapping) -> bytes:
@@ -43,8 +54,9 @@ def write_list_xlsx(title: str, code_label: str, columns: list[Mapping], context
         rows.append(context["total"])
     for i, row in enumerate(rows, 5):
         for j, col in enumerate(columns, 1):
-            c = ws.cell(i, j, _cell(row.get(col["field"], "")))
-            if c.data_type != "s":   # a value is data: never a formula (=…) for Excel
+            value = _cell(row.get(col["field"], ""), col["field"])
+            c = ws.cell(i, j, value)
+            if isinstance(value, str):   # a value is data: never a formula (=…) for Excel
                 c.data_type = "s"
             c.font = Font(name="仿宋", size=10)
             c.alignment = Alignment(vertical="center", wrap_text=True)
