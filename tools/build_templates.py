@@ -407,7 +407,7 @@ def build_control_plan(path):
     doc = new_document(margins=(25, 20, 20, 25), body_size=12)
     title_block(doc, "社会面吸毒人员“一人一策”管控方案", size=20)
     para(doc, "档号：{{ archive_no }}　　制定单位：{{ unit }}　　制定日期：{{ plan.start }}", size=10.5, space_after=4)
-    W = [28, 40, 24, 36, 22, 20]
+    W = [24, 26, 20, 34, 22, 34]   # 160 mm: the text width between 25 mm margins
     rows = [
         ["姓名", "{{ person.name }}", "性别", "{{ person.gender }}", "出生日期", ("{{ person.birth_date }}", 1)],
         ["公民身份号码", ("{{ person.id_number }}", 3), "联系电话", "{{ person.phone }}"],
@@ -420,9 +420,9 @@ def build_control_plan(path):
         ["帮扶救助措施", ("{{ plan.assistance }}", 5)],
         ["执行期限", ("{{ plan.start }} 至 {{ plan.end }}", 5)],
     ]
-    kv_table(doc, rows, W)
+    narrow_cell_margins(kv_table(doc, rows, W), 1.0)
     para(doc, "包保责任人（一人一专班）", font=HEI, size=12, space_before=8, space_after=3)
-    _loop_table(doc, ["职责", "姓名", "联系电话"], ["role", "name", "phone"], [50, 50, 70], "plan.responsibles")
+    _loop_table(doc, ["职责", "姓名", "联系电话"], ["role", "name", "phone"], [45, 45, 70], "plan.responsibles")
     para(doc, "社区（村）意见：　　　　　　　　派出所意见：　　　　　　　　街道审批：", size=12, space_before=16)
     save(doc, path)
 
@@ -431,7 +431,7 @@ def build_interview(path):
     doc = new_document(margins=(25, 20, 20, 25), body_size=12)
     title_block(doc, "见面核查/谈话记录", size=20)
     para(doc, "档号：{{ archive_no }}", size=10.5, align="right", space_after=4)
-    W = [30, 50, 30, 60]
+    W = [28, 46, 31, 60]   # 165 mm: the text width
     rows = [
         ["时间", "{{ interview.date }}", "地点", "{{ interview.location }}"],
         ["核查方式", ("{{ interview.method_checks }}", 3)],
@@ -446,7 +446,7 @@ def build_interview(path):
     min_height(t.rows[5], 70)
     min_height(t.rows[6], 30)
     para(doc, "以上记录我已看过，与我说的相符。", size=12, space_before=10)
-    para(doc, "被谈话人（签名）：　　　　　　　核查人（签名）：　　　　　　　记录人（签名）：", size=12, space_before=10)
+    para(doc, "被谈话人（签名）：　　　　　核查人（签名）：　　　　　记录人（签名）：", size=12, space_before=10)
     save(doc, path)
 
 

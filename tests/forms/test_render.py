@@ -179,3 +179,20 @@ def test_missing_soffice_is_missing_dependency(monkeypatch):
         require_soffice()
     assert "apt-get install" in e.value.message and e.value.exit_code == 1
     assert shutil.which("python3")
+
+
+def test_shipped_tables_fit_the_text_width():
+    """No shipped template has a table wider than the A4 text area (page minus margins)."""
+    from pathlib import Path
+
+    from docx.oxml.ns import qn
+
+    tpl_dir = Path(__file__).resolve().parents[2] / "templates" / "docx"
+    for path in sorted(tpl_dir.glob("*.docx")):
+        d = Document(str(path))
+        sec = d.sections[0]
+        assert {round(sec.page_width.mm), round(sec.page_height.mm)} == {210, 297}, path.name      # A4
+        text_twips = (sec.page_width - sec.left_margin - sec.right_margin) / 635      # EMU → twips
+        for t in d.tables:
+            grid = sum(int(g.get(qn("w:w"))) for g in t._tbl.tblGrid.findall(qn("w:gridCol")))
+            assert grid <= text_twips + 57, f"{path.name}: table {grid / 56.7:.0f} mm > {text_twips / 56.7:.0f} mm"
