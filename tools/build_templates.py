@@ -653,14 +653,34 @@ HIDDEN_COLUMNS = [("seq", "序号"), ("clue_no", "线索编号"), ("clue_source"
                   ("residence_address", "现住址"), ("verification", "核查经过"), ("test_result", "检测结果"),
                   ("disposal", "处置结果"), ("handover_date", "移交派出所日期"), ("remarks", "备注")]
 
-STAT_COLUMNS = [("seq", "序号"), ("community", "社区（村）"), ("total", "登记在册总数"), ("met", "已见面"),
-                ("met_rate", "见面率"), ("unreachable", "联系不上"), ("unreachable_rate", "联系不上占比"),
-                ("high", "高风险"), ("mid", "中风险"), ("low", "低风险"), ("urine", "尿检"), ("hair", "毛发检测"),
-                ("positive", "阳性"), ("hidden", "新发现隐性")] + \
-               [(f"c{n:02d}", f"附表{n}") for n in range(5, 15)] + \
-               [("s_prison", "服刑"), ("s_forced", "强制戒毒"), ("s_mmt", "药物治疗"), ("s_detained", "看守所羁押"),
-                ("s_3y", "戒断三年"), ("s_detox", "社区戒毒"), ("s_rehab", "社区康复"), ("s_lost", "失控"),
-                ("s_dead", "死亡")]
+# 附表1, in the order of the real 排查汇总 (DOMAIN §3 item 1), then the suggested columns.
+# (field, label in the xlsx and the manifest, group heading or None, sub-heading in the docx).
+# Every number comes from dossier.reports.stats; the 户数/外出/可疑 columns are blank for
+# the 社区 to write in (the archive holds no household, 外出 or suspicion data).
+HAND = "（由社区填写）"
+STAT_GROUPS = [
+    (None, [("seq", "序号", "序号"), ("community", "社区（村）", "社区（村）")]),
+    ("户数" + HAND, [("households", "总户数", "总户数"), ("households_visited", "已入户", "已入户")]),
+    ("外出" + HAND, [("out_of_province", "外出省外", "省外"), ("in_province", "外出省内", "省内")]),
+    ("可疑人员" + HAND, [("suspect_trafficking", "贩毒可疑", "贩毒可疑"), ("suspect_use", "吸毒可疑", "吸毒可疑")]),
+    (None, [("registered", "登记在册总数", "登记在册总数")]),
+    ("人员现状", [("in_prison", "服刑", "服刑"), ("released", "刑满释放", "刑满释放"),
+              ("compulsory", "强制戒毒", "强制戒毒"), ("maintenance", "药物治疗", "药物治疗"),
+              ("detained", "看守所羁押", "看守所羁押"), ("abstinent3", "戒断三年", "戒断三年"),
+              ("community_detox", "社区戒毒", "社区戒毒"), ("community_rehab", "社区康复", "社区康复"),
+              ("lost", "失控", "失控"), ("dead", "死亡", "死亡")]),
+    ("见面", [("met", "已见面", "已见面"), ("met_rate", "见面率", "见面率")]),
+    ("失联、失控", [("lost_rate", "联系不上占比（≤5%）", "失联率≤5%"), ("out_of_control_rate", "失控率", "失控率")]),
+    ("风险等级", [("risk_high", "高风险", "高"), ("risk_mid", "中风险", "中"), ("risk_low", "低风险", "低")]),
+    ("检测", [("urine_tests", "尿检", "尿检"), ("hair_tests", "毛发检测", "毛发"), ("positive", "阳性", "阳性")]),
+    (None, [("hidden_new", "新发现隐性", "新发现隐性")]),
+    ("附表5–14 各类人数", [(f"annex{n:02d}", f"附表{n}", str(n)) for n in range(5, 15)]),
+]
+STAT_COLUMNS = [(k, label) for _, cols in STAT_GROUPS for k, label, _ in cols]
+STAT_NOTE = ("注：1. 总户数、已入户、外出（省外/省内）、贩毒可疑、吸毒可疑由社区填写，系统不统计。"
+             "2. 人员现状为截至填报日期的状态；见面、检测自{{ since }}起统计；联系不上即现实状况为失控，"
+             "失联率 = 失控 ÷（登记在册 − 死亡），不得超过5%；失控率 = 失控 ÷（在控 + 失控），不含戒断5年以上和死亡人员。"
+             "3. 登记在册不含错录、迁出人员（见附表14）。")
 
 # mm; an 18-digit ID number and an 11-digit phone number fit on one line at 6.5 pt,
 # a 2024年12月31日 date on two; other columns share what is left
@@ -675,7 +695,7 @@ def list_columns(n):
     return C + spec + C_END
 
 
-def build_list(path, n, title, columns, *, statistics=False):
+def build_list(path, n, title, columns):
     doc = new_document(landscape=True, margins=(15, 10, 12, 10), body_size=9)
     para(doc, f"附表{n}", font=HEI, size=12)
     title_block(doc, title, size=16)
@@ -695,10 +715,55 @@ def build_list(path, n, title, columns, *, statistics=False):
     t = _loop_table(doc, [label for _, label in columns], [k for k, _ in columns], widths, "rows", size=size)
     narrow_cell_margins(t)
     t.rows[2]._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))   # a person's row stays on one page
-    if statistics:
-        row = t.add_row()
-        for i, (k, _) in enumerate(columns):
-            cell_text(row.cells[i], "{{ total.%s }}" % k, size=size, align="center")
+    para(doc, "填表人：　　　　　　　审核人：　　　　　　　（单位盖章）", size=10, space_before=6)
+    save(doc, path)
+
+
+def build_statistics(path):
+    """附表1: two header rows (a group heading over its sub-headings, lone columns merged
+    down), one row per 社区, the 合计 row, and a note on the hand-filled columns."""
+    doc = new_document(landscape=True, margins=(15, 10, 12, 10), body_size=9)
+    para(doc, "附表1", font=HEI, size=12)
+    title_block(doc, "登记在册吸毒人员排查统计表", size=16)
+    para(doc, "填报单位：{{ unit }}　　　　统计范围：{{ scope }}　　　　截至：{{ today }}　　　　共{{ count }}人",
+         size=10, space_after=4)
+    cols = [(k, sub, group) for group, items in STAT_GROUPS for k, _, sub in items]
+    size = 6.5
+    total = 277
+    fixed = {"seq": 5, "community": 12, "met_rate": 8.5, "lost_rate": 8.5, "out_of_control_rate": 8.5}
+    each = (total - sum(fixed.values())) / (len(cols) - len(fixed))
+    widths = [fixed.get(k, each) for k, _, _ in cols]
+    t = table(doc, 5, len(cols), widths)
+    narrow_cell_margins(t)
+    i = 0
+    for group, items in STAT_GROUPS:
+        for j, (k, _, sub) in enumerate(items):
+            if group is None:
+                a, b = t.cell(0, i + j), t.cell(1, i + j)
+                a.merge(b)
+                cell_text(a, sub, size=size, align="center", bold=True)
+                vcenter(a)
+            else:
+                cell_text(t.cell(1, i + j), sub, size=size, align="center", bold=True)
+                vcenter(t.cell(1, i + j))
+        if group is not None:
+            head = t.cell(0, i).merge(t.cell(0, i + len(items) - 1)) if len(items) > 1 else t.cell(0, i)
+            cell_text(head, group, size=size, align="center", bold=True)
+            vcenter(head)
+        i += len(items)
+    repeat_header(t.rows[0])
+    repeat_header(t.rows[1])
+    cell_text(t.cell(2, 0), "{%tr for r in rows %}", size=size)
+    for i, (k, _, _) in enumerate(cols):
+        cell_text(t.cell(3, i), "{{ r.%s }}" % k, size=size, align="center")
+    t.rows[3]._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+    min_height(t.rows[3], 7)          # room to write the 由社区填写 columns by hand
+    cell_text(t.cell(4, 0), "{%tr endfor %}", size=size)
+    row = t.add_row()
+    min_height(row, 7)
+    for i, (k, _, _) in enumerate(cols):
+        cell_text(row.cells[i], "合计" if k == "community" else "{{ total.%s }}" % k, size=size, align="center")
+    para(doc, STAT_NOTE, size=8, space_before=3)
     para(doc, "填表人：　　　　　　　审核人：　　　　　　　（单位盖章）", size=10, space_before=6)
     save(doc, path)
 
@@ -738,8 +803,10 @@ def main(outdir: Path | None = None):
         aliases=["会议纪要", "纪要", "会商纪要"], category=6, masked=True)
     add("signin", "会商会议签到表", "meeting", "会商会议签到表.docx", build_signin, aliases=["签到表"])
     add("fb01", "登记在册吸毒人员排查统计表", "statistics", "附表01_登记在册吸毒人员排查统计表.docx",
-        lambda p: build_list(p, 1, "登记在册吸毒人员排查统计表", STAT_COLUMNS, statistics=True),
-        aliases=["附表1", "附表01"], columns=[{"field": k, "label": v} for k, v in STAT_COLUMNS])
+        build_statistics, aliases=["附表1", "附表01"],
+        columns=[{"field": k, "label": label, **({"group": g.replace(HAND, "")} if g else {}),
+                  **({"note": HAND.strip("（）")} if g and HAND in g else {})}
+                 for g, items in STAT_GROUPS for k, label, _ in items])
     for n in range(2, 15):
         title, select, _ = LISTS[n]
         cols = list_columns(n)

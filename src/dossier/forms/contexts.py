@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 
-from dossier.forms.fmt import box, checks, cn_date, percent, text
+from dossier.forms.fmt import box, checks, cn_date, text
 
 LEVELS = ("高", "中", "低")
 MEASURES = ("社区戒毒", "社区康复", "强制隔离戒毒", "自愿戒毒", "药物维持治疗", "无措施")
@@ -457,62 +457,59 @@ def list_context(dossiers: Iterable[Mapping], today: date, *, scope: str = "", s
             "count": str(len(chosen))}
 
 
-STAT_KEYS = ("total", "met", "unreachable", "high", "mid", "low", "urine", "hair", "positive", "hidden",
-             "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c12", "c13", "c14",
-             "s_prison", "s_forced", "s_mmt", "s_detained", "s_3y", "s_detox", "s_rehab", "s_lost", "s_dead")
+# 附表1 takes every number from dossier.reports.stats (one definition for the form and
+# ``dossier report stats``). Field names of templates made before that are kept as aliases
+# (old field → stats key), so an office's edited template still fills.
+STAT_ALIASES = {"total": "registered", "met": "met", "met_rate": "met_rate",
+                "unreachable": "lost", "unreachable_rate": "lost_rate",
+                "high": "risk_high", "mid": "risk_mid", "low": "risk_low",
+                "urine": "urine_tests", "hair": "hair_tests", "positive": "positive", "hidden": "hidden_new",
+                **{f"c{n:02d}": f"annex{n:02d}" for n in range(5, 15)},
+                "s_prison": "in_prison", "s_forced": "compulsory", "s_mmt": "maintenance",
+                "s_detained": "detained", "s_3y": "abstinent3", "s_detox": "community_detox",
+                "s_rehab": "community_rehab", "s_lost": "lost", "s_dead": "dead"}
+STAT_KEYS = tuple(STAT_ALIASES)
+# Columns of the real 排查汇总 the archive holds no data for (households, 外出, suspicions):
+# always blank, written in by the 社区 (DOMAIN §3 item 1).
+HAND_FILLED = ("households", "households_visited", "out_of_province", "in_province",
+               "suspect_trafficking", "suspect_use")
 
 
-def _stats(dossiers: list[Mapping], today: date, since: date | None) -> dict:
-    c = dict.fromkeys(STAT_KEYS, 0)
-    for d in dossiers:
-        c["total"] += 1
-        ivs = entries_of(d, "interview")
-        if since:
-            ivs = [e for e in ivs if _iso(e.get("date")) >= since.isoformat()]
-        if any(_get(e, "person_seen") for e in ivs):
-            c["met"] += 1
-        elif not ivs:
-            c["unreachable"] += 1
-        lvl = _level(d)
-        c[{"高": "high", "中": "mid", "低": "low"}.get(lvl, "total")] += 0 if lvl not in LEVELS else 1
-        for t in entries_of(d, "test"):
-            if since and _iso(t.get("date")) < since.isoformat():
-                continue
-            c["hair" if _get(t, "sample") == "毛发" else "urine"] += 1
-            c["positive"] += _get(t, "result") == "阳性"
-        for n in range(5, 15):
-            if SELECTORS[TAG_SELECTORS[f"附表{n}"]](d):
-                c[f"c{n:02d}"] += 1
-        c["hidden"] = c["c11"]
-        st = _status(d)
-        key = {"服刑": "s_prison", "羁押拘留": "s_detained", "失控": "s_lost", "死亡": "s_dead"}.get(st["presence"])
-        key = key or {"强制隔离戒毒": "s_forced", "药物维持治疗": "s_mmt", "社区戒毒": "s_detox",
-                      "社区康复": "s_rehab"}.get(st["measure"])
-        if key:
-            c[key] += 1
-        if any(str(l).startswith("戒断三年") for l in d.get("labels") or ()):
-            c["s_3y"] += 1
-    out = {k: str(v) for k, v in c.items()}
-    out["met_rate"] = percent(c["met"], c["total"])
-    out["unreachable_rate"] = percent(c["unreachable"], c["total"])
+def _stat_fields(row: Mapping) -> dict:
+    """A reports.stats row as strings: counts as digits, rates as 12.5%, 失联超5% as 是."""
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, bool):
+            out[k] = "是" if v else ""
+        elif k.endswith("_rate"):
+            out[k] = "" if v is None else f"{v * 100:.1f}%"
+        else:
+            out[k] = text(v)
+    out.update({old: out[new] for old, new in STAT_ALIASES.items()})
+    out.update(dict.fromkeys(HAND_FILLED, ""))
     return out
 
 
 def statistics_context(dossiers: Iterable[Mapping], today: date, *, scope: str = "",
                        since: date | None = None, unit: str = "") -> dict:
-    """附表1 登记在册吸毒人员排查统计表: one row per 社区 plus a total."""
+    """附表1 登记在册吸毒人员排查统计表: one row per 社区 plus a total, every number
+    from :func:`dossier.reports.stats.statistics` on ``today`` (见面/检测 counted
+    from ``since``, default 1 January of that year)."""
+    from dossier.reports.population import PersonRecord
+    from dossier.reports.stats import statistics
+
     ds = list(dossiers)
-    groups: dict[str, list] = {}
-    for d in ds:
-        groups.setdefault(scope_parts(d.get("scope"))["community"] or str(d.get("scope", "")), []).append(d)
-    rows = []
-    for i, (community, members) in enumerate(sorted(groups.items()), 1):
-        rows.append({"seq": str(i), "community": community, **_stats(members, today, since)})
+    records = [PersonRecord(str(d.get("id") or d.get("archive_no") or i), str(d.get("archive_no") or ""),
+                            str(d.get("scope") or ""), dict(d.get("profile") or {}), list(d.get("entries") or []),
+                            int(d.get("version") or 1))
+               for i, d in enumerate(ds)]
+    s = statistics(records, today, since)
     sp = scope_parts(scope)
     return {"today": cn_date(today), "year": str(today.year), **sp,
             "unit": unit or sp["street"] or sp["district"] or sp["scope"],
-            "since": cn_date(since) if since else "",
-            "rows": rows, "total": {"seq": "", "community": "合计", **_stats(ds, today, since)},
+            "as_of": cn_date(s["as_of"]), "since": cn_date(s["since"]),
+            "rows": [{"seq": str(i), **_stat_fields(r)} for i, r in enumerate(s["rows"], 1)],
+            "total": {"seq": "", **_stat_fields(s["total"])},
             "count": str(len(ds))}
 
 

@@ -14,12 +14,17 @@ _COUNT = re.compile(r"^(0|[1-9][0-9]{0,8})$")
 _TEXT_FIELDS = frozenset({"id_number", "phone", "clue_no", "doc_no", "archive_no"})
 
 
+_PERCENT = re.compile(r"^(0|[1-9][0-9]{0,2})\.([0-9])%$")       # 附表1 rates, as 85.0%
+
+
 def _cell(v, field: str = ""):
     if v is None:
         return ""
     s = clean(str(v))
     if field not in _TEXT_FIELDS and _COUNT.match(s):
         return int(s)
+    if field.endswith("_rate") and _PERCENT.match(s):
+        return round(float(s[:-1]) / 100, 4)
     return s
 
 
@@ -43,7 +48,8 @@ def write_list_xlsx(title: str, code_label: str, columns: list[Mapping], context
     ws.cell(3, 1, f"填报单位：{context.get('unit', '')}    统计范围：{context.get('scope', '')}    "
                   f"填报日期：{context.get('today', '')}    共{context.get('count', '')}人").font = Font(name="仿宋", size=10)
     for j, col in enumerate(columns, 1):
-        h = ws.cell(4, j, col.get("label", col["field"]))
+        label = col.get("label", col["field"])
+        h = ws.cell(4, j, f"{label}（{col['note']}）" if col.get("note") else label)   # e.g. 由社区填写
         h.font = Font(name="黑体", size=10)
         h.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         h.border = border
@@ -63,6 +69,8 @@ def write_list_xlsx(title: str, code_label: str, columns: list[Mapping], context
             c.border = border
             if c.value and col["field"] in ("id_number", "phone"):
                 c.number_format = "@"
+            elif isinstance(value, float):
+                c.number_format = "0.0%"
     ws.freeze_panes = "C5"
     ws.print_title_rows = "4:4"
     ws.page_setup.orientation = "landscape"

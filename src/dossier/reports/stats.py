@@ -15,6 +15,12 @@ Definitions (each a pure function of the records and a date):
   without persons abstinent 5 years or more (戒断5年); 在控 means 现实状况 在控.
 - 高/中/低: level of the latest 风险评估 on or before ``as_of``.
 - 尿检/毛发检测 and 阳性: tests dated in [since, as_of].
+- 附表5 … 附表14 (``annex05`` … ``annex14``): how many persons of the 社区 each of
+  those lists prints — the lists' own selectors (:data:`dossier.forms.contexts.SELECTORS`)
+  on the labels of ``as_of``, over every dossier in scope (错录/迁出 included: 附表14 lists them).
+
+The form ``dossier form fill 附表1`` takes its numbers from :func:`statistics`,
+so the form and ``dossier report stats`` agree for the same scope and date.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ COLUMNS = [  # key, 附表1 heading
     ("urine_tests", "尿检"), ("hair_tests", "毛发检测"), ("positive", "阳性"),
     ("hidden_new", "新发现隐性人员"), ("inflow", "流入"), ("wrong_or_moved", "错录/迁出"),
 ]
+ANNEXES = tuple(range(5, 15))                       # 附表5 … 附表14: per-category lists
+COLUMNS += [(f"annex{n:02d}", f"附表{n}") for n in ANNEXES]
 
 
 def registered(r: PersonRecord) -> bool:
@@ -49,6 +57,20 @@ def _released(r: PersonRecord, as_of: date) -> bool:
         return False
     return any(p.status == "服刑" and p.implied_end is not None and p.implied_end <= as_of
                for p in status_periods(r.entries, "presence"))
+
+
+def as_form_dossier(r: PersonRecord, as_of: date) -> dict:
+    """The plain dossier dict the form contexts take (labels derived on ``as_of``)."""
+    return {"id": r.id, "archive_no": r.archive_no, "scope": r.scope, "version": r.head,
+            "profile": r.profile, "entries": r.entries, "labels": list(r.labels(as_of))}
+
+
+def annex_counts(group: list[PersonRecord], as_of: date) -> dict:
+    """附表5 … 附表14: persons each list would print (the lists' own selectors)."""
+    from ..forms.contexts import SELECTORS, TAG_SELECTORS
+
+    views = [as_form_dossier(r, as_of) for r in group]
+    return {f"annex{n:02d}": sum(1 for d in views if SELECTORS[TAG_SELECTORS[f"附表{n}"]](d)) for n in ANNEXES}
 
 
 def community_row(name: str, group: list[PersonRecord], as_of: date, since: date,
@@ -86,6 +108,7 @@ def community_row(name: str, group: list[PersonRecord], as_of: date, since: date
         "hidden_new": sum(1 for r in reg if r.profile.get("source") == "隐性新发现"),
         "inflow": sum(1 for r in alive if "流入" in r.labels(as_of)),
         "wrong_or_moved": len(group) - len(reg),
+        **annex_counts(group, as_of),
     }
 
 
@@ -135,4 +158,4 @@ def parse_window(text: str) -> int:
         raise InvalidInput(field="within", reason=f"“{text}”无效，应写成 30d、8w、3m 或 1y") from None
 
 
-__all__ = ["statistics", "eligibility", "parse_window", "COLUMNS", "add_years"]
+__all__ = ["statistics", "community_row", "annex_counts", "eligibility", "parse_window", "COLUMNS", "add_years"]
