@@ -135,7 +135,8 @@ def _encodings(value: str) -> list[bytes]:
 
 def _find_plaintext(roots: list[Path], secrets: list[str]) -> list[str]:
     found = []
-    needles = [(s, b) for s in secrets for b in _encodings(s)]
+    # under 6 bytes (2 characters in UTF-16/GB18030) a needle occurs in ciphertext by chance
+    needles = [(s, b) for s in secrets for b in _encodings(s) if len(b) >= 6]
     for root in roots:
         for p in root.rglob("*"):
             rel = str(p)
