@@ -79,3 +79,21 @@ def test_old_template_fields_still_fill(seeded):
     assert t["total"] == str(s["total"]["registered"]) and t["unreachable"] == str(s["total"]["lost"])
     assert t["s_prison"] == t["in_prison"] and t["c13"] == t["annex13"] and t["hidden"] == t["hidden_new"]
     assert t["released"] == str(s["total"]["released"])
+
+
+def test_since_counts_the_same_period_as_report_stats(seeded):
+    """``form fill 附表1 --since D`` and ``report stats --since D`` count 见面/检测 over the same period."""
+    from datetime import date, timedelta
+
+    since = AS_OF - timedelta(days=30)
+    with seeded.open("admin") as ar:
+        narrow = Reports(ar).stats(STREET, as_of=AS_OF, since=since)["total"]
+        wide = Reports(ar).stats(STREET, as_of=AS_OF, since=date(AS_OF.year - 5, 1, 1))["total"]
+        xlsx = service.fill(ar, "附表1", scope=STREET, today=AS_OF, fmt="xlsx", keep=False, since=since)
+        spec = service.registry_for(ar).get("附表1")
+    assert narrow["met"] != wide["met"] or narrow["urine_tests"] != wide["urine_tests"]   # the period matters
+    ws = load_workbook(io.BytesIO(xlsx.data)).active
+    fields = [c["field"] for c in spec.columns]
+    total = dict(zip(fields, [c.value for c in list(ws.iter_rows(min_row=5))[3]]))
+    assert total["community"] == "合计"
+    assert (total["met"], total["urine_tests"]) == (narrow["met"], narrow["urine_tests"])

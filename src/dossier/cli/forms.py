@@ -53,10 +53,11 @@ def list_cmd(env, as_json, templates):
 @click.option("--interview", help="谈话记录：记录编号（默认最近一次）")
 @click.option("--doc-no", default="", help="文书编号")
 @click.option("--date", "on", help="填表日期（默认今天）")
+@click.option("--since", help="统计类文书（附表1）见面、检测的起算日期（默认当年 1 月 1 日），与 report stats --since 相同")
 @click.option("--templates", type=click.Path(file_okay=False), help="模板目录（覆盖档案库和内置模板）")
 @click.option("--no-keep", is_flag=True, help="不在档案中保存本次生成的文书")
 @with_archive
-def fill_cmd(ar, code, ref, output, also_pdf, scope, meeting, interview, doc_no, on, templates, no_keep):
+def fill_cmd(ar, code, ref, output, also_pdf, scope, meeting, interview, doc_no, on, since, templates, no_keep):
     """填写文书 CODE（个人文书需给出档号或身份证号 REF）。
 
     \b
@@ -74,7 +75,7 @@ def fill_cmd(ar, code, ref, output, also_pdf, scope, meeting, interview, doc_no,
     today = parse_date_option(on, "date")
     res = fill(ar, code, ref=ref, scope=scope, meeting=meeting, today=today,
                fmt="pdf" if (also_pdf or fmt == "pdf") else fmt, templates=templates, keep=not no_keep,
-               doc_no=doc_no, interview=interview)
+               doc_no=doc_no, interview=interview, since=parse_date_option(since, "since"))
     written = []
     if fmt == "pdf":
         write_output_file(str(out), res.data)

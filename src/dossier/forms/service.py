@@ -121,9 +121,11 @@ def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: byte
 
 def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, meeting: str | None = None,
          today: date | None = None, fmt: str = "docx", templates: str | Path | None = None, keep: bool = True,
-         doc_no: str = "", interview: str | None = None, converter=None, defer_keep: bool = False) -> FillResult:
+         doc_no: str = "", interview: str | None = None, converter=None, defer_keep: bool = False,
+         since: date | None = None) -> FillResult:
     """Fill one form. ``fmt`` is docx, pdf or (list forms) xlsx. Person forms and
-    minutes are kept, encrypted, in the dossier(s) concerned."""
+    minutes are kept, encrypted, in the dossier(s) concerned. ``since``: start of
+    the counting period of statistics forms (附表1; default 1 January)."""
     today = today or date.today()
     reg = registry_for(ar, templates)
     spec = reg.get(code)
@@ -140,7 +142,9 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
         view = ar.dossiers.show(ref, as_of=today)
         ctx = context_for(spec, today, dossier=dossier_dict(view), doc_no=doc_no, interview_id=interview)
     elif spec.kind in ("list", "statistics"):
-        ctx = context_for(spec, today, dossiers=scope_dossiers(ar, scope, today), scope=scope or "")
+        if since and since > today:
+            raise InvalidInput(field="since", reason="统计起始日期不能晚于填表日期")
+        ctx = context_for(spec, today, dossiers=scope_dossiers(ar, scope, today), scope=scope or "", since=since)
     else:
         m = get_meeting(ar, meeting)
         dossiers = {}
