@@ -98,7 +98,13 @@ def meeting(ar, ref, minutes_no, date, conclusion, as_json):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def status(ar, ref, as_json):
-    """一份审批表的签批进度。"""
+    """一份审批表的签批进度。
+
+    \b
+    示例：
+      dossier approve status 430405199001011233
+      dossier approve status 430405199001011233 --json
+    """
     st = _attach(ar).approvals.status(ref)
     emit_json(st) if as_json else _print_status(st)
 
@@ -107,7 +113,13 @@ def status(ar, ref, as_json):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def pending(ar, as_json):
-    """等待当前用户签批的审批表。"""
+    """等待当前用户签批的审批表。
+
+    \b
+    示例：
+      dossier --user wang approve pending
+      dossier --user wang approve pending --json
+    """
     rows = _attach(ar).approvals.pending()
     if as_json:
         emit_json(rows)
@@ -122,7 +134,12 @@ def pending(ar, as_json):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出 PDF 文件")
 @with_archive
 def export(ar, ref, output):
-    """导出当前的审批表 PDF（含全部签名）。"""
+    """导出当前的审批表 PDF（含全部签名）。
+
+    \b
+    示例：
+      dossier approve export 430405199001011233 -o 审批表.pdf
+    """
     pdf = _attach(ar).approvals.export(ref)
     write_output_file(output, pdf)
     click.echo(f"已导出：{output}")
@@ -136,6 +153,11 @@ def verify(ar, target, as_json):
     """验证审批表（PDF 文件或档号）：签名人、环节、时间、完整性、签批顺序。
 
     签名无效、被改动或与档案记录不符时退出码 20。
+
+    \b
+    示例：
+      dossier approve verify 审批表.pdf
+      dossier approve verify 430405199001011233 --json
     """
     from ..errors import IntegrityError
 
@@ -163,7 +185,12 @@ def verify(ar, target, as_json):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="输出 PEM 文件")
 @with_archive
 def ca_cert(ar, output):
-    """导出档案库 CA 证书，供办公室的 PDF 阅读器信任。"""
+    """导出档案库 CA 证书，供办公室的 PDF 阅读器信任。
+
+    \b
+    示例：
+      dossier approve ca-cert -o 档案库CA.pem
+    """
     from ..approve.hooks import ca_cert_pem
 
     write_output_file(output, ca_cert_pem(_attach(ar)))
@@ -174,7 +201,12 @@ def ca_cert(ar, output):
 @click.argument("user")
 @with_archive
 def issue_cert(ar, user):
-    """（管理员）为用户签发签名证书（旧用户补发）。"""
+    """（管理员）为用户签发签名证书（旧用户补发）。
+
+    \b
+    示例：
+      dossier --user admin approve issue-cert wang
+    """
     from ..approve.hooks import reissue_identity
 
     reissue_identity(_attach(ar), user)

@@ -19,7 +19,13 @@ from .common import emit_json, parse_date_option, with_archive
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def attach(ar, ref, path, title, category, on, as_json):
-    """把扫描件或照片（PDF、JPG、PNG）加入档案 REF；照片的 EXIF/GPS 信息在保存前清除。"""
+    """把扫描件或照片（PDF、JPG、PNG）加入档案 REF；照片的 EXIF/GPS 信息在保存前清除。
+
+    \b
+    示例：
+      dossier attach 430405199001011233 协议书扫描件.pdf --title 社区康复协议书 --category 协议 --date 2024-03-02
+      dossier attach 430405199001011233 照片.jpg --title 本人照片 --category 身份证明
+    """
     from ..forms.service import attach as do_attach
 
     item = do_attach(ar, ref, Path(path).read_bytes(), Path(path).name, title=title, category=category,

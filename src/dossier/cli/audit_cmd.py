@@ -28,7 +28,13 @@ def audit():
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def log(ar, actor, since, action, as_json):
-    """列出审计事件（含个人信息的详情仅对持有相应密钥的用户解密显示）。"""
+    """列出审计事件（含个人信息的详情仅对持有相应密钥的用户解密显示）。
+
+    \b
+    示例：
+      dossier audit log --user du --since 2024-03-01
+      dossier audit log --action disclose --json
+    """
     from ..approve.hooks import open_private
 
     _attach(ar)
@@ -54,7 +60,13 @@ def log(ar, actor, since, action, as_json):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def verify(ar, head_files, as_json):
-    """校验整条审计链：被修改、删除、重排、插入的事件和被截断的尾部（退出码 21）。"""
+    """校验整条审计链：被修改、删除、重排、插入的事件和被截断的尾部（退出码 21）。
+
+    \b
+    示例：
+      dossier audit verify
+      dossier audit verify --head 链头-2024-03-01.json
+    """
     from ..approve.hooks import public_keys, version_anchors
     from ..audit import Head
 
@@ -72,7 +84,12 @@ def verify(ar, head_files, as_json):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="输出文件（默认打印）")
 @with_archive
 def export_head(ar, output):
-    """导出当前链头（保存在档案库之外，日后用 audit verify --head 检查是否被截断）。"""
+    """导出当前链头（保存在档案库之外，日后用 audit verify --head 检查是否被截断）。
+
+    \b
+    示例：
+      dossier audit export-head > 链头-2024-03-01.json
+    """
     _attach(ar)
     head = ar.audit_chain.anchor("export")
     ar.audit("audit.export-head", seq=head.seq)

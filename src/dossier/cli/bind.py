@@ -18,7 +18,13 @@ from .common import parse_date_option, with_archive, write_output_file
 @click.option("--date", "on", help="立卷日期（默认今天）")
 @with_archive
 def bind(ar, ref, output, watermark, password_file, templates, on):
-    """装订档案 REF 为一人一档 PDF：封面（档号）、卷内文件目录、各件（含附件，每件一个书签）、卷内备考表。"""
+    """装订档案 REF 为一人一档 PDF：封面（档号）、卷内文件目录、各件（含附件，每件一个书签）、卷内备考表。
+
+    \b
+    示例：
+      dossier bind 430405199001011233 -o 一人一档.pdf --watermark 仅供内部使用
+      dossier bind 430405199001011233 -o 一人一档.pdf --password-file 口令.txt
+    """
     from ..errors import InvalidInput
     from ..forms.service import bind_dossier
 

@@ -38,6 +38,16 @@ def add(ar, file, replace, as_json):
         - {action: interview, count: 2, by: 全面排查}
         - {action: test, count: 1, by: 全面排查}
         - {action: assessment, count: 1, by: 风险评估}
+
+    \b
+    population（目标人群，默认全部在册人员）可用的键：
+      all: true                      全部在册人员
+      label: 戒断三年未复吸           或 labels: [戒断5年, 戒断10年]（派生标签）
+      presence: [在控, 失联]          现实状况
+      as_of: 2022-03-01              按哪天判定人群（默认第一个步骤的开始日）
+    actions 的 action：interview/见面核查、test/检测、assessment/风险评估；
+    by 为须在其结束日前完成的步骤名（默认最后一步）。
+    lost_limit: 0.05                 失联率超过该比例的社区在周报中标出
     """
     from ..reports.campaigns import Campaigns
 
@@ -52,7 +62,13 @@ def add(ar, file, replace, as_json):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def list_(ar, as_json):
-    """列出专项行动。"""
+    """列出专项行动。
+
+    \b
+    示例：
+      dossier campaign list
+      dossier campaign list --json
+    """
     from ..reports.campaigns import Campaigns
 
     items = [c.to_dict() for c in Campaigns(ar).list()]

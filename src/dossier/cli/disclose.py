@@ -31,7 +31,12 @@ def disclose():
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def request(ar, refs, purpose, fields, until, as_json):
-    """申请披露若干人员的指定字段。"""
+    """申请披露若干人员的指定字段。REFS 为档号或公民身份号码，可多个。
+
+    \b
+    示例：
+      dossier --user du disclose request 430405199001011233 --purpose 2024年度交叉评查 --fields name,id_number --until 2024-12-31
+    """
     d = _d(ar).request(list(refs), purpose=purpose, fields=[f.strip() for f in fields.split(",") if f.strip()],
                        until=until)
     emit_json(d) if as_json else click.echo(f"已提交披露申请 {d['id']}（{d['persons']} 人），等待授权。")
@@ -41,7 +46,12 @@ def request(ar, refs, purpose, fields, until, as_json):
 @click.argument("request_id")
 @with_archive
 def grant(ar, request_id):
-    """授权一项披露申请（管理员或覆盖全部人员辖区的社区专干）。"""
+    """授权一项披露申请（管理员或覆盖全部人员辖区的社区专干）。
+
+    \b
+    示例：
+      dossier --user admin disclose grant D20240301-4f1a0c
+    """
     d = _d(ar).grant(request_id)
     click.echo(f"已授权 {d['id']}，申请人 {d['requester']}。")
 
@@ -50,7 +60,12 @@ def grant(ar, request_id):
 @click.argument("request_id")
 @with_archive
 def revoke(ar, request_id):
-    """撤销披露（之后不能再导出）。"""
+    """撤销披露（之后不能再导出）。
+
+    \b
+    示例：
+      dossier --user admin disclose revoke D20240301-4f1a0c
+    """
     _d(ar).revoke(request_id)
     click.echo(f"已撤销 {request_id}。")
 
@@ -59,7 +74,13 @@ def revoke(ar, request_id):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def list_cmd(ar, as_json):
-    """列出披露申请。"""
+    """列出披露申请。
+
+    \b
+    示例：
+      dossier disclose list
+      dossier disclose list --json
+    """
     rows = _d(ar).list()
     emit_json(rows) if as_json else table(rows, [("id", "编号"), ("requester", "申请人"), ("status", "状态"),
                                                  ("persons", "人数"), ("until", "有效期至")])
@@ -71,7 +92,13 @@ def list_cmd(ar, as_json):
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False), help="给 PDF 加口令")
 @with_archive
 def export(ar, request_id, output, password_file):
-    """导出披露材料（先经泄露检查，发现问题则不写任何文件）。"""
+    """导出披露材料（先经泄露检查，发现问题则不写任何文件）。
+
+    \b
+    示例：
+      dossier --user du disclose export D20240301-4f1a0c -o 抽查材料.pdf
+      dossier --user du disclose export D20240301-4f1a0c -o 抽查材料.pdf --password-file 口令.txt
+    """
     pw = None
     if password_file:
         from ..config import read_password_file

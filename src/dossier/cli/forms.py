@@ -19,7 +19,13 @@ def form():
 @click.option("--templates", type=click.Path(file_okay=False), help="模板目录（覆盖内置模板）")
 @click.pass_obj
 def list_cmd(env, as_json, templates):
-    """列出文书：代码、标题、类型（person 个人 / list 清单 / meeting 会议 / statistics 统计）。"""
+    """列出文书：代码、标题、类型（person 个人 / list 清单 / meeting 会议 / statistics 统计）。
+
+    \b
+    示例：
+      dossier form list
+      dossier form list --json        # 含每种文书模板可用的字段（fields）
+    """
     from ..forms import Registry
 
     dirs = [templates] if templates else []

@@ -13,8 +13,8 @@ from .common import emit_json, load_data_file, parse_date_option, with_archive, 
 @click.option("--scope", help="辖区（含下级），例如 珠晖区/粤汉街道")
 @click.option("--as-of", "as_of", help="核查日期（默认今天）")
 @click.option("--thresholds", "thresholds_file", type=click.Path(dir_okay=False),
-              help="阈值表 YAML/JSON，覆盖默认值，例如 {BACKDATED: {days: 15}, STALE: {enabled: false}}")
-@click.option("--rule", "rules", multiple=True, help="只运行指定规则（可重复）")
+              help="阈值表 YAML/JSON，覆盖默认值（规则代码: {参数: 值}），见下方示例")
+@click.option("--rule", "rules", multiple=True, help="只运行指定规则（规则代码，大写，可重复），例如 --rule STALE")
 @click.option("--save", is_flag=True, help="把脱敏结果用该辖区的督查密钥加密保存，供督查人员查看")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), help="写出 核查报告.docx")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题清单")
@@ -30,6 +30,27 @@ def inspect(ar, scope, as_of, thresholds_file, rules, save, output, as_json):
     示例：
       dossier inspect --scope 珠晖区/粤汉街道 -o 核查报告.docx
       dossier inspect --scope 珠晖区/粤汉街道 --json --save
+      dossier inspect --scope 珠晖区/粤汉街道 --rule STALE --rule MISSING_TEST
+      dossier inspect --scope 珠晖区/粤汉街道 --thresholds 阈值.yaml
+    阈值.yaml（每行一条规则；未写的沿用默认值）：
+      BACKDATED: {days: 15}
+      STALE: {enabled: false}
+      LOST_RATIO: {limit: 0.03}
+
+    
+    规则代码（默认阈值）；每条规则都有 enabled、severity（高/中/低）：
+      DUP_NOTES            谈话记录雷同（similarity 0.8，min_chars 40）
+      BURST_RECORDED       短时大量录入（count 15 条 / minutes 30 分钟）
+      BURST_SAME_DAY       同一天见面人数过多（count 20）
+      BACKDATED            补录/倒签（days 30）
+      AFTER_DEATH          死亡后仍有记录
+      CAMPAIGN_INTERVIEWS  见面次数少于专项行动要求
+      CAMPAIGN_TESTS       未按专项行动要求检测
+      CAMPAIGN_ASSESSMENT  未按专项行动要求评估
+      MISSING_TEST         社区戒毒/康复未按频次检测（grace_days 15）
+      HIGH_NO_PLAN         高风险无“一人一策”（grace_days 15）
+      STALE                超过复核周期（高30/中90/低180天，grace_days 15）
+      LOST_RATIO           社区失联超比例（limit 0.05）
     """
     from ..reports import Reports
 

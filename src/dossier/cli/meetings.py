@@ -17,7 +17,33 @@ def meeting():
               help="会议记录 YAML/JSON：date、place、host、attendees、persons（ref、level、reasons、measures…）")
 @with_archive
 def add(ar, path):
-    """记录一次会商会议（加密保存）。"""
+    """记录一次会商会议（加密保存）。
+
+    被会商人员的审批表若正等待“会商”一栏，同时以纪要期号（no）和会议日期签入该栏；
+    会议日期不得早于审批表上一栏的日期。
+
+    \b
+    示例：
+      dossier meeting add --file 会商.yaml
+    会商.yaml（带 * 的必填；其余可省略）：
+      no: 〔2024〕第3期            # 期号，form fill --meeting 和审批表会商一栏用它
+      date: 2024-05-10            # *
+      place: 街道综治中心会议室     # *
+      host: 陈志刚                 # * 主持人
+      recorder: 李娜               # 记录人
+      persons:                     # * 每位被会商人员
+        - ref: "430405199001011233"   # 档号或身份证号
+          level: 中                    # * 会商结论 高/中/低
+          community_level: 中          # 社区初评等级（纪要“社区初评”列）
+          reasons: 正在执行社区康复
+          measures: 每月见面两次、每月尿检一次
+          responsible: 李四
+          next_review: 2024-08-10
+      attendees:                   # 出席；observers 列席；absentees 请假（同样写法）
+        - {unit: 粤汉派出所, name: 王五, role: 社区民警}
+      decisions: [阳性人员依法处置。]   # 议定事项（每项一条）
+      distribution: 区禁毒办，街道各社区  # 分送
+    """
     from ..forms.service import add_meeting
 
     m = add_meeting(ar, load_data_file(path))
@@ -29,7 +55,13 @@ def add(ar, path):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def list_cmd(ar, as_json):
-    """列出会商会议。"""
+    """列出会商会议。
+
+    \b
+    示例：
+      dossier meeting list
+      dossier meeting list --json
+    """
     from ..forms.service import list_meetings
 
     ms = list_meetings(ar)

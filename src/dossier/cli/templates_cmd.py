@@ -18,7 +18,14 @@ def template():
               help="模板类型（默认按文件名或所用字段判断）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def check(path, kind, as_json):
-    """列出模板 PATH 使用的字段；有未知字段时拒绝（退出码 30）并指出字段名。"""
+    """列出模板 PATH 使用的字段；有未知字段时拒绝（退出码 30）并指出字段名。
+
+    \b
+    示例：
+      dossier template check archive/templates/风险分类评估审批表.docx
+      dossier template check 我的附表2.docx --kind list --json
+    可用字段见 dossier form list --json（fields）。
+    """
     from ..forms import check_template
 
     res = check_template(path, kind=kind)
