@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import DossierError, IntegrityError, PermissionDenied
+from . import parallel
 from .backend import CLERK, INSPECT
 from .query import parse
 
@@ -138,16 +139,63 @@ class SearchService:
         for item in items:
             groups.setdefault(item[0].scope, []).append(item)
         today = date.today()
-        for sid, its in groups.items():
-            for kind in self._kinds_held(sid):
-                try:
-                    self._update_kind(sid, kind, its, today)
-                except (DossierError, OSError) as e:
-                    nos = [row.archive_no for row, _, _ in its]
-                    which = nos[0] if len(nos) == 1 else f"{nos[0]} 等 {len(nos)} 份"
-                    msg = f"检索索引未能更新（档号 {which}）：{e}；请运行 dossier index rebuild"
-                    self.errors.append(msg)
-                    log.warning(msg)
+        tasks = [(sid, kind, its) for sid, its in groups.items() for kind in self._kinds_held(sid)]
+        if len(items) >= parallel.PARALLEL_MIN_DOCS and len(tasks) > 1 and parallel.workers() > 1:
+            self._update_parallel(tasks, today)
+            return
+        for sid, kind, its in tasks:
+            try:
+                self._update_kind(sid, kind, its, today)
+            except (DossierError, OSError) as e:
+                self._failed(its, e)
+
+    def _failed(self, its, e) -> None:
+        nos = [row.archive_no for row, _, _ in its]
+        which = nos[0] if len(nos) == 1 else f"{nos[0]} 等 {len(nos)} 份"
+        msg = f"检索索引未能更新（档号 {which}）：{e}；请运行 dossier index rebuild"
+        self.errors.append(msg)
+        log.warning(msg)
+
+    def _update_parallel(self, tasks, today: date) -> None:
+        """Many indexes changed at once (an import): documents are built here, the
+        indexes are written side by side in worker processes (see ``parallel``)."""
+        jobs, planned = [], []
+        for sid, kind, its in tasks:
+            try:
+                ix, op, docs = self._plan(sid, kind, its, today)
+            except (DossierError, OSError) as e:
+                self._failed(its, e)
+                continue
+            if op is None:
+                continue
+            cost = len(docs) * (3 if kind == CLERK else 1)     # a clerk document has many more fields
+            jobs.append((cost, (lambda ix=ix, op=op, docs=docs: getattr(ix, op)(docs))))
+            planned.append((sid, kind, its))
+        for (sid, kind, its), got in zip(planned, parallel.run(jobs)):
+            # the files changed under this process's open index: open it afresh when next used
+            for ck in [ck for ck in self._indexes if ck[:2] == (sid, kind)]:
+                self._indexes.pop(ck).close()
+            if got is None:
+                continue
+            if got[0] != "integrity":
+                self._failed(its, got[1])
+                continue
+            try:      # an unreadable index (torn, old format): the serial path rebuilds it from the store
+                self._update_kind(sid, kind, its, today)
+            except (DossierError, OSError) as e:
+                self._failed(its, e)
+
+    def _plan(self, sid: int, kind: str, items, today: date):
+        """(index, "rebuild" | "upsert" | None, documents) for one scope and kind."""
+        ix = self.index(sid, kind)
+        if not ix.exists():
+            if not self.ar.keyring.holds(sid, "data"):
+                return ix, None, []
+            known = {row.id: (version, state) for row, version, state in items}
+            return ix, "rebuild", self._docs(sid, (kind,), today, known=known)[kind]
+        path = self.ar.scopes.path_of(sid)
+        return ix, "upsert", [self._doc(kind, row.id, row.archive_no, path, version, state, today, ix._blind_key)
+                              for row, version, state in items]
 
     def on_commit(self, ar, row, version: int, state: dict) -> None:
         """One dossier's commit (not registered: the batch hook does this)."""
