@@ -101,3 +101,44 @@ def test_commands_have_help(run_dossier):
     for cmd in (["import"], ["sheet", "template"], ["export"], ["compare"]):
         r = run_dossier([*cmd, "--help"])
         assert r.code == 0 and "示例" in r.stdout
+
+
+def _platform(path, headers, rows):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(headers)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def test_compare_names_unrecognised_columns_and_what_was_not_compared(world, run_dossier, tmp_path):
+    """An unrecognised status column is named; “状态不一致 0 处” is not claimed."""
+    _, p = world.add_person(world.scope_a)
+    f = _platform(tmp_path / "平台.xlsx", ["姓名", "身份证号", "联系电话", "人员管控级别"],
+                  [[p["name"], p["id_number"], p.get("phone"), "一级"]])
+    args = ["compare", f, "--scope", world.scope_a]
+    r = run_dossier(args, env=world.env("admin"))
+    assert r.code == 0, r.stderr
+    assert "状态不一致 0 处" not in r.stdout
+    assert "状态不一致：未比对" in r.stdout and "比对字段：联系电话" in r.stdout
+    assert "人员管控级别" in r.stderr and "未比对" in r.stderr
+    r = run_dossier([*args, "--json"], env=world.env("admin"))
+    d = json.loads(r.stdout)
+    assert d["ignored_columns"] == ["人员管控级别"] and d["compared_fields"] == ["联系电话"]
+    assert d["summary"]["status"] == 0     # existing keys unchanged
+
+
+def test_import_with_status_mapped_says_status_is_an_entry(world, run_dossier, tmp_path):
+    """--mapping 管控现状: status does not produce “不是档案字段…请用 --mapping”: status is
+    not imported from rosters, and the note says where it goes instead."""
+    p = world.person()
+    f = _platform(tmp_path / "名册.xlsx", ["姓名", "民族", "身份证号", "户籍地址", "平台状态"],
+                  [[p["name"], p["ethnicity"], p["id_number"], p["hukou_address"], "社区康复"]])
+    m = tmp_path / "map.yaml"
+    m.write_text("columns: {平台状态: status}\n", encoding="utf-8")
+    r = run_dossier(["import", f, "--scope", world.scope_a, "--mapping", m, "--dry-run"], env=world.env("admin"))
+    assert r.code == 0, r.stderr
+    assert "不是档案字段" not in r.stderr and "请用 --mapping" not in r.stderr
+    assert "平台状态" in r.stderr and "dossier sheet template status" in r.stderr

@@ -128,3 +128,43 @@ def test_only_on_platform_but_filed_in_another_scope_is_marked(world, tmp_path):
     ws = openpyxl.load_workbook(write_compare(res, tmp_path / "比对.xlsx"))["仅平台有"]
     assert {r[0]: r[4] for r in ws.iter_rows(min_row=2, values_only=True)} == {
         p_other["id_number"]: world.scope_b, unknown: None}
+
+
+def _platform_book(path, headers, rows):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(headers)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def test_compare_names_the_columns_it_did_not_recognise(world, tmp_path):
+    """A platform column that is not recognised is named, not silently skipped: the
+    result lists it in ``ignored_columns`` and status is not claimed as compared."""
+    _, p = world.add_person(world.scope_a)
+    platform = _platform_book(tmp_path / "平台.xlsx", ["姓名", "身份证号", "联系电话", "列控级别", "备用列"],
+                              [[p["name"], p["id_number"], p.get("phone"), "一级", "x"]])
+    with world.open("admin") as ar:
+        res = compare_platform(ar, platform, scope=world.scope_a, today=world.today)
+    assert res.ignored_columns == ["列控级别", "备用列"]
+    assert res.compared_fields == ["联系电话"]
+    d = res.to_dict()
+    assert d["ignored_columns"] == ["列控级别", "备用列"]
+    assert "summary" in d and "compared_fields" in d
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(write_compare(res, tmp_path / "比对.xlsx"))["汇总"]
+               .iter_rows(values_only=True) if r and r[0]}
+    assert summary["未识别、未比对的列"] == "列控级别、备用列"
+
+
+def test_compare_reads_the_platform_headers_guankong_xianzhuang_and_xianzhudi_xiangzhi(world, tmp_path):
+    """管控现状 is the platform's status column and 现住地详址 its residence address."""
+    _, p = world.add_person(world.scope_a)
+    platform = _platform_book(tmp_path / "平台.xlsx", ["姓名", "身份证号", "管控现状", "现住地详址"],
+                              [[p["name"], p["id_number"], "社区康复中", "别处某路1号"]])
+    with world.open("admin") as ar:
+        res = compare_platform(ar, platform, scope=world.scope_a, today=world.today)
+    assert res.ignored_columns == []
+    assert res.compared_fields == ["当前状态", "现住址"]
+    assert [d["platform"] for d in res.differences["address"]] == ["别处某路1号"]

@@ -203,8 +203,16 @@ def compare(ar, file, scope, output, sheet, mapping, today, as_json):
     if s["only_platform_elsewhere"]:
         click.secho(f"仅平台有的人员中 {s['only_platform_elsewhere']} 人已在档案的其他辖区建档（不在本次比对范围内）",
                     fg="yellow")
-    for k, (title, _) in KINDS.items():
-        click.echo(f"{title} {s[k]} 处")
+    skipped = res.not_compared()
+    for k, (title, fields) in KINDS.items():
+        if k in skipped:
+            click.echo(f"{title}：未比对（平台文件没有{'、'.join(f'“{label}”' for _, label in fields)}列）")
+        else:
+            click.echo(f"{title} {s[k]} 处")
+    click.echo(f"比对字段：{'、'.join(res.compared_fields) or '无（只比对了人员）'}")
+    if res.ignored_columns:
+        click.secho(f"平台文件中以下列未识别，未比对：{'、'.join(res.ignored_columns)}；"
+                    "如需比对请用 --mapping 指定对应字段", fg="yellow", err=True)
     if s["unreadable"]:
         click.secho(f"平台文件中 {s['unreadable']} 行无法比对（身份证号缺失或无效）", fg="yellow")
     if output:

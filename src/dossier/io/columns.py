@@ -26,6 +26,9 @@ SEQ = "_seq"              # 序号: ignored on import, written on export
 STATUS = "_status"        # 当前状态: not a profile field (status is an entry); compared, not imported
 IGNORE = "_ignore"
 SPECIAL = (SEQ, STATUS)
+#: mapping targets that name the status entry's field; on a roster (no such field)
+#: they mean the 当前状态 column
+_STATUS_TARGETS = (header_key("status"), header_key("状态"))
 #: sheets our own workbooks add (template guide, error list, drop-down lists)
 SKIP_SHEETS = ("填写说明", "错误清单", "_lists")
 
@@ -47,7 +50,7 @@ HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
     "hukou_address": ("户籍地址", "户籍地", "户籍所在地", "户籍地详址", "户口所在地", "户籍住址",
                       "户籍地址详址", "户籍地详细地址", "户口地址"),
     "residence_address": ("现住址", "现居住地址", "居住地", "现居住地", "居住地址", "现住地址",
-                          "实际居住地址", "居住地详址", "现住地", "现居地址", "现居住地详址"),
+                          "实际居住地址", "居住地详址", "现住地", "现居地址", "现居住地详址", "现住地详址"),
     "residence_police": ("列管派出所", "管辖派出所", "居住地派出所", "居住地所属派出所", "现住址派出所",
                          "所属派出所", "列管单位", "管控派出所"),
     "hukou_police": ("户籍地派出所", "户籍派出所", "户籍地所属派出所"),
@@ -64,7 +67,7 @@ HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
     "political_status": ("政治面貌",),
     "birth_date": ("出生日期", "出生年月日", "出生年月"),
     "grid": ("网格", "所属网格", "网格名称"),
-    STATUS: ("当前状态", "人员状态", "管控状态", "现状态", "当前管控状况", "管控状况", "人员现状"),
+    STATUS: ("当前状态", "人员状态", "管控状态", "现状态", "当前管控状况", "管控状况", "人员现状", "管控现状"),
     # entry sheets
     "date": ("日期", "见面日期", "核查日期", "检测日期", "帮扶日期", "变更日期", "开始日期", "排查日期"),
     "method": ("见面方式", "核查方式", "检测方式"),
@@ -189,6 +192,8 @@ class Vocabulary:
                 index[key] = IGNORE
                 continue
             resolved = index.get(header_key(target), target)
+            if resolved not in known and header_key(resolved) in _STATUS_TARGETS:
+                resolved = STATUS   # a roster's status column: compared, not imported (an entry)
             if resolved in known or resolved in SPECIAL:
                 index[key] = resolved
         self.index = index

@@ -5,7 +5,9 @@ file, persons only in the archive (within the scope), and for persons on
 both sides the fields that differ — 状态, 户籍地址/现住址, 列管派出所, 联系电话.
 A field is compared only when the platform file has that column; values are
 compared after the same cleaning the importer applies (full-width, spaces,
-punctuation width), so a difference is a real one.
+punctuation width), so a difference is a real one. Columns whose header is not
+recognised are listed (``ignored_columns``) rather than skipped silently, so a
+zero count is never mistaken for a comparison that was not made.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class CompareResult:
     differences: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k in KINDS})
     unreadable: list[dict] = field(default_factory=list)
     compared_fields: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)   # headers not recognised, not compared
+
+    def not_compared(self) -> list[str]:
+        """Kinds of difference not looked at: the platform file has none of their columns."""
+        return [k for k, (_, fs) in KINDS.items() if not any(label in self.compared_fields for _, label in fs)]
 
     def summary(self) -> dict:
         return {"platform": self.platform_count, "archive": self.archive_count, "matched": self.matched,
@@ -52,7 +59,8 @@ class CompareResult:
 
     def to_dict(self) -> dict:
         return {"platform_file": str(self.platform_file), "scope": self.scope, "summary": self.summary(),
-                "compared_fields": self.compared_fields, "only_platform": self.only_platform,
+                "compared_fields": self.compared_fields, "ignored_columns": self.ignored_columns,
+                "only_platform": self.only_platform,
                 "only_archive": self.only_archive, "differences": self.differences,
                 "unreadable": self.unreadable}
 
@@ -81,8 +89,9 @@ def platform_status(text: str) -> str:
 
 
 def read_platform(path: str | Path, *, sheet: str | None = None, mapping: dict | None = None,
-                  today: _dt.date) -> tuple[dict[str, dict], list[dict], set[str]]:
-    """(id_number → {field: text, _row, _sheet}, unreadable rows, fields present)."""
+                  today: _dt.date) -> tuple[dict[str, dict], list[dict], set[str], list[str]]:
+    """(id_number → {field: text, _row, _sheet}, unreadable rows, fields present,
+    headers not recognised)."""
     from ..model.idnumber import validate_id_number
 
     book = read_book(path)
@@ -90,10 +99,12 @@ def read_platform(path: str | Path, *, sheet: str | None = None, mapping: dict |
     people: dict[str, dict] = {}
     unreadable: list[dict] = []
     present: set[str] = set()
+    ignored: list[str] = []
     wanted = {"name", "id_number", STATUS, *(f for _, fs in KINDS.values() for f, _ in fs)}
     for t in tables:
         cols = [c for c in t.columns if c.target in wanted]
         present |= {c.target for c in cols}
+        ignored += [h for h in t.unmapped if h not in ignored]
         id_col = t.column_for("id_number")
         for rownum, values in t.rows:
             rec = {"_sheet": t.name, "_row": rownum}
@@ -120,7 +131,7 @@ def read_platform(path: str | Path, *, sheet: str | None = None, mapping: dict |
                                    "reason": f"与第{people[text]['_row']}行身份证号重复"})
                 continue
             people[text] = rec
-    return people, unreadable, present
+    return people, unreadable, present, ignored
 
 
 def compare_platform(ar, path: str | Path, *, scope: str | None, sheet: str | None = None,
@@ -129,10 +140,10 @@ def compare_platform(ar, path: str | Path, *, scope: str | None, sheet: str | No
 
     today = today or _dt.date.today()
     path = Path(path)
-    platform, unreadable, present = read_platform(path, sheet=sheet, mapping=mapping, today=today)
+    platform, unreadable, present, ignored = read_platform(path, sheet=sheet, mapping=mapping, today=today)
     archive = {r["id_number"]: r for r in collect(ar, scope, today=today) if r.get("id_number")}
     res = CompareResult(path, scope, platform_count=len(platform) + len(unreadable),
-                        archive_count=len(archive), unreadable=unreadable)
+                        archive_count=len(archive), unreadable=unreadable, ignored_columns=ignored)
     res.compared_fields = [label for _, fs in KINDS.values() for f, label in fs if f in present]
     for idn, rec in platform.items():
         a = archive.get(idn)
@@ -208,11 +219,13 @@ def write_compare(res: CompareResult, out: str | Path) -> Path:
                        ("仅平台有", "only_platform"), ("其中已在档案其他辖区建档", "only_platform_elsewhere"),
                        ("仅档案有", "only_archive"),
                        *((KINDS[k][0], k) for k in KINDS), ("平台行无法比对", "unreadable")):
-        ws.append([label, s[key]])
+        ws.append([label, "未比对（平台文件无此列）" if key in res.not_compared() else s[key]])
     ws.append([])
     ws.append(["平台文件", res.platform_file.name])
     ws.append(["辖区", res.scope or "全部"])
     ws.append(["比对字段", "、".join(res.compared_fields)])
+    if res.ignored_columns:
+        ws.append(["未识别、未比对的列", "、".join(res.ignored_columns)])
 
     def sheet(title, headers, rows, keys):
         w = wb.create_sheet(title)

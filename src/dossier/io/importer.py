@@ -329,8 +329,12 @@ def import_file(ar, path: str | Path, *, scope: str | None = None, sheet: str | 
     total = [0]
     validation = validate_book(path, today=today, sheet=sheet, mapping=mapping)
     total[0] = len(validation.rows)
-    if any(t.column_for("_status") for t in validation.tables):
-        validation.notes.append("“当前状态”列不导入人员信息（状态变更请用 dossier sheet template status 登记表导入）；"
+    status_cols = [c.header for t in validation.tables if t.schema.kind == "profile"
+                   for c in [t.column_for("_status")] if c is not None]
+    if status_cols:
+        named = "、".join(dict.fromkeys(f"“{h}”" for h in status_cols if h)) or "“当前状态”"
+        validation.notes.append(f"{named}列（当前状态）不从名册导入：状态是带起止日期的记录，"
+                                "状态变更请用 dossier sheet template status 生成登记表填写后导入；"
                                 "与平台比对请用 dossier compare")
     result = ImportResult(path, dry_run, validation)
     if not any(p.level == ERROR for p in validation.problems_global):
