@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 LEVELS = ("高", "中", "低")
 PLAN_FILING = {"高": "区禁毒办", "中": "街道"}
+# the offices whose filing satisfies each requirement: the district office is stricter than the 街道
+PLAN_FILING_ACCEPTED = {"区禁毒办": ("区禁毒办",), "街道": ("街道", "区禁毒办")}
 SIGNER_ROLES = {"社区初评": ("clerk", "approver"), "派出所核查": ("approver",), "会商": ("clerk", "admin"),
                 "街道审批": ("approver",), "区禁毒办备案": ("approver",)}
 DONE = "已备案"
@@ -321,10 +323,13 @@ class Approvals:
         need = PLAN_FILING.get(level)
         if need is None:
             return
-        plans = [e for e in state.get("entries", []) if e.get("type") == "measure" and e.get("filed_with") == need]
+        # filing with a higher office satisfies a lower level (中: 街道 or 区禁毒办; 高: 区禁毒办)
+        accepted = PLAN_FILING_ACCEPTED[need]
+        plans = [e for e in state.get("entries", []) if e.get("type") == "measure" and e.get("filed_with") in accepted]
         if not plans:
-            raise RefusedOperation(f"定级为{level}风险，须先有报{need}备案的“一人一策”管控措施"
-                                   f"（dossier entry add <档号> measure … filed_with={need}）")
+            raise RefusedOperation(f"定级为{level}风险，须先有报{'或'.join(accepted)}备案的“一人一策”管控措施"
+                                   f"（dossier entry add <档号> --type measure --file plan.yaml，"
+                                   f"plan.yaml 中写 filed_with: {need}）")
 
     def _build_form(self, row, state: dict, level: str, reason: str, form_ref: str, d: _dt.date) -> bytes:
         """The real 审批表 (forms engine template ``risk-approval`` → LibreOffice → PDF).
