@@ -161,11 +161,22 @@ def test_return_to_previous_step_and_high_needs_district_plan(arch, tmp_path):
     a.run("zhao", "approve", "sign", ref, "--step", "街道审批", "--opinion", "会商依据不足，请重议", "--return")
     st = json.loads(a.run("li", "approve", "status", ref, "--json").stdout)
     assert st["next"] == "会商"
+    # a meeting dated before the 派出所核查 signature is recorded (exit 0), but the refusal of
+    # the 会商 block is reported for that person, and the approval still waits at 会商
+    early = {"no": "〔2024〕第4期补", "date": "2024-01-05", "place": "粤汉街道会议室", "host": "测试主持",
+             "persons": [{"ref": ref, "level": "中", "reasons": "复核后按中风险管控"}]}
+    (a.tmp / "mt0.json").write_text(json.dumps(early, ensure_ascii=False))
+    r = a.run("li", "meeting", "add", "--file", "mt0.json")
+    assert "已记录会商会议" in r.stdout
+    assert f"{ref}：审批表会商一栏未签入" in r.stderr and "倒退" in r.stderr, r.stdout + r.stderr
+    assert json.loads(a.run("li", "approve", "status", ref, "--json").stdout)["next"] == "会商"
     # the re-held meeting is recorded with `meeting add`: it signs the 会商 block itself
     (a.tmp / "mt.json").write_text(json.dumps({
         "no": "〔2024〕第5期", "date": dt.date.today().isoformat(), "place": "粤汉街道会议室", "host": "测试主持",
         "persons": [{"ref": ref, "level": "中", "reasons": "复核后按中风险管控"}]}, ensure_ascii=False))
-    a.run("li", "meeting", "add", "--file", "mt.json")
+    r = a.run("li", "meeting", "add", "--file", "mt.json")
+    assert f"{ref}：审批表会商一栏已签入，评定为中风险，待“街道审批”" in r.stdout, r.stdout + r.stderr
+    assert "未签入" not in r.stdout + r.stderr
     st = json.loads(a.run("li", "approve", "status", ref, "--json").stdout)
     assert st["next"] == "街道审批" and st["level"] == "中", st
     meeting = [s for s in st["steps"] if s["step"] == "会商" and not s["superseded"]]

@@ -20,7 +20,8 @@ def add(ar, path):
     """记录一次会商会议（加密保存）。
 
     被会商人员的审批表若正等待“会商”一栏，同时以纪要期号（no）和会议日期签入该栏；
-    会议日期不得早于审批表上一栏的日期。
+    会议日期不得早于审批表上一栏的日期。每位这样的人员输出一行：会商一栏已签入，
+    或未签入及原因（会议照样记录，退出码 0）。
 
     \b
     示例：
@@ -46,9 +47,26 @@ def add(ar, path):
     """
     from ..forms.service import add_meeting
 
+    ar.meeting_approvals = []   # filled by the approval hooks when the meeting is recorded
     m = add_meeting(ar, load_data_file(path))
     click.echo(f"已记录会商会议 {m['id'][:8]}（{m['no'] or m['date']}），"
                f"{len(m['persons'])} 人的档案各追加一条风险评估记录。")
+    _print_meeting_approvals(getattr(ar, "meeting_approvals", None) or [])
+
+
+def _print_meeting_approvals(results: list[dict]) -> None:
+    """One line per person whose 审批表 waited at 会商: signed, or why not (a refusal
+    does not undo the meeting, so the exit code stays 0, but it must be seen)."""
+    for r in results:
+        who = r.get("archive_no") or "（未知档号）"
+        if r.get("ok"):
+            st = r.get("status") or {}
+            nxt = f"，待“{st['next']}”" if st.get("next") else ""
+            level = f"，评定为{st['level']}风险" if st.get("level") else ""
+            click.echo(f"  {who}：审批表会商一栏已签入{level}{nxt}")
+        else:
+            click.secho(f"  {who}：审批表会商一栏未签入：{r.get('error') or '原因不明'}"
+                        f"（会议已记录；该审批表仍待会商，可用 dossier approve meeting 签入）", fg="yellow", err=True)
 
 
 @meeting.command("list")
