@@ -148,8 +148,13 @@ def test_verify_paper_cli(arch, tmp_path):
     r = run(arch, "qian", "verify-paper", tok.text, "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["archive_no"] == no
+    # typed as printed on paper, unquoted: one argument per group
+    assert len(tok.text.split()) > 1
+    r = run(arch, "qian", "verify-paper", *tok.text.split())
+    assert r.exit_code == 0 and "核验通过" in r.output, r.output
     img = tmp_path / "qr.png"
     img.write_bytes(tok.qr_png())
+    assert run(arch, "qian", "verify-paper", *tok.text.split(), "--image", str(img)).exit_code == 2
     r = run(arch, "qian", "verify-paper", "--image", str(img))
     assert r.exit_code == 0 and "核验通过" in r.output
     bad = tok.token[:-5] + ("A" if tok.token[-5] != "A" else "B") + tok.token[-4:]

@@ -78,7 +78,7 @@ def inspect(ar, scope, as_of, thresholds_file, rules, save, output, as_json):
 
 
 @click.command("verify-paper")
-@click.argument("token", required=False)
+@click.argument("token", nargs=-1)   # as printed on paper: groups separated by spaces
 @click.option("--image", "image", type=click.Path(dir_okay=False, exists=True), help="二维码照片或扫描件")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
@@ -89,12 +89,13 @@ def verify_paper(ar, token, image, as_json):
 
     \b
     示例：
-      dossier verify-paper "DP1AEAAA …"
+      dossier verify-paper DP1AEAAA 7BR565KG …      # 照抄纸面上分组的核验码（空格可有可无）
       dossier verify-paper --image 照片.jpg --json
     """
     from .. import paper
     from ..errors import IntegrityError, InvalidInput
 
+    token = " ".join(token)
     if bool(token) == bool(image):
         raise click.UsageError("请给出核验码，或用 --image 指定照片（二者选一）")
     try:
