@@ -69,8 +69,26 @@ def emit_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+#: json's messages, in Chinese (the place is given separately)
+_JSON_PROBLEMS = (
+    ("Expecting property name enclosed in double quotes", "键名须用英文双引号括起（或末尾多了逗号）"),
+    ("Expecting ',' delimiter", "缺少英文逗号"),
+    ("Expecting ':' delimiter", "缺少英文冒号"),
+    ("Expecting value", "缺少值（或多了逗号、用了中文标点）"),
+    ("Extra data", "对象结束后还有多余内容"),
+    ("Unterminated string", "字符串缺少结尾的引号"),
+    ("Invalid control character", "字符串中有换行等控制字符"),
+    ("Invalid \\escape", "无效的反斜杠转义"),
+    ("Invalid \\uXXXX escape", "无效的 \\u 转义"),
+)
+
+
 def load_data_file(path: str) -> dict:
-    """Read a JSON or YAML mapping; malformed input is refused with the place named."""
+    """Read a JSON or YAML mapping; malformed input is refused with the place named.
+
+    ``.json`` is read as JSON; ``.yaml``/``.yml`` (and any other name) as YAML,
+    which also reads JSON text, so flow style (``{BACKDATED: {days: 15}}``) works.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -78,36 +96,45 @@ def load_data_file(path: str) -> dict:
         raise InvalidInput(field="file", reason=f"无法读取“{path}”：{e.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidInput(field="file", reason=f"“{path}”不是 UTF-8 文本") from None
-    if p.suffix.lower() == ".json" or text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InvalidInput(field="file", reason=f"“{path}”不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 列 {e.msg}") from None
-    else:
-        import yaml
-
-        class _Loader(yaml.SafeLoader):
-            """Dates stay text: the model validates them and names the field
-            (PyYAML's own timestamp parser crashes on 2023-02-30). A key is
-            never a boolean: ``no:`` (a meeting's 期号) stays the key "no",
-            not YAML 1.1's False."""
-
-            def construct_mapping(self, node, deep=False):
-                for key, _value in node.value:
-                    if key.tag == "tag:yaml.org,2002:bool" and isinstance(key, yaml.ScalarNode):
-                        key.tag = "tag:yaml.org,2002:str"
-                return super().construct_mapping(node, deep)
-
-        _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
-        try:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-            raise InvalidInput(field="file", reason=f"“{path}”不是有效的 YAML：{where}") from None
+    data = _load_json(text, path) if p.suffix.lower() == ".json" else _load_yaml(text, path)
     if not isinstance(data, dict):
         raise InvalidInput(field="file", reason=f"“{path}”的内容应为键值对象（字段名: 值）")
     return data
+
+
+def _load_json(text: str, path: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        problem = next((zh for en, zh in _JSON_PROBLEMS if e.msg.startswith(en)), "格式有误")
+        raise InvalidInput(field="file", reason=f"“{path}”不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 列"
+                                                f"{problem}") from None
+
+
+def _load_yaml(text: str, path: str):
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        """Dates stay text: the model validates them and names the field
+        (PyYAML's own timestamp parser crashes on 2023-02-30). A key is
+        never a boolean: ``no:`` (a meeting's 期号) stays the key "no",
+        not YAML 1.1's False."""
+
+        def construct_mapping(self, node, deep=False):
+            for key, _value in node.value:
+                if key.tag == "tag:yaml.org,2002:bool" and isinstance(key, yaml.ScalarNode):
+                    key.tag = "tag:yaml.org,2002:str"
+            return super().construct_mapping(node, deep)
+
+    _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "某处"
+        hint = ("：有制表符（Tab），请改用空格缩进" if "\t" in text and "tab" in str(e).lower()
+                else "格式有误（检查缩进、冒号后的空格、括号和引号是否成对）")
+        raise InvalidInput(field="file", reason=f"“{path}”不是有效的 YAML：{where}{hint}") from None
 
 
 def write_output_file(path: str, data: bytes) -> None:
