@@ -189,6 +189,18 @@ def test_return_to_previous_step_and_high_needs_district_plan(arch, tmp_path):
         assert len(sigs) == 3 and all(s["valid"] for s in sigs)
 
 
+def test_verify_a_file_that_is_not_a_pdf_is_invalid_input(arch):
+    a = arch
+    (a.tmp / "hostname").write_text("myhost\n")
+    (a.tmp / "notes.pdf").write_text("这不是 PDF\n")
+    not_pdf, named_pdf, missing = a.parallel(("zhao", "approve", "verify", str(a.tmp / "hostname")),
+                                             ("zhao", "approve", "verify", str(a.tmp / "notes.pdf")),
+                                             ("zhao", "approve", "verify", str(a.tmp / "nowhere.pdf")))
+    for r in (not_pdf, named_pdf):
+        assert r.returncode == 1 and "不是 PDF" in r.stderr, r.stderr
+    assert missing.returncode == 1 and "找不到" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_audit_tampering_in_meta_db_exits_21(arch, tmp_path):
     a = arch
     # every kind of event is in the chain: change, unmasked view, search, export, signature

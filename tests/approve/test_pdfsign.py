@@ -108,3 +108,20 @@ def test_stamp_lines_wrap_long_opinions():
     lines = pdfsign.stamp_lines("街道审批", "同意" * 30, "王测试", "2024-05-12")
     assert lines[0] == "【街道审批】" and lines[-1] == "日期：2024-05-12"
     assert len(lines) > 4
+
+
+@pytest.mark.parametrize("data", [b"myhost\n", b"", b"PK\x03\x04 not a pdf" * 10])
+def test_not_a_pdf_is_invalid_input_not_tampering(data, ca):
+    from dossier.errors import IntegrityError
+
+    with pytest.raises(InvalidInput) as exc:
+        pdfsign.verify_pdf(data, trust_pems=[ca.cert_pem])
+    assert not isinstance(exc.value, IntegrityError) and "不是 PDF" in exc.value.message
+
+
+def test_unparseable_pdf_is_still_an_integrity_failure(three_signed, ca):
+    from dossier.errors import IntegrityError
+
+    broken = three_signed[:9] + b"\x00garbage\x00" * 50   # a PDF header, the rest destroyed
+    with pytest.raises(IntegrityError):
+        pdfsign.verify_pdf(broken, trust_pems=[ca.cert_pem])

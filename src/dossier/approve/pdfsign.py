@@ -370,10 +370,17 @@ def form_ref(pdf: bytes) -> str | None:
     return str(v) if v is not None else None
 
 
+def is_pdf(data: bytes) -> bool:
+    """A PDF header ``%PDF-`` within the first 1024 bytes (where readers look for it)."""
+    return b"%PDF-" in data[:1024]
+
+
 def verify_pdf(pdf: bytes, *, trust_pems: list[bytes] | None = None) -> list[SignatureReport]:
     """Check every signature of ``pdf``; never raises for a bad signature (see ``ok``).
 
-    Raises :class:`IntegrityError` only when the file cannot be parsed at all.
+    Raises :class:`InvalidInput` when the bytes are not a PDF at all (no ``%PDF-`` header:
+    the wrong file was given), :class:`IntegrityError` when a PDF cannot be parsed
+    (corrupted or altered).
     """
     from asn1crypto import x509 as ax509
     from cryptography.hazmat.primitives import serialization
@@ -381,6 +388,8 @@ def verify_pdf(pdf: bytes, *, trust_pems: list[bytes] | None = None) -> list[Sig
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
+    if not is_pdf(pdf):
+        raise InvalidInput("该文件不是 PDF（开头没有 %PDF- 标记），请给出审批表 PDF 文件或档号")
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         sigs = list(reader.embedded_signatures)

@@ -152,18 +152,20 @@ def export(ar, ref, output):
 def verify(ar, target, as_json):
     """验证审批表（PDF 文件或档号）：签名人、环节、时间、完整性、签批顺序。
 
-    签名无效、被改动或与档案记录不符时退出码 20。
+    签名无效、被改动或与档案记录不符时退出码 20；给出的文件根本不是 PDF（或不存在）时退出码 1。
 
     \b
     示例：
       dossier approve verify 审批表.pdf
       dossier approve verify 430405199001011233 --json
     """
-    from ..errors import IntegrityError
+    from ..errors import IntegrityError, InvalidInput
 
     appr = _attach(ar).approvals
     p = Path(target)
     if target.lower().endswith(".pdf") or p.is_file():
+        if not p.is_file():
+            raise InvalidInput(f"找不到审批表文件：{target}")
         out = appr.verify(pdf=p.read_bytes())
     else:
         out = appr.verify(target)
