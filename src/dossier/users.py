@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from .api import Session
 
 STEPS = ("社区初评", "派出所核查", "会商", "街道审批", "区禁毒办备案")
+# users.status as shown to people (the stored/JSON values stay active/revoked)
+STATUS_LABELS = {"active": "在用", "revoked": "已停用"}
 _NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,32}$")
 
 

@@ -123,6 +123,32 @@ def test_person_entry_show_history_diff(world, cli, files, registered):
     assert json.loads(cli(["check", "--json"], user="admin").stdout)["ok"] is True
 
 
+def test_show_formats_lists_and_booleans_for_people(world, cli, files, registered):
+    ref, p = registered
+    assert cli(["entry", "add", ref["archive_no"], "--type", "interview",
+                "--file", files("v.yaml", VISIT_YAML)]).exit_code == 0
+    plan = "date: 2025-05-22\nlevel: 中\nfiled_with: 街道\nmeasures: [每周见面一次, 每月尿检一次]\n"
+    assert cli(["entry", "add", ref["archive_no"], "--type", "measure", "--file", files("m.yaml", plan)]).exit_code == 0
+    text = cli(["show", ref["archive_no"]]).stdout
+    assert "person_seen=是" in text and "measures=每周见面一次、每月尿检一次" in text, text
+    assert "True" not in text and "False" not in text and "['" not in text and "{'" not in text
+    # JSON keeps the stored values
+    entries = json.loads(cli(["show", ref["archive_no"], "--json"]).stdout)["entries"]
+    assert {"person_seen": True, "measures": ["每周见面一次", "每月尿检一次"]}.items() <= \
+        {k: v for e in entries for k, v in e.items()}.items()
+
+
+def test_user_list_status_in_chinese_json_unchanged(world, cli):
+    assert cli(["user", "revoke", "wang"], user="admin").exit_code == 0
+    text = cli(["user", "list"], user="admin").stdout
+    rows = {line.split()[0]: line for line in text.splitlines() if line.split()}
+    assert "已停用" in rows["wang"] and "在用" in rows["admin"], text
+    assert "active" not in text and "revoked" not in text
+    users = {u["name"]: u for u in json.loads(cli(["user", "list", "--json"], user="admin").stdout)}
+    assert users["wang"]["status"] == "revoked" and users["admin"]["status"] == "active"
+    assert "status_text" not in users["admin"]
+
+
 def _bad_id() -> str:
     from datetime import date
     good = make_id_number("430405", date(1990, 1, 1), 123)

@@ -112,13 +112,17 @@ def user_list(ar, as_json):
       dossier --user admin user list
       dossier --user admin user list --json
     """
+    from ..users import STATUS_LABELS
+
     rows = ar.users.list()
     if as_json:
         emit_json(rows)
     else:
         for r in rows:
             r["scopes_text"] = "、".join(r["scopes"])
-        table(rows, [("name", "用户"), ("role", "角色"), ("step", "环节"), ("status", "状态"), ("scopes_text", "辖区")])
+            r["status_text"] = STATUS_LABELS.get(r["status"], r["status"])
+        table(rows, [("name", "用户"), ("role", "角色"), ("step", "环节"), ("status_text", "状态"),
+                     ("scopes_text", "辖区")])
 
 
 @user.command("revoke")

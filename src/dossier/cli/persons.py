@@ -135,16 +135,14 @@ def show(ar, ref, version, as_of, as_json):
     for f in PROFILE_FIELDS:
         v = view.profile.get(f.name)
         if v not in (None, "", [], {}):
-            if isinstance(v, list):
-                v = "、".join(str(x) if not isinstance(x, dict) else str(x) for x in v)
-            click.echo(f"  {f.label}：{v}")
+            click.echo(f"  {f.label}：{_text(v)}")
     click.echo(f"派生标签（{view.as_of}）：{'、'.join(view.labels) or '无'}")
     for a in view.alerts:
         click.secho(f"  提示：{a}", fg="yellow")
     click.echo(f"记录 {len(view.entries)} 条：")
     for e in sorted(view.entries, key=lambda e: (e.get("date", ""), e.get("recorded_at", ""))):
         label = ENTRY_TYPES[e["type"]].label if e.get("type") in ENTRY_TYPES else e.get("type")
-        detail = "，".join(f"{k}={v}" for k, v in e.items()
+        detail = "，".join(f"{k}={_text(v)}" for k, v in e.items()
                           if k not in ("id", "type", "date", "recorded_at", "author", "version") and v not in (None, "", []))
         click.echo(f"  {e.get('date', '')}  {label}  {detail[:120]}")
     for key in ("attachments", "documents"):
@@ -153,6 +151,18 @@ def show(ar, ref, version, as_of, as_json):
             click.echo(f"{'附件' if key == 'attachments' else '已生成文书'} {len(items)} 件：")
             for it in items:
                 click.echo(f"  {it.get('date', '')}  {it.get('title', it.get('code', ''))}")
+
+
+def _text(v) -> str:
+    """A stored value as a reader writes it: lists 、-joined, booleans 是/否, objects
+    as 键：值 — never a Python repr."""
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, (list, tuple)):
+        return "、".join(_text(x) for x in v if x not in (None, "", [], {}))
+    if isinstance(v, dict):
+        return "（" + "，".join(f"{k}：{_text(x)}" for k, x in v.items() if x not in (None, "", [], {})) + "）"
+    return str(v)
 
 
 @click.command()
