@@ -227,3 +227,21 @@ persons:
     cells = {c.text for t in Document(str(out)).tables for row in t.rows for c in row.cells}
     block = next(c for c in cells if c.startswith("会议纪要编号"))
     assert "〔2025〕第3期" in block and "会商日期：2025年5月28日" in block
+
+
+def test_meeting_yaml_with_unknown_key_exits_1(world, run_dossier, tmp_path):
+    p = _people(world)
+    f = tmp_path / "会商.yaml"
+    f.write_text(f"""期号: 〔2025〕第5期
+date: 2025-05-28
+place: 粤汉街道综治中心
+host: 黄志远
+attendee:
+  - {{unit: 粤汉派出所, name: 王五}}
+persons:
+  - ref: {p["林晓峰"]}
+    level: 中
+""", encoding="utf-8")
+    r = run_dossier(["meeting", "add", "--file", f], env=world.env("li"))
+    assert r.code == 1 and "“期号”" in r.stderr and "“attendee”" in r.stderr and "attendees" in r.stderr, r
+    assert json.loads(run_dossier(["meeting", "list", "--json"], env=world.env("li")).stdout) == []

@@ -175,3 +175,30 @@ def test_approval_form_blank_date_lines_and_xlsx_counts(person_world):
     ws = load_workbook(io.BytesIO(fb02.data)).active
     ids = [c.value for c in ws["E"]]
     assert prof["id_number"] in ids             # 18-digit text, not a number
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"期号": "〔2025〕第4期"}, "期号"),
+    ({"number": "〔2025〕第4期"}, "number"),
+    ({"attendee": [{"name": "黄志远"}]}, "attendee"),
+])
+def test_meeting_with_unknown_key_is_refused_and_stores_nothing(person_world, extra, key):
+    world, no, _ = person_world
+    with world.open("li") as ar:
+        v0 = ar.dossiers.show(no).version
+        with pytest.raises(InvalidInput) as ei:
+            service.add_meeting(ar, {"date": "2025-05-20", "place": "x", "host": "y", **extra,
+                                     "persons": [{"ref": no, "level": "中"}]}, today=TODAY)
+        assert f"“{key}”" in ei.value.message and "可用的键" in ei.value.message
+        assert "attendees" in ei.value.message and "no" in ei.value.message
+        assert ar.dossiers.show(no).version == v0 and service.list_meetings(ar) == []
+
+
+def test_meeting_person_with_unknown_key_is_refused(person_world):
+    world, no, _ = person_world
+    with world.open("li") as ar:
+        with pytest.raises(InvalidInput) as ei:
+            service.add_meeting(ar, {"date": "2025-05-20", "place": "x", "host": "y",
+                                     "persons": [{"ref": no, "level": "中", "measure": "每月见面"}]}, today=TODAY)
+        assert "“measure”" in ei.value.message and "measures" in ei.value.message
+        assert service.list_meetings(ar) == []

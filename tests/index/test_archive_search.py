@@ -155,3 +155,11 @@ def test_missing_index_is_rebuilt_on_next_commit(populated):
         assert all(s["state"] == "ok" for s in ar.search.status())
         assert ref.archive_no in _ids(ar.search(p["name"]))
         assert a[0][0].archive_no in _ids(ar.search(a[0][1]["name"]))
+
+
+def test_address_with_chinese_ellipsis_is_stored_as_typed_and_found(world):
+    ref, _ = world.add_person(residence_address="珠晖区幸福路１２号……后门")
+    with world.open(CLERK_A) as ar:
+        assert ar.dossiers.show(ref.archive_no).profile["residence_address"] == "珠晖区幸福路12号……后门"
+        for q in ("幸福路12号……后门", "幸福路１２号……后门", "幸福路12号......后门", "幸福路"):
+            assert ref.archive_no in _ids(ar.search(q, limit=100)), q

@@ -160,3 +160,16 @@ def test_every_field_has_label_and_unique_keys():
         assert required in names
     pii = {f.name for f in PROFILE_FIELDS if f.pii}
     assert {"name", "id_number", "phone", "hukou_address", "residence_address", "notes"} <= pii
+
+
+def test_chinese_ellipsis_kept_as_typed_full_width_still_folded():
+    from dossier.model.entries import normalize_entry
+    from dossier.model.fields import normalize_text
+
+    assert normalize_text("幸福路１２号……后门‥") == "幸福路12号……后门‥"
+    assert normalize_text("ＡＢ栋　３单元") == "AB栋 3单元"
+    p, _ = normalize_profile({"name": "测试甲", "id_number": ID_M, "residence_address": "幸福路１２号……后门",
+                              "hukou_address": "某村……"}, today=TODAY)
+    assert p["residence_address"] == "幸福路12号……后门" and p["hukou_address"] == "某村……"
+    e = normalize_entry("measure", {"date": "2024-05-01", "measures": ["每周见面……", "尿检１次"]}, today=TODAY)
+    assert e["measures"] == ["每周见面……", "尿检1次"]

@@ -235,14 +235,25 @@ def _common_scope(paths: list[str]) -> str:
     return "/".join(out)
 
 
+#: the keys of a 会商 record (Chinese spellings after their English name) and of each person
+MEETING_KEYS = ("no", "date", "日期", "time", "place", "地点", "host", "主持人", "recorder", "title", "agenda",
+                "scope", "unit", "attendees", "observers", "absentees", "decisions", "distribution", "overview",
+                "persons", "人员")
+MEETING_PERSON_KEYS = ("ref", "archive_no", "id_number", "档号", "level", "结论", "community_level", "reasons",
+                       "measures", "responsible", "next_review")
+
+
 def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
     """Record a 会商 meeting (stored encrypted) and append an assessment entry to each person discussed."""
     from dossier.model.dates import parse_date
 
     today = today or date.today()
+    from dossier.model.fields import unknown_keys
+
     if not isinstance(data, Mapping):
         raise InvalidInput("会议记录应为键值对象")
-    errors = []
+    # an unknown key (期号:, number:, attendee:) would be dropped silently: refused
+    errors = [e.message for e in unknown_keys(data, MEETING_KEYS, where="会议记录")]
     try:
         mdate = parse_date(data.get("date") or data.get("日期"), field="date", today=today)
     except InvalidInput as e:
@@ -260,6 +271,8 @@ def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
         if not isinstance(p, Mapping):
             errors.append(f"persons 第 {i} 项应为键值对象")
             continue
+        errors += [e.message for e in unknown_keys(p, MEETING_PERSON_KEYS, where=f"persons 第 {i} 项",
+                                                   path=f"persons[{i}].")]
         ref = p.get("ref") or p.get("archive_no") or p.get("id_number") or p.get("档号")
         level = text(p.get("level") or p.get("结论") or "").replace("风险", "")
         if level not in LEVELS:

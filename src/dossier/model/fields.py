@@ -68,6 +68,17 @@ def key_index(fields: tuple[Field, ...]) -> dict[str, Field]:
     return index
 
 
+# Kept as typed by normalize_text: NFKC would turn the Chinese ellipsis …… into ASCII dots.
+_KEEP_AS_TYPED = re.compile("([\u2025\u2026]+)")
+
+
+def normalize_text(value) -> str:
+    """Text as stored: NFKC (全角数字/字母 → ASCII, ideographic space → space), except the
+    ellipsis characters … (U+2026) and ‥ (U+2025), which stay as typed (地址“幸福路……号”)."""
+    parts = _KEEP_AS_TYPED.split(str(value))
+    return "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(parts))
+
+
 def _key(k) -> str:
     return unicodedata.normalize("NFKC", str(k)).strip().lower()
 
@@ -90,6 +101,17 @@ def resolve_keys(fields: tuple[Field, ...], data: Mapping, errors: list[InvalidI
     return found
 
 
+def unknown_keys(data: Mapping, accepted, *, where: str, path: str = "") -> list[InvalidInput]:
+    """One error per key of ``data`` not in ``accepted`` (for plain definitions such
+    as a campaign or a 会商 record, whose keys are not model Fields): the error
+    names the key and lists the accepted ones, so a typo is not silently ignored."""
+    accepted = tuple(accepted)
+    names = "、".join(accepted)
+    return [InvalidInput(f"{where}中有未知的键“{k}”；可用的键：{names}",
+                         field=f"{path}{k}", reason=f"未知的键；可用的键：{names}")
+            for k in data if str(k).strip() not in accepted]
+
+
 def is_empty(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
 
@@ -101,7 +123,7 @@ def coerce(f: Field, value, *, today: date, path: str | None = None):
     if k in ("str", "text"):
         if isinstance(value, (dict, list, tuple, set, bool)):
             raise InvalidInput(field=name, reason="应为文字")
-        text = unicodedata.normalize("NFKC", str(value)).strip() if k == "str" else str(value).strip()
+        text = normalize_text(value).strip() if k == "str" else str(value).strip()
         if f.pattern:
             text = re.sub(r"\s+", "", text)   # codes and phone numbers: spaces are never meaningful
         if f.pattern and not re.fullmatch(f.pattern, text):
@@ -128,7 +150,7 @@ def coerce(f: Field, value, *, today: date, path: str | None = None):
             else:
                 if isinstance(item, (dict, list)):
                     raise InvalidInput(field=f"{name}[{i}]", reason="列表项应为文字")
-                out.append(unicodedata.normalize("NFKC", str(item)).strip())
+                out.append(normalize_text(item).strip())
         return out
     if k == "object":
         if not isinstance(value, Mapping):
@@ -201,7 +223,7 @@ def _object_from_text(f: Field, item):
     names = {s.name for s in f.subfields}
     if not isinstance(item, str) or "name" not in names:
         raise InvalidInput(field=f.name, reason="列表项应为一组字段（键值对）")
-    text = unicodedata.normalize("NFKC", item).strip()
+    text = normalize_text(item).strip()
     role_field = next((s for s in f.subfields if s.name == "role"), None)
     parts = [p for p in re.split(r"[\s:：]+", text, maxsplit=1) if p]
     if role_field and len(parts) == 2:

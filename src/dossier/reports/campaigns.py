@@ -112,10 +112,33 @@ class Campaign:
                 "created": self.created, "created_by": self.created_by}
 
 
-def parse_campaign(data: Mapping) -> Campaign:
-    """Validate a campaign definition; every problem names its field."""
+#: the keys a definition may have (Chinese spellings after their English name)
+KEYS = ("name", "名称", "doc_no", "文号", "scope", "辖区", "population", "steps", "步骤", "actions", "要求",
+        "lost_limit")
+STEP_KEYS = ("name", "start", "end")
+ACTION_KEYS = ("action", "count", "by")
+POPULATION_KEYS = ("all", "label", "labels", "presence", "as_of")
+
+
+def _refuse_unknown(data: Mapping, accepted, *, where: str, path: str = "") -> None:
+    from ..model.fields import unknown_keys
+
+    errors = unknown_keys(data, accepted, where=where, path=path)
+    if errors:
+        raise errors[0]
+
+
+def parse_campaign(data: Mapping, *, stored: bool = False) -> Campaign:
+    """Validate a campaign definition; every problem names its field.
+
+    An unknown key (``populaton:``, ``population: {status: …}``) is refused: ignored,
+    it would silently make the campaign cover everyone. ``stored``: a definition read
+    back from the archive (its own keys, not checked again).
+    """
     if not isinstance(data, Mapping):
         raise InvalidInput(field="campaign", reason="专项行动定义应为键值对象")
+    if not stored:
+        _refuse_unknown(data, KEYS, where="专项行动定义")
     name = str(data.get("name") or data.get("名称") or "").strip()
     if not name:
         raise InvalidInput(field="name", reason="必填（专项行动名称）")
@@ -129,6 +152,8 @@ def parse_campaign(data: Mapping) -> Campaign:
     for i, s in enumerate(raw_steps, 1):
         if not isinstance(s, Mapping) or not s.get("name"):
             raise InvalidInput(field=f"steps[{i}]", reason="每个步骤需要 name、start、end")
+        if not stored:
+            _refuse_unknown(s, STEP_KEYS, where=f"steps 第 {i} 项", path=f"steps[{i}].")
         start = parse_date(s.get("start"), field=f"steps[{i}].start", allow_future=True)
         end = parse_date(s.get("end"), field=f"steps[{i}].end", allow_future=True)
         if start is None or end is None:
@@ -140,6 +165,10 @@ def parse_campaign(data: Mapping) -> Campaign:
         raise InvalidInput(field="steps", reason="步骤名称不能重复")
     actions = []
     for i, a in enumerate(data.get("actions") or data.get("要求") or [], 1):
+        if not isinstance(a, Mapping):
+            raise InvalidInput(field=f"actions[{i}]", reason="每项要求应为键值对象（action、count、by）")
+        if not stored:
+            _refuse_unknown(a, ACTION_KEYS, where=f"actions 第 {i} 项", path=f"actions[{i}].")
         kind = ACTION_ALIASES.get(str((a or {}).get("action", "")).strip().lower())
         if kind is None:
             raise InvalidInput(field=f"actions[{i}].action",
@@ -157,12 +186,16 @@ def parse_campaign(data: Mapping) -> Campaign:
     pop = data.get("population") or {"all": True}
     if not isinstance(pop, Mapping):
         raise InvalidInput(field="population", reason="应为对象，例如 {label: 戒断三年未复吸} 或 {all: true}")
+    if not stored:
+        _refuse_unknown(pop, POPULATION_KEYS, where="population（目标人群）", path="population.")
     pop = dict(pop)
     if "as_of" in pop and pop["as_of"] is not None:
         pop["as_of"] = parse_date(pop["as_of"], field="population.as_of", allow_future=True).isoformat()
     for k in ("label", "labels"):
         if isinstance(pop.get(k), str):
             pop["labels"] = [pop.pop(k)]
+    if isinstance(pop.get("presence"), str):      # {presence: 在控} = [在控], not a substring test
+        pop["presence"] = [pop["presence"]]
     try:
         lost_limit = float(data.get("lost_limit", 0.05))
     except (TypeError, ValueError):
@@ -212,7 +245,7 @@ class Campaigns:
             if raw in seen:
                 continue
             seen.add(raw)
-            c = parse_campaign(json.loads(raw))
+            c = parse_campaign(json.loads(raw), stored=True)
             if c.name not in out or c.created >= out[c.name].created:
                 out[c.name] = c
         return sorted(out.values(), key=lambda c: (c.start, c.name))
