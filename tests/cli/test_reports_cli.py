@@ -168,3 +168,32 @@ def test_every_command_has_help():
                  ["report", "eligibility"], ["inspect"], ["verify-paper"]):
         r = CliRunner().invoke(cli, [*args, "--help"])
         assert r.exit_code == 0 and "示例" in r.output or args == ["campaign", "list"], args
+
+
+def _env(arch, user):
+    import os
+
+    return {**os.environ, "DOSSIER_ARCHIVE": str(arch.path), "DOSSIER_USER": user,
+            "DOSSIER_PASSWORD": seedkit.PASSWORDS[user]}
+
+
+def test_inspect_unknown_rule_exits_1_and_lowercase_is_accepted(arch, run_dossier):
+    for user in ("admin", "qian"):
+        r = run_dossier(["inspect", "--scope", "珠晖区/粤汉街道", "--rule", "NOSUCH"], env=_env(arch, user))
+        assert r.code == 1 and "NOSUCH" in r.stderr and "STALE" in r.stderr and "发现" not in r.stdout, r
+    r = run_dossier(["inspect", "--scope", "珠晖区/粤汉街道", "--as-of", "2025-06-01", "--rule", "stale", "--json"],
+                    env=_env(arch, "admin"))
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout) and {f["rule"] for f in json.loads(r.stdout)} == {"STALE"}
+
+
+def test_campaign_with_unknown_population_key_exits_1(arch, run_dossier, tmp_path):
+    for bad, key in (({**seedkit.CAMPAIGN, "name": "甲", "population": {"status": "社区康复"}}, "status"),
+                     ({**{k: v for k, v in seedkit.CAMPAIGN.items() if k != "population"}, "name": "乙",
+                       "populaton": {"label": "戒断三年未复吸"}}, "populaton")):
+        f = tmp_path / "c.yaml"
+        f.write_text(yaml.safe_dump(bad, allow_unicode=True), encoding="utf-8")
+        r = run_dossier(["campaign", "add", "--file", f], env=_env(arch, "admin"))
+        assert r.code == 1 and f"“{key}”" in r.stderr and "可用的键" in r.stderr, r
+    r = run_dossier(["campaign", "list", "--json"], env=_env(arch, "admin"))
+    assert {c["name"] for c in json.loads(r.stdout)} == {seedkit.CAMPAIGN["name"]}

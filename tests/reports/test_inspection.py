@@ -107,3 +107,19 @@ def test_near_duplicates_of_no_texts_is_empty():
 
     assert near_duplicate_groups([]) == []
     assert near_duplicate_groups(["", ""]) == []
+
+
+def test_rule_codes_are_case_insensitive_and_unknown_ones_refused(seeded_master):
+    from dossier.reports.inspection import rule_codes, run_checks
+
+    assert rule_codes(["stale", " Lost_Ratio "]) == {"STALE", "LOST_RATIO"}
+    assert rule_codes(None) is None and rule_codes(()) is None
+    for bad in (["NOSUCH"], ["STALE", "stal"]):
+        with pytest.raises(InvalidInput) as ei:
+            run_checks([], AS_OF, only=bad)
+        assert ei.value.field == "rule" and "STALE" in ei.value.reason and "DUP_NOTES" in ei.value.reason
+    with seeded_master.open("admin") as ar:
+        r = Reports(ar).inspect(None, as_of=AS_OF, only=["stale"])
+        with pytest.raises(InvalidInput):
+            Reports(ar).inspect(None, as_of=AS_OF, only=["NOSUCH"])
+    assert r["findings"] and {f["rule"] for f in r["findings"]} == {"STALE"}

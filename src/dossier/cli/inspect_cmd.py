@@ -14,7 +14,8 @@ from .common import emit_json, load_data_file, parse_date_option, with_archive, 
 @click.option("--as-of", "as_of", help="核查日期（默认今天）")
 @click.option("--thresholds", "thresholds_file", type=click.Path(dir_okay=False),
               help="阈值表 YAML/JSON，覆盖默认值（规则代码: {参数: 值}），见下方示例")
-@click.option("--rule", "rules", multiple=True, help="只运行指定规则（规则代码，大写，可重复），例如 --rule STALE")
+@click.option("--rule", "rules", multiple=True,
+              help="只运行指定规则（规则代码，大小写均可，可重复），例如 --rule STALE；未知代码退出码 1")
 @click.option("--save", is_flag=True, help="把脱敏结果用该辖区的督查密钥加密保存，供督查人员查看")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), help="写出 核查报告.docx")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题清单")
@@ -53,8 +54,10 @@ def inspect(ar, scope, as_of, thresholds_file, rules, save, output, as_json):
       LOST_RATIO           社区失联超比例（limit 0.05）
     """
     from ..reports import Reports
+    from ..reports.inspection import rule_codes
 
     reps = Reports(ar)
+    rule_codes(rules)             # an unknown code is refused, also for inspectors (saved results)
     if ar.user.role == "inspector":
         result = reps.saved_inspection(scope)
     else:

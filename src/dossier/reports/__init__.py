@@ -46,10 +46,12 @@ class Reports:
         With ``save``, the masked result is sealed under the scope's inspection
         key so inspectors of that scope can read it (:meth:`saved_inspection`)."""
         from ..api import now_iso
-        from .inspection import run_checks, summary, thresholds
+        from .inspection import rule_codes, run_checks, summary, thresholds
         from .population import load_population
 
         ar = self.ar
+        only = rule_codes(only)           # refused before any dossier is decrypted
+        thresholds(overrides)
         records = load_population(ar, scope)
         scope_path = ar.scopes.path_of(ar.scopes.id_of(scope)) if scope else None
         camps = [c for c in self.campaigns.list()

@@ -340,11 +340,26 @@ RULES = {
 _ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
 
+def rule_codes(only: Iterable[str] | None) -> set[str] | None:
+    """The rule codes of ``--rule`` (case-insensitive: ``stale`` = STALE); None = every
+    rule. An unknown code is refused: ignored, it would report “0 项问题” for a check
+    that never ran."""
+    if not only:
+        return None
+    codes = set()
+    for raw in only:
+        code = str(raw).strip().upper()
+        if code not in DEFAULT_THRESHOLDS:
+            raise InvalidInput(field="rule", reason=f"未知规则代码“{raw}”；可选：{'、'.join(DEFAULT_THRESHOLDS)}")
+        codes.add(code)
+    return codes
+
+
 def run_checks(records: list[PersonRecord], as_of: date, *, campaigns=(), overrides: Mapping | None = None,
                only: Iterable[str] | None = None) -> list[Finding]:
     """Every enabled rule over the records; findings sorted by severity, rule, reference."""
     tt = thresholds(overrides)
-    wanted = set(only) if only else None
+    wanted = rule_codes(only)
     out: list[Finding] = []
     for code, fn in RULES.items():
         if tt[code]["enabled"] and (wanted is None or code in wanted):
