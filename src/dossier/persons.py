@@ -55,7 +55,8 @@ class Persons:
             dossier_id = str(uuid.uuid4())
             state = {**EMPTY_STATE, "profile": clean}
             row = ar.dossiers.create(sid, archive_no, token, dossier_id, state, message)
-        ar.audit("create", dossier=dossier_id)
+        # no separate "create" event: version 1's own dossier.change event (recorded in the
+        # same transaction, see Dossiers._write) is the creation
         return PersonRef(dossier_id, archive_no, row.head, row.scope_path, warnings)
 
     def _community_code(self, sid: int) -> str:
