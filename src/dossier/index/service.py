@@ -93,12 +93,22 @@ class SearchService:
         """Index documents of every dossier of a scope, per kind (decrypts each
         head, except those in ``known``: dossier id → (version, state) just
         committed)."""
+        path = self.ar.scopes.path_of(sid)
+        blind_key = self.index(sid, INSPECT)._blind_key if INSPECT in kinds else None
+        out = {k: [] for k in kinds}
+        for dossier_id, archive_no, head, state in self._sources(sid, known, progress):
+            for kind in kinds:
+                out[kind].append(self._doc(kind, dossier_id, archive_no, path, head, state, today, blind_key))
+        return out
+
+    def _sources(self, sid: int, known: dict | None = None, progress: Callable | None = None) -> list[tuple]:
+        """(dossier id, 档号, head, state) of every dossier of a scope; states decrypted
+        unless given in ``known`` (dossier id → (version, state) just committed)."""
         from ..dossiers import DossierRow
 
         ar = self.ar
         path = ar.scopes.path_of(sid)
-        blind_key = self.index(sid, INSPECT)._blind_key if INSPECT in kinds else None
-        out = {k: [] for k in kinds}
+        out = []
         rows = ar.con.execute("SELECT id, archive_no, head FROM dossiers WHERE scope=? ORDER BY id",
                               (sid,)).fetchall()
         for r in rows:
@@ -109,8 +119,7 @@ class SearchService:
             else:
                 _, content = ar.dossiers.load(row)
                 state = content["state"]
-            for kind in kinds:
-                out[kind].append(self._doc(kind, row.id, row.archive_no, path, row.head, state, today, blind_key))
+            out.append((row.id, row.archive_no, row.head, state))
             if progress:
                 progress(1)
         return out
@@ -168,8 +177,15 @@ class SearchService:
                 continue
             if op is None:
                 continue
-            cost = len(docs) * (3 if kind == CLERK else 1)     # a clerk document has many more fields
-            jobs.append((cost, (lambda ix=ix, op=op, docs=docs: getattr(ix, op)(docs))))
+            path = self.ar.scopes.path_of(sid)
+
+            def job(ix=ix, op=op, sources=docs, kind=kind, path=path):
+                # documents are built in the worker too (analysis-free, but 10,000s of them)
+                getattr(ix, op)([self._doc(kind, i, no, path, v, st, today, ix._blind_key)
+                                 for i, no, v, st in sources])
+
+            cost = len(docs) * (4 if kind == CLERK else 1)     # a clerk document has many more fields
+            jobs.append((cost, job))
             planned.append((sid, kind, its))
         for (sid, kind, its), got in zip(planned, parallel.run(jobs)):
             # the files changed under this process's open index: open it afresh when next used
@@ -186,16 +202,15 @@ class SearchService:
                 self._failed(its, e)
 
     def _plan(self, sid: int, kind: str, items, today: date):
-        """(index, "rebuild" | "upsert" | None, documents) for one scope and kind."""
+        """(index, "rebuild" | "upsert" | None, sources) for one scope and kind; a source is
+        (dossier id, 档号, version, state): what a document is built from (in the worker)."""
         ix = self.index(sid, kind)
         if not ix.exists():
             if not self.ar.keyring.holds(sid, "data"):
                 return ix, None, []
             known = {row.id: (version, state) for row, version, state in items}
-            return ix, "rebuild", self._docs(sid, (kind,), today, known=known)[kind]
-        path = self.ar.scopes.path_of(sid)
-        return ix, "upsert", [self._doc(kind, row.id, row.archive_no, path, version, state, today, ix._blind_key)
-                              for row, version, state in items]
+            return ix, "rebuild", self._sources(sid, known)
+        return ix, "upsert", [(row.id, row.archive_no, version, state) for row, version, state in items]
 
     def on_commit(self, ar, row, version: int, state: dict) -> None:
         """One dossier's commit (not registered: the batch hook does this)."""
