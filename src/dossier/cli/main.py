@@ -120,7 +120,9 @@ def main(argv=None) -> None:
         click.echo("\n已中断。", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     except click.ClickException as e:
-        e.show()
+        from .usage_zh import show
+
+        show(e)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
