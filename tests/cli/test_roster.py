@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rosters"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))
+
+from make_rosters import write_table  # noqa: E402
 STREET = "珠晖区/粤汉街道"
 
 
@@ -103,20 +107,10 @@ def test_commands_have_help(run_dossier):
         assert r.code == 0 and "示例" in r.stdout
 
 
-def _platform(path, headers, rows):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(headers)
-    for r in rows:
-        ws.append(r)
-    wb.save(path)
-    return path
-
-
 def test_compare_names_unrecognised_columns_and_what_was_not_compared(world, run_dossier, tmp_path):
     """An unrecognised status column is named; “状态不一致 0 处” is not claimed."""
     _, p = world.add_person(world.scope_a)
-    f = _platform(tmp_path / "平台.xlsx", ["姓名", "身份证号", "联系电话", "人员管控级别"],
+    f = write_table(tmp_path / "平台.xlsx", ["姓名", "身份证号", "联系电话", "人员管控级别"],
                   [[p["name"], p["id_number"], p.get("phone"), "一级"]])
     args = ["compare", f, "--scope", world.scope_a]
     r = run_dossier(args, env=world.env("admin"))
@@ -134,7 +128,7 @@ def test_import_with_status_mapped_says_status_is_an_entry(world, run_dossier, t
     """--mapping 管控现状: status does not produce “不是档案字段…请用 --mapping”: status is
     not imported from rosters, and the note says where it goes instead."""
     p = world.person()
-    f = _platform(tmp_path / "名册.xlsx", ["姓名", "民族", "身份证号", "户籍地址", "平台状态"],
+    f = write_table(tmp_path / "名册.xlsx", ["姓名", "民族", "身份证号", "户籍地址", "平台状态"],
                   [[p["name"], p["ethnicity"], p["id_number"], p["hukou_address"], "社区康复"]])
     m = tmp_path / "map.yaml"
     m.write_text("columns: {平台状态: status}\n", encoding="utf-8")

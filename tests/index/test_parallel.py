@@ -91,3 +91,12 @@ def test_a_large_batch_indexed_in_parallel_is_complete(world, monkeypatch, worke
             assert p["archive_no"] in [r["archive_no"] for r in ar.search(p["id_number"][-6:], limit=50)]
         mine = {r["archive_no"] for r in ar.search("scope:苗圃社区", limit=100)}
         assert mine == {p["archive_no"] for p in people[1::2]}
+
+
+def test_workers_setting(monkeypatch, caplog):
+    monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "3")
+    assert parallel.workers() == 3
+    monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "0")
+    assert parallel.workers() == 1
+    monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "many")
+    assert 1 <= parallel.workers() <= 4 and "DOSSIER_INDEX_WORKERS" in caplog.text

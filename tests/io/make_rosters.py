@@ -265,6 +265,19 @@ def compare_pair(rng: random.Random, n: int = 12):
     return roster, status_rows, platform, seeded
 
 
+def write_table(path: Path, headers, rows) -> Path:
+    """A plain sheet: one header row, then ``rows`` (lists, in header order)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(headers))
+    for r in rows:
+        ws.append(list(r))
+    wb.save(path)
+    return path
+
+
 def _simple_xlsx(rows, headers, path: Path, title: str | None = None, sheet: str = "Sheet1",
                  text_cols=()) -> None:
     import openpyxl

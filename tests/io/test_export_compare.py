@@ -8,6 +8,7 @@ from conftest import PAIR_TODAY, STREET
 from dossier.io.compare import compare_platform, write_compare
 from dossier.io.export import COLUMNS, export_roster
 from dossier.io.importer import import_file
+from make_rosters import write_table
 
 
 def _versions(ar):
@@ -130,21 +131,11 @@ def test_only_on_platform_but_filed_in_another_scope_is_marked(world, tmp_path):
         p_other["id_number"]: world.scope_b, unknown: None}
 
 
-def _platform_book(path, headers, rows):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(headers)
-    for r in rows:
-        ws.append(r)
-    wb.save(path)
-    return path
-
-
 def test_compare_names_the_columns_it_did_not_recognise(world, tmp_path):
     """A platform column that is not recognised is named, not silently skipped: the
     result lists it in ``ignored_columns`` and status is not claimed as compared."""
     _, p = world.add_person(world.scope_a)
-    platform = _platform_book(tmp_path / "平台.xlsx", ["姓名", "身份证号", "联系电话", "列控级别", "备用列"],
+    platform = write_table(tmp_path / "平台.xlsx", ["姓名", "身份证号", "联系电话", "列控级别", "备用列"],
                               [[p["name"], p["id_number"], p.get("phone"), "一级", "x"]])
     with world.open("admin") as ar:
         res = compare_platform(ar, platform, scope=world.scope_a, today=world.today)
@@ -161,7 +152,7 @@ def test_compare_names_the_columns_it_did_not_recognise(world, tmp_path):
 def test_compare_reads_the_platform_headers_guankong_xianzhuang_and_xianzhudi_xiangzhi(world, tmp_path):
     """管控现状 is the platform's status column and 现住地详址 its residence address."""
     _, p = world.add_person(world.scope_a)
-    platform = _platform_book(tmp_path / "平台.xlsx", ["姓名", "身份证号", "管控现状", "现住地详址"],
+    platform = write_table(tmp_path / "平台.xlsx", ["姓名", "身份证号", "管控现状", "现住地详址"],
                               [[p["name"], p["id_number"], "社区康复中", "别处某路1号"]])
     with world.open("admin") as ar:
         res = compare_platform(ar, platform, scope=world.scope_a, today=world.today)

@@ -155,7 +155,9 @@ def show(ar, ref, version, as_of, as_json):
 
 def _text(v) -> str:
     """A stored value as a reader writes it: lists 、-joined, booleans 是/否, objects
-    as 键：值 — never a Python repr."""
+    as 键：值 — never a Python repr. (Not forms.fmt.text: that prints dates as
+    2024年3月5日 for forms, where a listing keeps ISO dates, and importing the forms
+    package would load docxtpl into every ``show``.)"""
     if isinstance(v, bool):
         return "是" if v else "否"
     if isinstance(v, (list, tuple)):

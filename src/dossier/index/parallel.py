@@ -15,22 +15,23 @@ open files are left alone) after reporting each job's outcome through a pipe.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Callable, Sequence
 
 from ..errors import IntegrityError
 
+log = logging.getLogger("dossier.index")
 PARALLEL_MIN_DOCS = 400     # below this, forking costs more than it saves
 
 
 def workers() -> int:
     """Worker processes to use (1: run serially). ``DOSSIER_INDEX_WORKERS`` overrides."""
-    env = os.environ.get("DOSSIER_INDEX_WORKERS")
+    env = os.environ.get("DOSSIER_INDEX_WORKERS", "").strip()
+    if env.isdigit():
+        return max(1, int(env))
     if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            pass
+        log.warning("DOSSIER_INDEX_WORKERS=%r 不是正整数，已忽略（按处理器核数）", env)
     if not hasattr(os, "fork"):
         return 1
     try:
