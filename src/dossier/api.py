@@ -148,6 +148,10 @@ class Session:
         self.object_store = BlobStore(path / "objects")
         self.on_commit: list = []        # fn(session, row, version, state), once per changed dossier
         self.on_commit_batch: list = []  # fn(session, [(row, version, state), ...]), once per transaction
+        # fn(session, size_hint) -> watcher or None, when a large batch begins; a watcher gets
+        # .change(row, version, state) for every write and .close() when the batch ends
+        self.on_batch_begin: list = []
+        self._watchers: list = []
         self._tx_depth = 0
         self._pending: dict = {}
         self.scopes = Scopes(self)
@@ -218,13 +222,33 @@ class Session:
                 for item in items:
                     fn(self, *item)
 
-    batch = transaction
+    @contextmanager
+    def batch(self, size_hint: int = 0):
+        """A transaction expected to change about ``size_hint`` dossiers (an
+        import): hooks may prepare beside the writes (the search index of a
+        new scope is built while its rows are written). Nested: joins the
+        outer transaction."""
+        if self._tx_depth or size_hint <= 0 or not self.on_batch_begin:
+            with self.transaction() as con:
+                yield con
+            return
+        watchers = [w for fn in self.on_batch_begin if (w := fn(self, size_hint)) is not None]
+        self._watchers = watchers
+        try:
+            with self.transaction() as con:
+                yield con
+        finally:
+            self._watchers = []
+            for w in watchers:      # after the commit hooks; on a rollback, throws away what was prepared
+                w.close()
 
     def after_commit(self, row, version: int, state: dict) -> None:
         """Queue the commit hooks; a batch coalesces several changes of one
         dossier into its last state."""
         self._pending.pop(row.id, None)
         self._pending[row.id] = (row, version, state)
+        for w in self._watchers:
+            w.change(row, version, state)
 
     # -- permissions -----------------------------------------------------
     def require_role(self, *roles: str, what: str = "此操作") -> None:

@@ -14,3 +14,5 @@ def attach(ar) -> None:
     ar.search = svc
     # once per transaction with every changed dossier (an import is one batch)
     ar.on_commit_batch.append(svc.on_commit_batch)
+    # a large batch (an import into a new scope) builds that scope's indexes beside its writes
+    ar.on_batch_begin.append(svc.on_batch_begin)

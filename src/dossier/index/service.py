@@ -18,6 +18,7 @@ data key it holds, within the scopes it covers.
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -50,6 +51,7 @@ class SearchService:
         self.ar = ar
         self._indexes: dict[tuple[int, str, int], object] = {}
         self.errors: list[str] = []   # index updates that failed after a data commit (see status)
+        self._stream = None           # an IndexStream while a large batch builds new indexes
 
     # -- plumbing -------------------------------------------------------------------
     @property
@@ -144,11 +146,14 @@ class SearchService:
         per 社区, not one per person. A failure here cannot undo the committed
         data; it is logged, kept in ``errors``, and ``index status`` reports
         the index as stale (or corrupt)."""
+        today = date.today()
+        stream, self._stream = self._stream, None
+        done = self._finish_stream(stream, items, today) if stream is not None and stream.streaming else set()
         groups: dict[int, list] = {}
         for item in items:
             groups.setdefault(item[0].scope, []).append(item)
-        today = date.today()
-        tasks = [(sid, kind, its) for sid, its in groups.items() for kind in self._kinds_held(sid)]
+        tasks = [(sid, kind, its) for sid, its in groups.items() for kind in self._kinds_held(sid)
+                 if (sid, kind) not in done]
         if len(items) >= parallel.PARALLEL_MIN_DOCS and len(tasks) > 1 and parallel.workers() > 1:
             self._update_parallel(tasks, today)
             return
@@ -157,6 +162,72 @@ class SearchService:
                 self._update_kind(sid, kind, its, today)
             except (DossierError, OSError) as e:
                 self._failed(its, e)
+
+    # -- a large batch into new scopes: indexes built beside the writes (see ``stream``)
+    def on_batch_begin(self, ar, size_hint: int):
+        """Registered on ``ar.on_batch_begin``: a watcher streaming the batch's
+        changes to index workers, or None for a small batch or one core."""
+        if size_hint < parallel.PARALLEL_MIN_DOCS or parallel.workers() < 2:
+            return None
+        from .stream import IndexStream
+
+        self._stream = IndexStream(parallel.workers(), date.today())
+        return _StreamWatcher(self, self._stream)
+
+    def _stream_specs(self, sid: int, version: int):
+        """Specs to stream a scope's indexes when they can be built from this
+        batch's changes alone: none of them exists and the scope had no
+        dossier before (its first change is a creation, and the only dossier)."""
+        from .stream import Spec
+
+        ar = self.ar
+        if version != 1 or not ar.keyring.holds(sid, "data"):
+            return None
+        kinds = self._kinds_held(sid)
+        if not kinds or any(self.index(sid, k).exists() for k in kinds):
+            return None
+        if ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (sid,)).fetchone()[0] != 1:
+            return None
+        path = ar.scopes.path_of(sid)
+        specs = []
+        for kind in kinds:
+            ix = self.index(sid, kind)
+            specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path))
+        return specs
+
+    def _finish_stream(self, stream, items, today: date) -> set[tuple[int, str]]:
+        """After the commit: swap in the indexes the workers built; returns the
+        (scope id, kind) pairs done. A failure leaves them to the usual path,
+        which rebuilds a missing index from the store."""
+        parts, failed = stream.finish()
+        if failed is not None:
+            log.warning("检索索引未能在写入时并行建立（%s），改为提交后建立", failed)
+            return set()
+        last = {row.id: (row, version, state) for row, version, state in items}
+        again = [i for i, n in stream.seen.items() if n > 1]
+        done = set()
+        for sid, specs in stream.specs.items():
+            for spec in specs or ():
+                ix = self.index(sid, spec.kind)
+                try:
+                    if not ix.adopt(parts.pop((sid, spec.kind), [])):
+                        continue          # built by another process meanwhile: the usual path updates it
+                    # changed more than once in the batch: index the last state (or drop a move out)
+                    stay = [last[i] for i in again if i in last and last[i][0].scope == sid]
+                    gone = [i for i in again if i in last and last[i][0].scope != sid]
+                    if stay:
+                        ix.upsert([self._doc(spec.kind, row.id, row.archive_no, spec.scope_path, version,
+                                             state, today, ix._blind_key) for row, version, state in stay])
+                    if gone:
+                        ix.delete(gone)
+                except (DossierError, OSError) as e:
+                    self._failed([it for it in items if it[0].scope == sid], e)
+                    continue
+                done.add((sid, spec.kind))
+        for leftover in parts.values():
+            for d, _ in leftover:
+                shutil.rmtree(d, ignore_errors=True)
+        return done
 
     def _failed(self, its, e) -> None:
         nos = [row.archive_no for row, _, _ in its]
@@ -378,3 +449,33 @@ class SearchService:
         for ix in self._indexes.values():
             ix.close()
         self._indexes.clear()
+
+
+class _StreamWatcher:
+    """Streams a batch's changes to the index workers (see ``stream``)."""
+
+    def __init__(self, svc: SearchService, stream):
+        self.svc, self.stream = svc, stream
+
+    def change(self, row, version: int, state: dict) -> None:
+        """Called for every write of the batch. The index is derived data: nothing
+        here may fail the write (a problem makes the stream fail at the commit,
+        and the indexes are then built the usual way)."""
+        st = self.stream
+        sid = row.scope
+        try:
+            if sid not in st.specs:
+                try:
+                    specs = self.svc._stream_specs(sid, version)
+                except (DossierError, OSError):
+                    specs = None
+                st.open_scope(sid, specs)
+            if st.specs[sid]:
+                st.add(sid, row.id, row.archive_no, version, state)
+        except Exception as e:  # noqa: BLE001 - see above
+            st.broken = st.broken or f"{type(e).__name__}: {e}"
+
+    def close(self) -> None:
+        self.stream.close()
+        if self.svc._stream is self.stream:
+            self.svc._stream = None

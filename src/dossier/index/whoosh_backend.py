@@ -523,6 +523,55 @@ class WhooshIndex:
         self.refresh()
         return n
 
+    def adopt(self, parts: list[tuple[str, object]]) -> bool:
+        """Make this index, which does not exist yet, out of the segments of
+        :class:`SegmentBuilder` shares (``[(directory, segment), ...]``; the
+        directories are consumed). Returns False, changing nothing, when the
+        index exists by now (another writer built it meanwhile)."""
+        from whoosh.index import TOC, clean_files
+
+        parent = self.path.parent
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = parent / f".{self.path.name}.new-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            st = EncryptedStorage(tmp, self._key, self._context, durable=self._durable).create()
+            ix = st.create_index(schema_for(self.kind))
+            segments = [seg for _, seg in parts if seg is not None]
+            for d, seg in parts:
+                if seg is None:
+                    continue
+                for e in os.scandir(d):
+                    if e.name.endswith(".toc.enc") or e.name.startswith("."):
+                        continue
+                    os.replace(e.path, tmp / e.name)
+            toc = TOC(ix.schema, segments, ix.latest_generation() + 1)
+            toc.write(st, ix.indexname)
+            clean_files(st, ix.indexname, toc.generation, segments)
+            if self._durable:
+                for e in os.scandir(tmp):
+                    with open(e.path, "rb") as f:
+                        os.fsync(f.fileno())
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            for d, _ in parts:
+                shutil.rmtree(d, ignore_errors=True)
+        with file_lock(self._lock_path):
+            if self.path.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+                return False
+            os.replace(tmp, self.path)
+            if self._durable:
+                fsync_dir(parent)
+        self.close()
+        self.storage = EncryptedStorage(self.path, self._key, self._context, durable=self._durable)
+        self._sort_cache.clear()
+        self._fp = None
+        self.refresh()
+        return True
+
     # -- reading ------------------------------------------------------------------
     def indexed_versions(self) -> dict[str, int]:
         if not self.refresh():
@@ -613,3 +662,42 @@ def _codec():
     and nearly doubled the first search after opening (every file is decrypted
     into memory on open: 70 → 130 ms)."""
     return W3Codec()
+
+
+# -- an index built in shares (see ``stream``) ------------------------------------------
+
+class SegmentBuilder:
+    """One process's share of a new index: its documents become one segment,
+    sealed into a private directory ``directory``; :meth:`WhooshIndex.adopt`
+    assembles the shares into the index. Whoosh's own multi-process writer
+    (``MpWriter(multisegment=True)``) is built the same way."""
+
+    def __init__(self, directory: str | os.PathLike, kind: str, file_key: bytes, context: tuple[str, ...]):
+        self.dir = Path(directory)
+        self.kind = kind
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._storage = EncryptedStorage(self.dir, file_key, context, durable=False).create()
+        self._writer = self._storage.create_index(schema_for(kind)).writer(limitmb=256, codec=_codec())
+        self.count = 0
+
+    def add(self, doc: dict) -> None:
+        self._writer.add_document(**to_fields(self.kind, doc))
+        self.count += 1
+
+    def finish(self):
+        """The finished segment (its files written in the directory), or None when empty."""
+        w = self._writer
+        if not self.count:
+            self.cancel()
+            return None
+        seg = w._finalize_segment()
+        w._finish()
+        self._storage.flush()
+        return seg
+
+    def cancel(self) -> None:
+        if not self._writer.is_closed:
+            self._writer.cancel()
+        shutil.rmtree(self.dir, ignore_errors=True)
+

@@ -275,8 +275,8 @@ def apply_plan(ar, planned: list[Planned], *, today: _dt.date,
                progress: Callable[[int], None] | None = None) -> None:
     """Write the plan in one transaction: all of it or (on any error) none."""
     by_id: dict[str, object] = {}
-    batch = getattr(ar, "batch", None) or ar.transaction   # one transaction; hooks may batch
-    with batch():
+    # one transaction; the size lets the search index of a new scope be built beside the writes
+    with ar.batch(size_hint=len(planned)):
         for p in planned:
             row = p.row
             if row.kind == "profile":

@@ -1,0 +1,248 @@
+"""Build new search indexes while a large batch is being written.
+
+A roster import into a new scope writes thousands of dossiers in one
+transaction; the scope's indexes do not exist yet. Instead of indexing
+everything after the commit, the session streams each change, as it is
+written, to worker processes forked at the first change; each worker
+analyses the documents and writes its share of every index as one sealed
+segment in a private directory. After the data commit the parent assembles
+the shares into the indexes (:meth:`WhooshIndex.adopt`, one TOC listing the
+segments) and swaps them in; on a rollback the workers throw their shares
+away. Nothing is visible before the data commit, so a search never returns a
+person missing from the store.
+
+Only scopes whose indexes do not exist and that had no dossier before the
+batch are streamed (their documents are exactly the batch's); everything
+else goes through the usual commit hook. A dossier changed twice in the batch
+is indexed twice by the workers; after the swap the parent re-indexes its
+last state (an upsert drops every older document of the same id).
+
+Workers never touch the archive's SQLite connection or files: the parent
+sends, per scope, where each index goes and its keys, then one message per
+change (dossier id, 档号, version, state), round-robin over the workers.
+Pipes block when a worker falls behind: the writer then waits while both
+cores index, which is the point. A worker ends with ``os._exit``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import shutil
+from collections import Counter
+from pathlib import Path
+
+log = logging.getLogger("dossier.index")
+
+
+def share_dir(index_path: Path, parent_pid: int, k: int) -> Path:
+    return index_path.parent / f".{index_path.name}.part-{parent_pid}-{k}"
+
+
+class Spec:
+    """Where one index of a streamed scope goes, with what it needs to seal it."""
+
+    __slots__ = ("kind", "path", "file_key", "context", "blind_key", "scope_path")
+
+    def __init__(self, kind, path, file_key, context, blind_key, scope_path):
+        self.kind, self.path, self.file_key, self.context = kind, Path(path), file_key, tuple(context)
+        self.blind_key, self.scope_path = blind_key, scope_path
+
+    def __getstate__(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, st):
+        for k, v in zip(self.__slots__, st):
+            setattr(self, k, v)
+
+
+# -- the worker ---------------------------------------------------------------------
+
+def _worker(inp, out, k: int, parent_pid: int, today) -> None:
+    """Read messages until ``commit`` (report the segments) or ``abort``/EOF."""
+    from .analysis import segmenter
+    from .backend import CLERK
+    from .service import SearchService
+    from .whoosh_backend import SegmentBuilder
+
+    specs: dict[int, list[Spec]] = {}
+    builders: dict[tuple[int, str], SegmentBuilder] = {}
+    failed = None
+    while True:
+        try:
+            msg = pickle.load(inp)
+        except EOFError:
+            msg = ("abort",)
+        op = msg[0]
+        if op == "open":
+            specs[msg[1]] = msg[2]
+            if failed is None and any(s.kind == CLERK for s in msg[2]):
+                try:
+                    segmenter()          # jieba's dictionary, loaded here and not in the writer
+                except Exception as e:  # noqa: BLE001 - reported at commit
+                    failed = f"{type(e).__name__}: {e}"
+        elif op == "add":
+            if failed is not None:
+                continue                 # keep draining the pipe: the writer must never block on us
+            sid, (dossier_id, archive_no, version, state) = msg[1], msg[2]
+            try:
+                for s in specs[sid]:
+                    b = builders.get((sid, s.kind))
+                    if b is None:
+                        b = builders[(sid, s.kind)] = SegmentBuilder(
+                            share_dir(s.path, parent_pid, k), s.kind, s.file_key, s.context)
+                    b.add(SearchService._doc(s.kind, dossier_id, archive_no, s.scope_path, version, state,
+                                             today, s.blind_key))
+            except Exception as e:  # noqa: BLE001 - reported at commit
+                failed = f"{type(e).__name__}: {e}"
+        elif op == "commit":
+            result: dict = {"failed": failed, "parts": {}}
+            if failed is None:
+                try:
+                    for key, b in builders.items():
+                        result["parts"][key] = (str(b.dir), b.finish())
+                except Exception as e:  # noqa: BLE001
+                    result = {"failed": f"{type(e).__name__}: {e}", "parts": {}}
+            if result["failed"] is not None:
+                for b in builders.values():
+                    b.cancel()
+            pickle.dump(result, out)
+            out.flush()
+            return
+        else:                            # abort
+            for b in builders.values():
+                b.cancel()
+            return
+
+
+# -- the parent's side ----------------------------------------------------------------
+
+class IndexStream:
+    """The parent's handle: ``open_scope``, ``add`` during the transaction;
+    ``finish`` after the commit (segments per (scope id, kind)); ``close``
+    always (cancels what was not finished)."""
+
+    def __init__(self, n_workers: int, today):
+        self.n = max(1, n_workers)
+        self.today = today
+        self.specs: dict[int, list[Spec] | None] = {}
+        self.seen: Counter = Counter()           # dossier id → changes streamed
+        self._children: list[tuple[int, object, int]] = []   # (pid, pipe to it, fd of its answer)
+        self._next = 0
+        self.broken: str | None = None
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self._children)
+
+    def _fork(self) -> None:
+        pipes = [(os.pipe(), os.pipe()) for _ in range(self.n)]
+        parent_pid = os.getpid()
+        for k, ((r_in, w_in), (r_out, w_out)) in enumerate(pipes):
+            pid = os.fork()
+            if pid == 0:                                   # the worker
+                code = 0
+                try:
+                    for j, ((a, b), (c, d)) in enumerate(pipes):
+                        for fd in ((b, c) if j == k else (a, b, c, d)):
+                            os.close(fd)
+                    with os.fdopen(r_in, "rb", buffering=1 << 16) as inp, os.fdopen(w_out, "wb") as out:
+                        _worker(inp, out, k, parent_pid, self.today)
+                except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+                    code = 1
+                os._exit(code)
+            self._children.append((pid, os.fdopen(w_in, "wb", buffering=1 << 16), r_out))
+        for (r_in, _), (_, w_out) in pipes:
+            os.close(r_in)
+            os.close(w_out)
+
+    def _send_all(self, msg) -> None:
+        if self.broken is not None:
+            return
+        try:
+            for _, pipe, _ in self._children:
+                pickle.dump(msg, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as e:
+            self.broken = f"索引写入进程异常退出（{e}）"
+
+    def open_scope(self, sid: int, specs: list[Spec] | None) -> None:
+        """Decide once per scope: ``specs`` to stream its indexes, None not to."""
+        self.specs[sid] = specs
+        if specs and self.broken is None:
+            if not self._children:
+                try:
+                    self._fork()
+                except OSError as e:
+                    self.broken = f"无法启动索引写入进程（{e}）"
+                    return
+            self._send_all(("open", sid, specs))
+
+    def add(self, sid: int, dossier_id: str, archive_no: str, version: int, state: dict) -> None:
+        """Stream one change. A worker that died makes the whole stream fail
+        (reported by ``finish``), never the data write."""
+        self.seen[dossier_id] += 1
+        if self.broken is not None:
+            return
+        _, pipe, _ = self._children[self._next]
+        self._next = (self._next + 1) % len(self._children)
+        try:
+            pickle.dump(("add", sid, (dossier_id, archive_no, version, state)), pipe,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as e:
+            self.broken = f"索引写入进程异常退出（{e}）"
+
+    def finish(self) -> tuple[dict[tuple[int, str], list], str | None]:
+        """After the data commit: every worker's segments, as
+        ``{(scope id, kind): [(directory, segment), ...]}``, and the first
+        failure (when there is one, no segments: they are thrown away)."""
+        parts: dict[tuple[int, str], list] = {}
+        self._send_all(("commit",))
+        failed = self.broken
+        for _, pipe, _ in self._children:
+            try:
+                pipe.close()                         # flushes; EOF after the commit message
+            except OSError as e:
+                failed = failed or f"索引写入进程异常退出（{e}）"
+        for pid, _, r_out in self._children:
+            with os.fdopen(r_out, "rb") as f:
+                try:
+                    got = pickle.load(f)
+                except Exception:  # noqa: BLE001 - died before answering
+                    got = {"failed": "索引写入进程异常退出", "parts": {}}
+            os.waitpid(pid, 0)
+            failed = failed or got["failed"]
+            for key, part in got["parts"].items():
+                parts.setdefault(key, []).append(part)
+        self._children = []
+        if failed is not None:
+            self._discard()
+            return {}, failed
+        return parts, None
+
+    def _discard(self) -> None:
+        for specs in self.specs.values():
+            for s in specs or ():
+                for k in range(self.n):
+                    shutil.rmtree(share_dir(s.path, os.getpid(), k), ignore_errors=True)
+
+    def close(self) -> None:
+        """Cancel the workers unless finished (a rollback, or nothing committed)."""
+        if not self._children:
+            return
+        for pid, pipe, r_out in self._children:
+            try:
+                pipe.close()                         # EOF: the worker cancels and leaves
+            except OSError:
+                pass
+            os.close(r_out)
+        for pid, _, _ in self._children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self._children = []
+        self._discard()
+
+
+__all__ = ["IndexStream", "Spec", "share_dir"]

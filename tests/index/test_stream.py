@@ -1,0 +1,156 @@
+"""Indexes of new scopes built beside a large batch's writes (``index.stream``):
+the same search results as a build after the commit, nothing left behind on a
+rollback, and the usual path when a worker fails."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from dossier import synth
+from dossier.index import parallel, stream
+
+QUERIES_PER_PERSON = ("name", "id6", "phone4")
+
+
+@pytest.fixture
+def streaming(monkeypatch):
+    """Streaming on for batches of 40+ with two workers; records each finish()."""
+    monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_DOCS", 40)
+    finished = []
+    real = stream.IndexStream.finish
+
+    def finish(self):
+        got = real(self)
+        finished.append((sorted(k for k, v in self.specs.items() if v), got[1]))
+        return got
+
+    monkeypatch.setattr(stream.IndexStream, "finish", finish)
+    return finished
+
+
+def _add_people(ar, world, n: int, *, seed: int = 5, update_every: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    people = []
+    for i in range(n):
+        p = synth.person(rng, today=world.today)
+        scope = world.scope_a if i % 2 else world.scope_b
+        ref = ar.persons.add(scope, p, today=world.today)
+        if update_every and i % update_every == 0:       # a second change in the same batch
+            p["phone"] = f"139{i:08d}"
+            ar.persons.update(ref.id, {"phone": p["phone"]}, today=world.today)
+        people.append({"archive_no": ref.archive_no, "id": ref.id, **p})
+    return people
+
+
+def _results(ar, people) -> dict:
+    out = {}
+    for p in people:
+        for q in (p["name"], p["id_number"][-6:], p["phone"][-4:], "scope:苗圃社区"):
+            out[q] = sorted(r["archive_no"] for r in ar.search(q, limit=200))
+    return out
+
+
+def _no_leftovers(world) -> None:
+    root = world.path / "index"
+    left = [p for p in root.rglob("*") if ".part-" in p.name or ".new-" in p.name] if root.exists() else []
+    assert not left, left
+    with pytest.raises(ChildProcessError):           # every worker reaped
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_streamed_indexes_equal_a_fresh_build(world, streaming):
+    with world.open("admin") as ar:
+        with ar.batch(size_hint=60):
+            people = _add_people(ar, world, 60, update_every=7)
+        # both 社区 were new: both streamed, no worker failed
+        assert streaming[0][1] is None and len(streaming[0][0]) == 2
+        status = ar.search.status()
+        assert status and all(s["state"] == "ok" for s in status), status
+        assert sum(s["indexed"] for s in status if s["kind"] == "clerk") == 60
+        streamed = _results(ar, people)
+        for p in people:                             # the last state of a person changed twice
+            assert p["archive_no"] in streamed[p["phone"][-4:]]
+        ar.search.rebuild()
+        assert _results(ar, people) == streamed
+    _no_leftovers(world)
+    with world.open("li") as ar:                     # the clerk of 社区 A sees exactly its half
+        mine = {r["archive_no"] for r in ar.search("scope:苗圃社区", limit=100)}
+        assert mine == {p["archive_no"] for p in people[1::2]}
+    with world.open("qian") as ar:              # the inspection index: exact name, masked
+        p = people[3]
+        hits = ar.search(p["name"], limit=50)
+        assert p["archive_no"] in [h["archive_no"] for h in hits]
+        assert all(h["name"] != p["name"] for h in hits if len(p["name"]) > 1)
+
+
+def test_a_scope_with_dossiers_is_not_streamed(world, streaming):
+    with world.open("admin") as ar:
+        first = _add_people(ar, world, 2, seed=1)          # both 社区 have dossiers and indexes now
+        with ar.batch(size_hint=60):
+            people = _add_people(ar, world, 60, seed=2)
+        assert streaming == []                             # nothing forked: no scope qualified
+        status = ar.search.status()
+        assert all(s["state"] == "ok" for s in status), status
+        got = _results(ar, first + people)
+        assert all(p["archive_no"] in got[p["name"]] for p in first + people)
+
+
+def test_a_rollback_leaves_no_index_and_no_worker(world, streaming):
+    with world.open("admin") as ar:
+        with pytest.raises(RuntimeError):
+            with ar.batch(size_hint=60):
+                _add_people(ar, world, 50)
+                raise RuntimeError("中途出错")
+        assert ar.con.execute("SELECT count(*) FROM dossiers").fetchone()[0] == 0
+        assert not (world.path / "index").exists() or not any((world.path / "index").rglob("*.enc"))
+        _no_leftovers(world)
+        # the archive and its index work as before afterwards
+        people = _add_people(ar, world, 3, seed=9)
+        assert all(s["state"] == "ok" for s in ar.search.status())
+        assert people[0]["archive_no"] in [r["archive_no"] for r in ar.search(people[0]["name"])]
+
+
+def test_a_failing_worker_leaves_the_indexes_to_the_usual_path(world, streaming, monkeypatch):
+    def broken(inp, out, k, parent_pid, today):
+        if k == 1:
+            os._exit(3)                                   # one worker dies at once
+        return real(inp, out, k, parent_pid, today)
+
+    real = stream._worker
+    monkeypatch.setattr(stream, "_worker", broken)
+    with world.open("admin") as ar:
+        with ar.batch(size_hint=60):
+            people = _add_people(ar, world, 60)
+        assert streaming and streaming[0][1] is not None   # the stream failed …
+        status = ar.search.status()                        # … and the indexes were built after the commit
+        assert status and all(s["state"] == "ok" for s in status), status
+        got = _results(ar, people)
+        assert all(p["archive_no"] in got[p["name"]] for p in people)
+    _no_leftovers(world)
+
+
+def test_an_import_builds_the_new_scope_index_while_writing(world, streaming, tmp_path):
+    import csv
+
+    from dossier.io.importer import import_file
+
+    rng = random.Random(11)
+    rows = [synth.person(rng, today=world.today) for _ in range(45)]
+    roster = tmp_path / "名册.csv"
+    with open(roster, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["姓名", "公民身份号码", "现住址", "联系电话"])
+        for p in rows:
+            w.writerow([p["name"], p["id_number"], p["residence_address"], p["phone"]])
+    with world.open("admin") as ar:
+        res = import_file(ar, roster, scope=world.scope_a, today=world.today)
+        assert res.applied and res.counts()["added"] == 45, res.summary()
+        assert streaming and streaming[0][1] is None
+        assert all(s["state"] == "ok" for s in ar.search.status())
+        for p in rows[:10]:
+            assert p["name"] in [r["name"] for r in ar.search(p["id_number"][-6:])]
+    _no_leftovers(world)
