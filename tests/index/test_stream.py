@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -154,3 +158,35 @@ def test_an_import_builds_the_new_scope_index_while_writing(world, streaming, tm
         for p in rows[:10]:
             assert p["name"] in [r["name"] for r in ar.search(p["id_number"][-6:])]
     _no_leftovers(world)
+
+
+CRASH = textwrap.dedent("""
+    import random, sys, datetime, dossier
+    from dossier import synth
+    from dossier.index import parallel
+    parallel.PARALLEL_MIN_DOCS = 40
+    rng = random.Random(3)
+    with dossier.open_archive(sys.argv[1], user="admin", password=sys.argv[2]) as ar, ar.batch(size_hint=50):
+        for i in range(50):
+            ar.persons.add(sys.argv[3], synth.person(rng, today=datetime.date(2025, 6, 1)))
+        print("streaming", ar.search._stream.streaming, flush=True)
+""")
+
+
+def test_a_crash_after_the_commit_leaves_no_share_behind_and_rebuild_repairs(world):
+    env = world.env(None, DOSSIER_CRASH_AT="after-commit", DOSSIER_INDEX_WORKERS="2")
+    r = subprocess.run([sys.executable, "-c", CRASH, str(world.path), world.passwords["admin"], world.scope_a],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 137, r.stderr
+    assert "streaming True" in r.stdout          # the workers were running when the writer died
+    root = world.path / "index"
+    deadline = time.monotonic() + 20        # the orphaned workers see EOF, cancel and leave
+    while time.monotonic() < deadline and any(".part-" in p.name for p in root.rglob("*")):
+        time.sleep(0.1)
+    assert not any(".part-" in p.name for p in root.rglob("*"))
+    with world.open("admin") as ar:
+        assert ar.con.execute("SELECT count(*) FROM dossiers").fetchone()[0] == 50
+        assert not all(s["state"] == "ok" for s in ar.search.status())     # the index is known to be behind
+        ar.search.rebuild()
+        assert all(s["state"] == "ok" for s in ar.search.status())
+        assert len(ar.search("scope:苗圃社区", limit=100)) == 50

@@ -26,14 +26,13 @@ cores index, which is the point. A worker ends with ``os._exit``.
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import shutil
+import signal
 from collections import Counter
 from pathlib import Path
 
-log = logging.getLogger("dossier.index")
 
 
 def share_dir(index_path: Path, parent_pid: int, k: int) -> Path:
@@ -144,6 +143,9 @@ class IndexStream:
             if pid == 0:                                   # the worker
                 code = 0
                 try:
+                    # Ctrl-C reaches the whole process group: the writer rolls back and
+                    # closes the pipe, and the worker then cancels on EOF
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
                     for j, ((a, b), (c, d)) in enumerate(pipes):
                         for fd in ((b, c) if j == k else (a, b, c, d)):
                             os.close(fd)
