@@ -12,9 +12,9 @@ from docx import Document
 from formkit import NASTY, needs_soffice
 
 from dossier.errors import TemplateError
-from dossier.forms.contexts import SELECTORS
 from dossier.forms import Registry, check_template, context_for, render, sample
 from dossier.forms.render import PreparedTemplate, naive_render
+from dossier.rules.lists import SELECTORS
 
 TODAY = date(2024, 3, 5)
 REG = Registry()

@@ -18,29 +18,20 @@ level or under ``data``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from dossier.forms.fmt import box, checks, cn_date, text
+from dossier.rules.lists import SELECTORS, current_status, entries_of, list_codes
+from dossier.rules.lists import field as _get
+from dossier.rules.lists import iso_day as _iso
+from dossier.rules.lists import latest as _last
 
 LEVELS = ("高", "中", "低")
 MEASURES = ("社区戒毒", "社区康复", "强制隔离戒毒", "自愿戒毒", "药物维持治疗", "无措施")
 PRESENCE = ("在控", "失控", "羁押拘留", "服刑", "出国境", "死亡")
 INTERVIEW_METHODS = ("敲门见人", "视频见面", "电话", "走访亲友", "单位走访")
 ADDICTION = ("未成瘾", "成瘾", "成瘾严重")
-
-# Entry type spellings accepted for each kind of record (the model's canonical
-# name first; Chinese labels as clerks type them).
-ENTRY_KINDS: dict[str, tuple[str, ...]] = {
-    "interview": ("interview", "见面核查", "谈话", "见面核查/谈话"),
-    "test": ("test", "drug_test", "检测"),
-    "assessment": ("assessment", "risk_assessment", "风险评估"),
-    "plan": ("measure", "control_plan", "plan", "管控措施", "一人一策"),
-    "assistance": ("assistance", "帮扶救助"),
-    "status": ("status", "status_change", "status_period", "状态变更"),
-    "event": ("drug_event", "event", "吸毒事件"),
-    "agreement": ("agreement", "协议"),
-}
 
 # The five signature blocks of the 审批表 (DOMAIN §4), in chain order.
 SIGNATURE_BLOCKS = (
@@ -54,40 +45,12 @@ SIGNATURE_BLOCKS = (
 
 # ---------------------------------------------------------------- helpers
 
-def _get(d: Mapping | None, *keys, default=None):
-    """First non-empty value among ``keys`` in ``d`` (or in ``d["data"]``)."""
-    if not d:
-        return default
-    data = d.get("data") if isinstance(d.get("data"), Mapping) else {}
-    for k in keys:
-        for src in (d, data):
-            v = src.get(k)
-            if v not in (None, "", [], {}):
-                return v
-    return default
-
-
 def _t(d, *keys) -> str:
     return text(_get(d, *keys))
 
 
 def _d(d, *keys) -> str:
     return cn_date(_get(d, *keys))
-
-
-def _iso(v) -> str:
-    return str(v)[:10] if v else ""
-
-
-def entries_of(dossier: Mapping, kind: str) -> list[dict]:
-    names = ENTRY_KINDS.get(kind, (kind,))
-    out = [e for e in dossier.get("entries") or () if e.get("type") in names]
-    return sorted(out, key=lambda e: (_iso(e.get("date")), _iso(e.get("recorded_at"))))
-
-
-def _last(dossier, kind) -> dict:
-    es = entries_of(dossier, kind)
-    return es[-1] if es else {}
 
 
 def scope_parts(scope: str | None) -> dict:
@@ -159,16 +122,10 @@ def person_fields(profile: Mapping) -> dict:
 
 
 def _status(dossier: Mapping) -> dict:
-    p = dossier.get("profile") or {}
-    measure, presence = _get(p, "measure_status"), _get(p, "presence")
+    measure, presence = current_status(dossier)
     history = []
     for e in entries_of(dossier, "status"):
         st = _get(e, "status", "to", "new_status")
-        axis = _get(e, "axis") or ("measure" if st in MEASURES else "presence" if st in PRESENCE else "")
-        if axis == "measure" and st:
-            measure = st
-        elif axis == "presence" and st:
-            presence = st
         history.append({"status": text(st), "start": _d(e, "start", "date"), "end": _d(e, "end"),
                         "place": _t(e, "place")})
     return {"measure": text(measure), "presence": text(presence),
@@ -325,48 +282,8 @@ def person_context(dossier: Mapping, today: date, *, doc_no: str = "",
 
 
 # ---------------------------------------------------------------- lists
-
-def _level(dossier) -> str:
-    e = _last(dossier, "assessment")
-    return text(_get(e, "final_level", "level", "proposed_level"))
-
-
-def _has(profile, key, value=None) -> bool:
-    v = profile.get(key)
-    if value is None:
-        return bool(v)
-    return value in v if isinstance(v, (list, tuple)) else v == value
-
-
-def _presence(d) -> str:
-    return _status(d)["presence"]
-
-
-# Which persons each list form covers (manifest key ``select``).
-SELECTORS: dict[str, Callable[[Mapping], bool]] = {
-    "all": lambda d: True,
-    "risk_high_mid": lambda d: _level(d) in ("高", "中"),
-    "assessed": lambda d: bool(entries_of(d, "assessment")),
-    "special_disease": lambda d: _has(d.get("profile") or {}, "special_diseases"),
-    "drug_crime": lambda d: bool((d.get("profile") or {}).get("has_drug_crime_record")),
-    "driving_license": lambda d: bool((d.get("profile") or {}).get("driving_license")),
-    "inflow": lambda d: bool((d.get("profile") or {}).get("is_inflow")),
-    "family_hardship": lambda d: _has(d.get("profile") or {}, "family_hardship"),
-    "official_or_party": lambda d: bool((d.get("profile") or {}).get("is_public_official"))
-    or (d.get("profile") or {}).get("political_status") in ("中共党员", "预备党员"),
-    "hidden": lambda d: (d.get("profile") or {}).get("source") == "隐性新发现",
-    "abstinent_5y": lambda d: any(str(l).startswith(("戒断5年", "戒断10年", "戒断五年", "戒断十年"))
-                                  for l in d.get("labels") or ()),
-    "dead": lambda d: _presence(d) == "死亡",
-    "wrong_or_moved": lambda d: _has(d.get("profile") or {}, "record_flags", "错录")
-    or _has(d.get("profile") or {}, "record_flags", "迁出"),
-}
-
-# 附表 code → selector, used by ``tags`` (分类标签) in 附表2.
-TAG_SELECTORS = {"附表4": "risk_high_mid", "附表5": "special_disease", "附表6": "drug_crime",
-                 "附表7": "driving_license", "附表8": "inflow", "附表9": "family_hardship",
-                 "附表10": "official_or_party", "附表11": "hidden", "附表12": "abstinent_5y",
-                 "附表13": "dead", "附表14": "wrong_or_moved"}
+# Which persons each list prints (manifest key ``select``) and the 分类标签 of 附表2 are
+# domain rules: dossier.rules.lists (SELECTORS, list_codes).
 
 
 def person_row(dossier: Mapping, today: date, seq: int = 0) -> dict:
@@ -440,7 +357,7 @@ def person_row(dossier: Mapping, today: date, seq: int = 0) -> dict:
         "moved_to": _t(p, "moved_to"), "moved_date": _d(p, "moved_date"), "basis": _t(p, "correction_basis"),
         "police_opinion": _t(p, "police_opinion"), "corrected_date": _d(p, "corrected_date"),
         "labels": text(labels),
-        "tags": "、".join(k for k, sel in TAG_SELECTORS.items() if SELECTORS[sel](dossier)),
+        "tags": "、".join(list_codes(dossier)),
         "remarks": pf["note"],
     }
     return row
@@ -590,4 +507,4 @@ def meeting_context(meeting: Mapping, dossiers: Mapping[str, Mapping], today: da
 
 
 __all__ = ["person_context", "list_context", "statistics_context", "meeting_context", "person_row",
-           "file_items", "SELECTORS", "SIGNATURE_BLOCKS", "box"]
+           "file_items", "SIGNATURE_BLOCKS", "box"]

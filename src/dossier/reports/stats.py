@@ -16,7 +16,7 @@ Definitions (each a pure function of the records and a date):
 - 高/中/低: level of the latest 风险评估 on or before ``as_of``.
 - 尿检/毛发检测 and 阳性: tests dated in [since, as_of].
 - 附表5 … 附表14 (``annex05`` … ``annex14``): how many persons of the 社区 each of
-  those lists prints — the lists' own selectors (:data:`dossier.forms.contexts.SELECTORS`)
+  those lists prints — the lists' own selectors (:data:`dossier.rules.lists.SELECTORS`)
   on the labels of ``as_of``, over every dossier in scope (错录/迁出 included: 附表14 lists them).
 
 The form ``dossier form fill 附表1`` takes its numbers from :func:`statistics`,
@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from ..model.dates import add_years, as_date
 from ..model.dossier_rules import status_periods
 from ..rules.labels import milestone_date
+from ..rules.lists import SELECTORS, TAG_SELECTORS
 from .population import PersonRecord, by_community, ratio
 
 LOST_LIMIT = 0.05
@@ -67,8 +68,6 @@ def as_form_dossier(r: PersonRecord, as_of: date) -> dict:
 
 def annex_counts(group: list[PersonRecord], as_of: date) -> dict:
     """附表5 … 附表14: persons each list would print (the lists' own selectors)."""
-    from ..forms.contexts import SELECTORS, TAG_SELECTORS
-
     views = [as_form_dossier(r, as_of) for r in group]
     return {f"annex{n:02d}": sum(1 for d in views if SELECTORS[TAG_SELECTORS[f"附表{n}"]](d)) for n in ANNEXES}
 
