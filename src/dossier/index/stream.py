@@ -60,18 +60,27 @@ class Spec:
 
 def _worker(inp, out, k: int, parent_pid: int, today) -> None:
     """Read messages until ``commit`` (report the segments) or ``abort``/EOF."""
+    specs: dict[int, list[Spec]] = {}
+    builders: dict = {}       # (scope id, kind) → SegmentBuilder
+    try:
+        _serve(inp, out, k, parent_pid, today, specs, builders)
+    finally:                             # whatever ended the loop, no share is left behind unless reported
+        for b in builders.values():
+            if not b.reported:
+                b.cancel()
+
+
+def _serve(inp, out, k, parent_pid, today, specs, builders) -> None:
     from .analysis import segmenter
     from .backend import CLERK
     from .service import SearchService
     from .whoosh_backend import SegmentBuilder
 
-    specs: dict[int, list[Spec]] = {}
-    builders: dict[tuple[int, str], SegmentBuilder] = {}
     failed = None
     while True:
         try:
             msg = pickle.load(inp)
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):       # the writer is gone (a truncated message too)
             msg = ("abort",)
         op = msg[0]
         if op == "open":
@@ -103,15 +112,13 @@ def _worker(inp, out, k: int, parent_pid: int, today) -> None:
                         result["parts"][key] = (str(b.dir), b.finish())
                 except Exception as e:  # noqa: BLE001
                     result = {"failed": f"{type(e).__name__}: {e}", "parts": {}}
-            if result["failed"] is not None:
-                for b in builders.values():
-                    b.cancel()
             pickle.dump(result, out)
             out.flush()
+            if result["failed"] is None:
+                for b in builders.values():
+                    b.reported = True    # the parent moves (or removes) the directories now
             return
         else:                            # abort
-            for b in builders.values():
-                b.cancel()
             return
 
 

@@ -680,6 +680,7 @@ class SegmentBuilder:
         self._storage = EncryptedStorage(self.dir, file_key, context, durable=False).create()
         self._writer = self._storage.create_index(schema_for(kind)).writer(limitmb=256, codec=_codec())
         self.count = 0
+        self.reported = False     # set by the owner once another process has taken the segment
 
     def add(self, doc: dict) -> None:
         self._writer.add_document(**to_fields(self.kind, doc))
