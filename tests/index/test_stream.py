@@ -190,3 +190,30 @@ def test_a_crash_after_the_commit_leaves_no_share_behind_and_rebuild_repairs(wor
         ar.search.rebuild()
         assert all(s["state"] == "ok" for s in ar.search.status())
         assert len(ar.search("scope:苗圃社区", limit=100)) == 50
+
+
+def test_a_rebuild_in_workers_gives_what_a_serial_rebuild_gives(world, streaming, monkeypatch):
+    with world.open("admin") as ar:
+        people = _add_people(ar, world, 60)
+        for p in people[:5]:
+            ar.entries.add(p["id"], "interview", {"date": "2025-05-02", "method": "敲门见人", "subject": "本人",
+                                                  "content": f"反映在冷链仓库第{p['archive_no'][-2:]}班组工作"},
+                           today=world.today)
+        queries = [p["name"] for p in people[:20]] + [people[0]["name"][:2], "冷链仓库", "苗圃社区",
+                                                        "status:社区戒毒", people[1]["phone"][-4:]]
+
+        def results():
+            return [sorted((r["archive_no"], round(r["score"], 6)) for r in ar.search(q, limit=100))
+                    for q in queries]
+
+        monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "1")
+        serial = ar.search.rebuild()
+        want = results()
+        monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "2")
+        streaming.clear()
+        parallel_ = ar.search.rebuild()
+        assert streaming and streaming[0][1] is None          # built by the workers
+        assert sorted(map(str, parallel_)) == sorted(map(str, serial))
+        assert results() == want
+        assert all(s["state"] == "ok" for s in ar.search.status())
+    _no_leftovers(world)

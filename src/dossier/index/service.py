@@ -435,14 +435,57 @@ class SearchService:
         sids = [s for s in self._scopes(CLERK)]
         if not sids and ar.user.role == "inspector":
             raise PermissionDenied("督查人员没有辖区数据密钥，不能重建检索索引（请由社区专干或管理员运行）")
-        out = []
-        for sid in sids:
-            kinds = self._kinds_held(sid)
-            docs = self._docs(sid, kinds, today, progress)
-            for kind in kinds:
-                n = self.index(sid, kind).rebuild(docs[kind])
-                out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
+        out = self._rebuild_streamed(sids, today, progress)
+        if out is None:
+            out = []
+            for sid in sids:
+                kinds = self._kinds_held(sid)
+                docs = self._docs(sid, kinds, today, progress)
+                for kind in kinds:
+                    n = self.index(sid, kind).rebuild(docs[kind])
+                    out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
         ar.audit("index-rebuild", scopes=len(sids))
+        return out
+
+    def _rebuild_streamed(self, sids, today: date, progress) -> list[dict] | None:
+        """The rebuild with the indexing in worker processes while this process
+        decrypts the dossiers (see ``stream``); None when not worth it (one core,
+        few dossiers) or when a worker failed (the serial rebuild then runs)."""
+        from .stream import IndexStream, Spec
+
+        ar = self.ar
+        total = sum(ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (s,)).fetchone()[0]
+                    for s in sids)
+        if total < parallel.PARALLEL_MIN_DOCS or parallel.workers() < 2:
+            return None
+        st = IndexStream(parallel.workers(), today)
+        counts: dict[tuple[int, str], int] = {}
+        try:
+            for sid in sids:
+                path = ar.scopes.path_of(sid)
+                specs = []
+                for kind in self._kinds_held(sid):
+                    ix = self.index(sid, kind)
+                    specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path))
+                    counts[(sid, kind)] = 0
+                st.open_scope(sid, specs)
+                for dossier_id, archive_no, head, state in self._sources(sid, None, progress):
+                    st.add(sid, dossier_id, archive_no, head, state)
+                    for spec in specs:
+                        counts[(sid, spec.kind)] += 1
+            parts, failed = st.finish() if st.streaming else ({}, st.broken or "未能启动索引写入进程")
+        finally:
+            st.close()
+        if failed is not None:
+            log.warning("检索索引未能并行重建（%s），改为逐个重建", failed)
+            return None
+        out = []
+        for (sid, kind), n in counts.items():
+            self.index(sid, kind).adopt(parts.pop((sid, kind), []), replace=True)
+            out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
+        for leftover in parts.values():
+            for d, _ in leftover:
+                shutil.rmtree(d, ignore_errors=True)
         return out
 
     def close(self) -> None:

@@ -523,11 +523,12 @@ class WhooshIndex:
         self.refresh()
         return n
 
-    def adopt(self, parts: list[tuple[str, object]]) -> bool:
-        """Make this index, which does not exist yet, out of the segments of
-        :class:`SegmentBuilder` shares (``[(directory, segment), ...]``; the
-        directories are consumed). Returns False, changing nothing, when the
-        index exists by now (another writer built it meanwhile)."""
+    def adopt(self, parts: list[tuple[str, object]], *, replace: bool = False) -> bool:
+        """Make this index out of the segments of :class:`SegmentBuilder`
+        shares (``[(directory, segment), ...]``; the directories are consumed).
+        Without ``replace`` the index must not exist yet: returns False,
+        changing nothing, when it exists by now (another writer built it
+        meanwhile). With ``replace`` an existing index is swapped out (a rebuild)."""
         from whoosh.index import TOC, clean_files
 
         parent = self.path.parent
@@ -559,12 +560,16 @@ class WhooshIndex:
             for d, _ in parts:
                 shutil.rmtree(d, ignore_errors=True)
         with file_lock(self._lock_path):
+            old = parent / f".{self.path.name}.old-{os.getpid()}"
             if self.path.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-                return False
+                if not replace:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return False
+                os.replace(self.path, old)
             os.replace(tmp, self.path)
             if self._durable:
                 fsync_dir(parent)
+            shutil.rmtree(old, ignore_errors=True)
         self.close()
         self.storage = EncryptedStorage(self.path, self._key, self._context, durable=self._durable)
         self._sort_cache.clear()
