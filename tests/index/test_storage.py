@@ -12,7 +12,8 @@ from dossier.crypto.aead import new_key
 from dossier.errors import IntegrityError
 from dossier.index.documents import clerk_doc
 from dossier.index.query import parse
-from dossier.index.whoosh_backend import WhooshIndex
+from dossier.index.storage import EncryptedStorage
+from dossier.index.whoosh_backend import WhooshIndex, _codec, schema_for, to_fields
 
 from index_corpus import SCOPE, TODAY, make_states
 
@@ -60,10 +61,16 @@ def test_no_scratch_files_outside_the_index(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "tempdir", None)
     persons = make_states(300, seed=9)
+    docs = [clerk_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY) for p in persons]
     ix = WhooshIndex(tmp_path / "ix" / "clerk", "clerk", new_key(), ("t",), durable=False)
+    ix.rebuild(docs[:100])
+    ix.upsert(docs[100:])               # Whoosh's own writer, with its posting pool
     # limitmb=1: the posting pool spills sorted runs to its scratch storage many times
-    ix.rebuild([clerk_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY) for p in persons], limitmb=1)
-    ix.upsert([clerk_doc(persons[0]["id"], persons[0]["archive_no"], SCOPE, 2, persons[0], TODAY)])
+    st = EncryptedStorage(tmp_path / "raw", new_key(), ("t",), durable=False).create()
+    w = st.create_index(schema_for("clerk")).writer(limitmb=1, codec=_codec())
+    for d in docs:
+        w.add_document(**to_fields("clerk", d))
+    w.commit()
     assert list(scratch.rglob("*")) == []
     assert len(ix.search(parse("社区"), 1000)) == 300
     assert {p.suffix for p in (tmp_path / "ix" / "clerk").iterdir()} == {".enc"}

@@ -74,7 +74,7 @@ def _serve(inp, out, k, parent_pid, today, specs, builders) -> None:
     from .analysis import segmenter
     from .backend import CLERK
     from .service import SearchService
-    from .whoosh_backend import SegmentBuilder
+    from .segments import SegmentBuilder
 
     failed = None
     while True:

@@ -47,6 +47,7 @@ from .backend import CLERK, INSPECT, TIER_EXACT, TIER_NAME, TIER_TEXT, Hit
 from .documents import blind_id, blind_name
 from .normalize import is_cjk, is_id_number, nfkc, norm_id, norm_name, norm_phone
 from .query import ParsedQuery
+from .segments import SegmentBuilder
 from .storage import EncryptedStorage
 
 SCHEMA_VERSION = 2   # 2: sort_no column; status/risk/labels unscored; version one term
@@ -488,40 +489,20 @@ class WhooshIndex:
         if ids and self.exists():
             self._write([], ids)
 
-    def rebuild(self, docs: Iterable[dict], *, limitmb: int = 256) -> int:
-        """Build a fresh index from ``docs`` beside the old one, then swap."""
-        parent = self.path.parent
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = parent / f".{self.path.name}.new-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        st = EncryptedStorage(tmp, self._key, self._context, durable=self._durable)
-        st.create()
-        ix = st.create_index(schema_for(self.kind))
-        w = ix.writer(limitmb=limitmb, codec=_codec())
-        n = 0
+    def rebuild(self, docs: Iterable[dict]) -> int:
+        """Build a fresh index from ``docs`` (one segment, see ``segments``) beside
+        the old one, then swap."""
+        part = self.path.parent / f".{self.path.name}.part-{os.getpid()}"
+        b = SegmentBuilder(part, self.kind, self._key, self._context)
         try:
             for d in sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"]):
-                w.add_document(**to_fields(self.kind, d))
-                n += 1
+                b.add(d)
+            seg = b.finish()
         except BaseException:
-            w.cancel()
-            shutil.rmtree(tmp, ignore_errors=True)
+            b.cancel()
             raise
-        w.commit(merge=False)
-        with file_lock(self._lock_path):
-            old = parent / f".{self.path.name}.old-{os.getpid()}"
-            if self.path.exists():
-                os.replace(self.path, old)
-            os.replace(tmp, self.path)
-            if self._durable:
-                fsync_dir(parent)
-            shutil.rmtree(old, ignore_errors=True)
-        self.close()
-        self.storage = EncryptedStorage(self.path, self._key, self._context, durable=self._durable)
-        self._sort_cache.clear()
-        self._fp = None
-        self.refresh()
-        return n
+        self.adopt([(str(part), seg)], replace=True)
+        return b.count
 
     def adopt(self, parts: list[tuple[str, object]], *, replace: bool = False) -> bool:
         """Make this index out of the segments of :class:`SegmentBuilder`
@@ -667,43 +648,4 @@ def _codec():
     and nearly doubled the first search after opening (every file is decrypted
     into memory on open: 70 → 130 ms)."""
     return W3Codec()
-
-
-# -- an index built in shares (see ``stream``) ------------------------------------------
-
-class SegmentBuilder:
-    """One process's share of a new index: its documents become one segment,
-    sealed into a private directory ``directory``; :meth:`WhooshIndex.adopt`
-    assembles the shares into the index. Whoosh's own multi-process writer
-    (``MpWriter(multisegment=True)``) is built the same way."""
-
-    def __init__(self, directory: str | os.PathLike, kind: str, file_key: bytes, context: tuple[str, ...]):
-        self.dir = Path(directory)
-        self.kind = kind
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._storage = EncryptedStorage(self.dir, file_key, context, durable=False).create()
-        self._writer = self._storage.create_index(schema_for(kind)).writer(limitmb=256, codec=_codec())
-        self.count = 0
-        self.reported = False     # set by the owner once another process has taken the segment
-
-    def add(self, doc: dict) -> None:
-        self._writer.add_document(**to_fields(self.kind, doc))
-        self.count += 1
-
-    def finish(self):
-        """The finished segment (its files written in the directory), or None when empty."""
-        w = self._writer
-        if not self.count:
-            self.cancel()
-            return None
-        seg = w._finalize_segment()
-        w._finish()
-        self._storage.flush()
-        return seg
-
-    def cancel(self) -> None:
-        if not self._writer.is_closed:
-            self._writer.cancel()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
