@@ -97,3 +97,27 @@ def test_cancel_removes_the_share(tmp_path):
     b.add(_docs("clerk", 2)[0])
     b.cancel()
     assert not (tmp_path / "part").exists()
+
+
+def test_segments_of_the_plain_w3_codec_and_ours_read_side_by_side(tmp_path):
+    """Indexes written before ``DossierCodec`` (plain W3) keep working and take new segments."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    from dossier.index.query import parse
+
+    docs = _docs("clerk", 40)
+    ix = WhooshIndex(tmp_path / "ix", "clerk", new_key(), ("t",), durable=False)
+    ix.storage.create()
+    w = ix.storage.create_index(schema_for("clerk")).writer(codec=W3Codec())
+    for d in docs[:20]:
+        w.add_document(**to_fields("clerk", d))
+    w.commit()
+    ix.upsert(docs[20:])                                   # a second segment, our codec
+    ix.close()
+    again = WhooshIndex(tmp_path / "ix", "clerk", ix._key, ("t",), durable=False)
+    found = {h.id for h in again.search(parse("scope:苗圃社区"), 100)}
+    assert found == {d["id"] for d in docs}
+    for d in (docs[0], docs[30]):
+        assert d["id"] in {h.id for h in again.search(parse(d["id_full"][0]), 5)}
+    codecs = sorted(type(seg.codec()).__name__ for seg in again._ix._read_toc().segments)
+    assert codecs == ["DossierCodec", "W3Codec"]
