@@ -31,14 +31,19 @@ class SegmentBuilder:
     After an ``add`` that raised, the segment can only be cancelled (the
     callers throw the whole build away then)."""
 
-    def __init__(self, directory: str | os.PathLike, kind: str, file_key: bytes, context: tuple[str, ...]):
+    def __init__(self, directory: str | os.PathLike, kind: str, file_key: bytes | None, context: tuple[str, ...],
+                 *, storage=None):
+        """``storage``: another (created) Whoosh storage for the files instead of
+        the sealed one (the benchmark's unencrypted baseline)."""
         from .whoosh_backend import _codec, schema_for
 
         self.dir = Path(directory)
         self.kind = kind
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._storage = EncryptedStorage(self.dir, file_key, context, durable=False).create()
+        if storage is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            storage = EncryptedStorage(self.dir, file_key, context, durable=False).create()
+        self._storage = storage
         ix = self._storage.create_index(schema_for(kind))
         self._schema = ix.schema
         self._codec = _codec()
@@ -123,7 +128,8 @@ class SegmentBuilder:
         if seg.should_assemble():
             seg.create_compound_file(self._storage)
             seg.compound = True
-        self._storage.flush()
+        if isinstance(self._storage, EncryptedStorage):
+            self._storage.flush()
         self._postings.clear()
         self.closed = True
         return seg
