@@ -1,6 +1,6 @@
 """Benchmark: import a 10,000-row roster into a new archive.
 
-    /tmp/venv/bin/python benchmarks/bench_import.py [--rows 10000] [--profile]
+    .venv/bin/python benchmarks/bench_import.py [--rows 10000] [--profile]
 
 Measures, on the same synthetic .xlsx:
 - a bare openpyxl read (read-only, every cell value);
