@@ -151,6 +151,9 @@ class Session:
         # fn(session, size_hint) -> watcher or None, when a large batch begins; a watcher gets
         # .change(row, version, state) for every write and .close() when the batch ends
         self.on_batch_begin: list = []
+        # fn(session, size_hint) -> handle with .close() or None, before the work that leads to a
+        # large batch (an import's validation): hooks may start preparing meanwhile
+        self.on_batch_prepare: list = []
         self._watchers: list = []
         self._tx_depth = 0
         self._pending: dict = {}
@@ -241,6 +244,20 @@ class Session:
             self._watchers = []
             for w in watchers:      # after the commit hooks; on a rollback, throws away what was prepared
                 w.close()
+
+    @contextmanager
+    def preparing_batch(self, size_hint: int):
+        """Around the work that leads up to a batch of about ``size_hint``
+        changes (an import reads and checks its file): hooks may prepare on the
+        side meanwhile (index workers start and load their dictionaries on an
+        otherwise idle core). What the batch did not take up is released."""
+        handles = [h for fn in self.on_batch_prepare if (h := fn(self, size_hint)) is not None] \
+            if size_hint > 0 else []
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.close()
 
     def after_commit(self, row, version: int, state: dict) -> None:
         """Queue the commit hooks; a batch coalesces several changes of one

@@ -217,3 +217,48 @@ def test_a_rebuild_in_workers_gives_what_a_serial_rebuild_gives(world, streaming
         assert results() == want
         assert all(s["state"] == "ok" for s in ar.search.status())
     _no_leftovers(world)
+
+
+def test_workers_started_ahead_of_an_import_are_taken_over_or_released(world, streaming, tmp_path, monkeypatch):
+    """A large file: the workers start before its rows are read (and load jieba on the
+    side); the import's batch takes them over. When no batch follows (every row
+    invalid) they are released."""
+    import csv
+
+    from dossier.io import importer
+
+    forks = []
+    real_fork = stream.IndexStream._fork
+    monkeypatch.setattr(stream.IndexStream, "_fork", lambda self: forks.append(self._preload) or real_fork(self))
+    rng = random.Random(12)
+    rows = [synth.person(rng, today=world.today) for _ in range(45)]
+    roster = tmp_path / "名册.csv"
+    with open(roster, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["姓名", "公民身份号码", "现住址", "联系电话"])
+        for p in rows:
+            w.writerow([p["name"], p["id_number"], p["residence_address"], p["phone"]])
+    monkeypatch.setattr(importer, "estimated_rows", lambda path: 45)
+    with world.open("admin") as ar:
+        res = importer.import_file(ar, roster, scope=world.scope_a, today=world.today)
+        assert res.applied and res.counts()["added"] == 45
+        assert forks == [True]                      # started ahead, once, and used by the batch
+        assert streaming and streaming[0][1] is None
+        assert all(s["state"] == "ok" for s in ar.search.status())
+        assert ar.search._prepared is None and ar.search._stream is None
+        _no_leftovers(world)
+        bad = tmp_path / "坏名册.csv"
+        bad.write_text("姓名,公民身份号码\n" + "".join(f"某人{i},12345\n" for i in range(45)), encoding="utf-8")
+        res = importer.import_file(ar, bad, scope=world.scope_b, today=world.today)
+        assert not res.applied
+        assert forks == [True, True] and ar.search._prepared is None
+        _no_leftovers(world)
+
+
+def test_the_estimate_of_rows_from_the_file_size(tmp_path):
+    from dossier.io.importer import estimated_rows
+
+    big = tmp_path / "a.xlsx"
+    big.write_bytes(b"x" * 905_000)
+    assert 9_000 <= estimated_rows(big) <= 11_000
+    assert estimated_rows(tmp_path / "missing.csv") == 0

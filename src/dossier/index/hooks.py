@@ -16,3 +16,4 @@ def attach(ar) -> None:
     ar.on_commit_batch.append(svc.on_commit_batch)
     # a large batch (an import into a new scope) builds that scope's indexes beside its writes
     ar.on_batch_begin.append(svc.on_batch_begin)
+    ar.on_batch_prepare.append(svc.on_batch_prepare)

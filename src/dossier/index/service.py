@@ -52,6 +52,7 @@ class SearchService:
         self._indexes: dict[tuple[int, str, int], object] = {}
         self.errors: list[str] = []   # index updates that failed after a data commit (see status)
         self._stream = None           # an IndexStream while a large batch builds new indexes
+        self._prepared = None         # one started ahead of the batch (see on_batch_prepare)
 
     # -- plumbing -------------------------------------------------------------------
     @property
@@ -171,8 +172,22 @@ class SearchService:
             return None
         from .stream import IndexStream
 
-        self._stream = IndexStream(parallel.workers(), date.today())
+        self._stream, self._prepared = self._prepared or IndexStream(parallel.workers(), date.today()), None
         return _StreamWatcher(self, self._stream)
+
+    def on_batch_prepare(self, ar, size_hint: int):
+        """Registered on ``ar.on_batch_prepare``: before a large batch, start the
+        index workers now, so that they load jieba's dictionary while the
+        importer is still reading its file (a core is idle then). The batch
+        takes them over; the handle closes them when it did not."""
+        if size_hint < parallel.PARALLEL_MIN_DOCS or parallel.workers() < 2 or self._prepared is not None:
+            return None
+        from .stream import IndexStream
+
+        st = IndexStream(parallel.workers(), date.today())
+        st.start(preload=True)
+        self._prepared = st
+        return _Prepared(self, st)
 
     def _stream_specs(self, sid: int, version: int):
         """Specs to stream a scope's indexes when they can be built from this
@@ -522,3 +537,15 @@ class _StreamWatcher:
         self.stream.close()
         if self.svc._stream is self.stream:
             self.svc._stream = None
+
+
+class _Prepared:
+    """Closes a stream started ahead of a batch that did not take it."""
+
+    def __init__(self, svc: SearchService, stream):
+        self.svc, self.stream = svc, stream
+
+    def close(self) -> None:
+        if self.svc._prepared is self.stream:
+            self.svc._prepared = None
+            self.stream.close()

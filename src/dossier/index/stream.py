@@ -136,11 +136,22 @@ class IndexStream:
         self.seen: Counter = Counter()           # dossier id → changes streamed
         self._children: list[tuple[int, object, int]] = []   # (pid, pipe to it, fd of its answer)
         self._next = 0
+        self._preload = False
         self.broken: str | None = None
 
     @property
     def streaming(self) -> bool:
         return bool(self._children)
+
+    def start(self, *, preload: bool = False) -> None:
+        """Fork the workers now (else at the first streamed scope); with
+        ``preload`` they load jieba's dictionary before waiting for work."""
+        if not self._children and self.broken is None:
+            self._preload = preload
+            try:
+                self._fork()
+            except OSError as e:
+                self.broken = f"无法启动索引写入进程（{e}）"
 
     def _fork(self) -> None:
         pipes = [(os.pipe(), os.pipe()) for _ in range(self.n)]
@@ -156,6 +167,10 @@ class IndexStream:
                     for j, ((a, b), (c, d)) in enumerate(pipes):
                         for fd in ((b, c) if j == k else (a, b, c, d)):
                             os.close(fd)
+                    if self._preload:
+                        from .analysis import segmenter
+
+                        segmenter()
                     with os.fdopen(r_in, "rb", buffering=1 << 16) as inp, os.fdopen(w_out, "wb") as out:
                         _worker(inp, out, k, parent_pid, self.today)
                 except BaseException:  # noqa: BLE001 - nothing may escape a forked child
@@ -179,12 +194,7 @@ class IndexStream:
         """Decide once per scope: ``specs`` to stream its indexes, None not to."""
         self.specs[sid] = specs
         if specs and self.broken is None:
-            if not self._children:
-                try:
-                    self._fork()
-                except OSError as e:
-                    self.broken = f"无法启动索引写入进程（{e}）"
-                    return
+            self.start()
             self._send_all(("open", sid, specs))
 
     def add(self, sid: int, dossier_id: str, archive_no: str, version: int, state: dict) -> None:

@@ -315,7 +315,28 @@ def import_file(ar, path: str | Path, *, scope: str | None = None, sheet: str | 
     """
     path = Path(path)
     today = today or _dt.date.today()
+    # a large file: the index workers start now and load their dictionary while the file is read
+    prepare = None if dry_run else getattr(ar, "preparing_batch", None)
+    if prepare is None:
+        return _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, report, rejected, progress)
+    with prepare(estimated_rows(path)):
+        return _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, report, rejected, progress)
 
+
+def estimated_rows(path: Path) -> int:
+    """Rows a roster file holds, roughly, from its size (bytes per row measured on
+    synthetic rosters: .xlsx ~90 after ~5 KB of package, .csv ~120, .xls ~150)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return max(0, size - 5000) // 90
+    return size // (120 if suffix == ".csv" else 150)
+
+
+def _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, report, rejected, progress):
     def stage(name):
         if progress is None:
             return None
