@@ -249,12 +249,18 @@ class IndexStream:
         """Cancel the workers unless finished (a rollback, or nothing committed)."""
         if not self._children:
             return
+        idle = not any(self.specs.values())      # nothing sent: no share to clean up
         for pid, pipe, r_out in self._children:
             try:
                 pipe.close()                         # EOF: the worker cancels and leaves
             except OSError:
                 pass
             os.close(r_out)
+            if idle:                                 # do not wait for a dictionary still loading
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         for pid, _, _ in self._children:
             try:
                 os.waitpid(pid, 0)
