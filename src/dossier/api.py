@@ -7,6 +7,7 @@ file stays small.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 import uuid
@@ -243,7 +244,10 @@ class Session:
         finally:
             self._watchers = []
             for w in watchers:      # after the commit hooks; on a rollback, throws away what was prepared
-                w.close()
+                try:
+                    w.close()
+                except Exception:   # noqa: BLE001 - cleanup must not hide the batch's own outcome
+                    logging.getLogger("dossier").warning("批量操作的附属处理未能正常结束", exc_info=True)
 
     @contextmanager
     def preparing_batch(self, size_hint: int):

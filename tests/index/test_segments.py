@@ -127,3 +127,16 @@ def test_segments_of_the_plain_w3_codec_and_ours_read_side_by_side(tmp_path):
         assert d["id"] in {h.id for h in again.search(parse(d["id_full"][0]), 5)}
     codecs = sorted(type(seg.codec()).__name__ for seg in again._ix._read_toc().segments)
     assert codecs == ["DossierCodec", "W3Codec"]
+
+
+def test_a_document_added_again_replaces_the_earlier_without_a_hole(tmp_path):
+    """A dossier changed twice in one batch: the segment holds its last document only,
+    exactly as if the earlier one had never been added."""
+    docs = _docs("clerk", 60)
+    again = [dict(d, version=d["version"] + 1, addr=[*d["addr"], "梧桐巷77号"]) for d in docs[:10]]
+    key = new_key()
+    schema = schema_for("clerk")
+    want = _dump(_whoosh_reader(tmp_path, "clerk", docs[10:] + again, key), schema)
+    got = _dump(_ours_reader(tmp_path, "clerk", docs + again, key), schema)
+    assert got["doc_count"] == want["doc_count"] == len(docs)
+    assert got == want

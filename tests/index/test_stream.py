@@ -14,7 +14,7 @@ import time
 import pytest
 
 from dossier import synth
-from dossier.index import parallel, stream
+from dossier.index import parallel, service, stream
 
 QUERIES_PER_PERSON = ("name", "id6", "phone4")
 
@@ -24,6 +24,7 @@ def streaming(monkeypatch):
     """Streaming on for batches of 40+ with two workers; records each finish()."""
     monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "2")
     monkeypatch.setattr(parallel, "PARALLEL_MIN_DOCS", 40)
+    monkeypatch.setattr(service, "REBUILD_STREAM_MIN", 40)
     finished = []
     real = stream.IndexStream.finish
 
@@ -78,7 +79,14 @@ def test_streamed_indexes_equal_a_fresh_build(world, streaming):
         streamed = _results(ar, people)
         for p in people:                             # the last state of a person changed twice
             assert p["archive_no"] in streamed[p["phone"][-4:]]
-        ar.search.rebuild()
+        for s in ar.search.status():                 # no document left behind by the earlier state
+            ix = ar.search.index(ar.scopes.id_of(s["scope"]), s["kind"])
+            assert ix.searcher().reader().doc_count_all() == ix.doc_count() == s["indexed"]
+        os.environ["DOSSIER_INDEX_WORKERS"] = "1"    # the reference: one process, Whoosh's own path
+        try:
+            ar.search.rebuild()
+        finally:
+            os.environ["DOSSIER_INDEX_WORKERS"] = "2"
         assert _results(ar, people) == streamed
     _no_leftovers(world)
     with world.open("li") as ar:                     # the clerk of 社区 A sees exactly its half
@@ -262,3 +270,54 @@ def test_the_estimate_of_rows_from_the_file_size(tmp_path):
     big.write_bytes(b"x" * 905_000)
     assert 9_000 <= estimated_rows(big) <= 11_000
     assert estimated_rows(tmp_path / "missing.csv") == 0
+
+
+def test_persons_with_entries_in_one_batch_are_indexed_once_in_their_last_state(world, streaming, monkeypatch):
+    from dossier.index.whoosh_backend import WhooshIndex
+
+    upserts = []
+    real = WhooshIndex.upsert
+    monkeypatch.setattr(WhooshIndex, "upsert", lambda self, docs: upserts.append(len(list(docs))) or real(self, docs))
+    with world.open("admin") as ar:
+        with ar.batch(size_hint=100):
+            people = _add_people(ar, world, 50)
+            for p in people:                          # a roster with an interview sheet: created, then an entry
+                ar.entries.add(p["id"], "interview", {"date": "2025-05-02", "method": "敲门见人", "subject": "本人",
+                                                      "content": f"谈话记录冷链仓库{p['archive_no'][-3:]}"},
+                               today=world.today)
+        assert streaming and streaming[0][1] is None
+        assert upserts == []                           # nothing indexed again after the swap
+        for s in ar.search.status():
+            assert s["state"] == "ok", s
+            ix = ar.search.index(ar.scopes.id_of(s["scope"]), s["kind"])
+            assert ix.searcher().reader().doc_count_all() == s["indexed"] == 25
+        got = {r["archive_no"] for r in ar.search("冷链仓库", limit=100)}
+        assert got == {p["archive_no"] for p in people}
+    _no_leftovers(world)
+
+
+@pytest.mark.parametrize("where", ["answers", "adopt"])
+def test_an_interruption_after_the_commit_leaves_no_worker_and_no_share(world, streaming, monkeypatch, where):
+    """Ctrl-C while the workers seal their segments, or while they are swapped in: the
+    data is committed, the interruption is what the user sees, nothing is left over,
+    and the index is reported behind until rebuilt."""
+    from dossier.index.whoosh_backend import WhooshIndex
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    if where == "answers":
+        monkeypatch.setattr(stream._Child, "read_answer", interrupted)
+    else:
+        monkeypatch.setattr(WhooshIndex, "adopt", interrupted)
+    with world.open("admin") as ar:
+        with pytest.raises(KeyboardInterrupt):
+            with ar.batch(size_hint=60):
+                _add_people(ar, world, 60)
+        assert ar.con.execute("SELECT count(*) FROM dossiers").fetchone()[0] == 60
+    _no_leftovers(world)
+    monkeypatch.undo()
+    with world.open("admin") as ar:
+        assert not all(s["state"] == "ok" for s in ar.search.status())
+        ar.search.rebuild()
+        assert all(s["state"] == "ok" for s in ar.search.status())

@@ -82,7 +82,9 @@ def fast_index(obj):
 class SegmentBuilder:
     """One segment of a new index, sealed into a private directory
     ``directory`` (:meth:`WhooshIndex.adopt` assembles segments into the
-    index). ``add`` documents in any order; ``finish`` writes the segment.
+    index). ``add`` documents in any order (a later one with the same id
+    replaces the earlier); ``finish`` writes the segment: the per-document
+    data, then the postings, with no hole left by a replaced document.
     After an ``add`` that raised, the segment can only be cancelled (the
     callers throw the whole build away then)."""
 
@@ -103,14 +105,21 @@ class SegmentBuilder:
         self._schema = ix.schema
         self._codec = _codec()
         self._segment = self._codec.new_segment(self._storage, ix.indexname)
-        self._perdoc = self._codec.per_document_writer(self._storage, self._segment)
-        # field name → term bytes → [(docnum, weight, value bytes, length), ...]
+        self._perdoc = None
+        # field name → term bytes → [(slot, weight, value bytes, length), ...]
         self._postings: dict[str, dict[bytes, list]] = {}
         self._fields: dict[str, tuple] = {}
-        self.count = 0
+        self._slots: dict[str, int] = {}          # document id → its slot (the latest added)
+        self._rows: list = []                     # per slot: what the per-document writer gets
+        self._dead: set[int] = set()              # slots replaced by a later document of the same id
         self.failed = False
         self.closed = False
         self.reported = False     # set by the owner once another process has taken the segment
+
+    @property
+    def count(self) -> int:
+        """Documents the segment will hold (one per id)."""
+        return len(self._slots)
 
     def _field(self, name: str) -> tuple:
         f = self._fields.get(name)
@@ -122,12 +131,13 @@ class SegmentBuilder:
         return f
 
     def add(self, doc: dict) -> None:
+        """Add ``doc``; a later document with the same ``id`` replaces it (a
+        dossier changed twice in one batch)."""
         from .whoosh_backend import to_fields
 
         fields = to_fields(self.kind, doc)
-        docnum = self.count
-        pdw = self._perdoc
-        pdw.start_doc(docnum)
+        slot = len(self._rows)
+        row = []
         try:
             for name in sorted(fields):
                 value = fields[name]
@@ -143,44 +153,78 @@ class SegmentBuilder:
                     for tbytes, _freq, weight, vbytes in items:
                         lst = post.get(tbytes)
                         if lst is None:
-                            post[tbytes] = [(docnum, weight, vbytes, plen)]
+                            post[tbytes] = [(slot, weight, vbytes, plen)]
                         else:
-                            lst.append((docnum, weight, vbytes, plen))
-                pdw.add_field(name, obj, value if stored else None, length)
-                if column and value is not None:
-                    pdw.add_column_value(name, column, obj.to_column_value(value))
+                            lst.append((slot, weight, vbytes, plen))
+                row.append((name, obj, value if stored else None, length,
+                            obj.to_column_value(value) if column and value is not None else None))
         except Exception:
             # postings of this document may be filed already: the segment can only be thrown away
             self.failed = True
             raise
-        pdw.finish_doc()
-        self.count += 1
+        self._rows.append(row)
+        old = self._slots.get(doc["id"])
+        if old is not None:
+            self._dead.add(old)
+            self._rows[old] = None
+        self._slots[doc["id"]] = slot
 
     def finish(self):
         """Write the segment's files; returns the segment (None when no document was added)."""
         if self.failed:
             raise RuntimeError("a document could not be added: cancel this segment")
-        if not self.count:
+        if not self._slots:
             self.cancel()
             return None
-        self._perdoc.close()
+        # slot → document number: replaced documents leave no hole
+        docnum_of = None
+        if self._dead:
+            docnum_of, n = {}, 0
+            for slot, row in enumerate(self._rows):
+                if row is not None:
+                    docnum_of[slot] = n
+                    n += 1
+        pdw = self._perdoc = self._codec.per_document_writer(self._storage, self._segment)
+        docnum = 0
+        for row in self._rows:
+            if row is None:
+                continue
+            pdw.start_doc(docnum)
+            for name, obj, stored, length, colval in row:
+                pdw.add_field(name, obj, stored, length)
+                if colval is not None:
+                    pdw.add_column_value(name, obj.column_type, colval)
+            pdw.finish_doc()
+            docnum += 1
+        self._rows = []
+        pdw.close()
         fw = self._codec.field_writer(self._storage, self._segment)
         empty = b""
+        dead = self._dead
         for name in sorted(self._postings):
             terms = self._postings[name]
             if not terms:
                 continue
-            fw.start_field(name, self._schema[name])
+            started = False
             add = fw.add
             for tbytes in sorted(terms):
+                postings = terms[tbytes]
+                if docnum_of is not None:
+                    postings = [(docnum_of[s], w, v, ln) for s, w, v, ln in postings if s not in dead]
+                    if not postings:
+                        continue
+                if not started:
+                    fw.start_field(name, self._schema[name])
+                    started = True
                 fw.start_term(tbytes)
-                for docnum, weight, vbytes, plen in terms[tbytes]:
-                    add(docnum, weight, empty if vbytes is None else vbytes, plen)
+                for d, weight, vbytes, plen in postings:
+                    add(d, weight, empty if vbytes is None else vbytes, plen)
                 fw.finish_term()
-            fw.finish_field()
+            if started:
+                fw.finish_field()
         fw.close()
         seg = self._segment
-        seg.set_doc_count(self.count)
+        seg.set_doc_count(docnum)
         if seg.should_assemble():
             seg.create_compound_file(self._storage)
             seg.compound = True
@@ -191,13 +235,14 @@ class SegmentBuilder:
         return seg
 
     def cancel(self) -> None:
-        if not self.closed:
+        if not self.closed and self._perdoc is not None:
             try:
                 self._perdoc.close()
             except Exception:  # noqa: BLE001 - thrown away anyway
                 pass
-            self.closed = True
+        self.closed = True
         self._postings.clear()
+        self._rows = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -33,6 +33,7 @@ from .query import parse
 
 log = logging.getLogger("dossier.index")
 KEY_KIND = {CLERK: "data", INSPECT: "inspect"}
+REBUILD_STREAM_MIN = 1000     # dossiers: below this a rebuild in one process is as fast
 
 
 def ar_path(ar, sid: int) -> str:
@@ -107,11 +108,14 @@ class SearchService:
     def _sources(self, sid: int, known: dict | None = None, progress: Callable | None = None) -> list[tuple]:
         """(dossier id, 档号, head, state) of every dossier of a scope; states decrypted
         unless given in ``known`` (dossier id → (version, state) just committed)."""
+        return list(self._iter_sources(sid, known, progress))
+
+    def _iter_sources(self, sid: int, known: dict | None = None, progress: Callable | None = None):
+        """``_sources`` one at a time (the stream indexes while the next is decrypted)."""
         from ..dossiers import DossierRow
 
         ar = self.ar
         path = ar.scopes.path_of(sid)
-        out = []
         rows = ar.con.execute("SELECT id, archive_no, head FROM dossiers WHERE scope=? ORDER BY id",
                               (sid,)).fetchall()
         for r in rows:
@@ -122,10 +126,9 @@ class SearchService:
             else:
                 _, content = ar.dossiers.load(row)
                 state = content["state"]
-            out.append((row.id, row.archive_no, row.head, state))
+            yield row.id, row.archive_no, row.head, state
             if progress:
                 progress(1)
-        return out
 
     @staticmethod
     def _doc(kind, dossier_id, archive_no, path, version, state, today, blind_key):
@@ -213,36 +216,32 @@ class SearchService:
     def _finish_stream(self, stream, items, today: date) -> set[tuple[int, str]]:
         """After the commit: swap in the indexes the workers built; returns the
         (scope id, kind) pairs done. A failure leaves them to the usual path,
-        which rebuilds a missing index from the store."""
-        parts, failed = stream.finish()
-        if failed is not None:
-            log.warning("检索索引未能在写入时并行建立（%s），改为提交后建立", failed)
-            return set()
-        last = {row.id: (row, version, state) for row, version, state in items}
-        again = [i for i, n in stream.seen.items() if n > 1]
-        done = set()
-        for sid, specs in stream.specs.items():
-            for spec in specs or ():
-                ix = self.index(sid, spec.kind)
-                try:
-                    if not ix.adopt(parts.pop((sid, spec.kind), [])):
-                        continue          # built by another process meanwhile: the usual path updates it
-                    # changed more than once in the batch: index the last state (or drop a move out)
-                    stay = [last[i] for i in again if i in last and last[i][0].scope == sid]
-                    gone = [i for i in again if i in last and last[i][0].scope != sid]
-                    if stay:
-                        ix.upsert([self._doc(spec.kind, row.id, row.archive_no, spec.scope_path, version,
-                                             state, today, ix._blind_key) for row, version, state in stay])
-                    if gone:
-                        ix.delete(gone)
-                except (DossierError, OSError) as e:
-                    self._failed([it for it in items if it[0].scope == sid], e)
-                    continue
-                done.add((sid, spec.kind))
-        for leftover in parts.values():
-            for d, _ in leftover:
-                shutil.rmtree(d, ignore_errors=True)
-        return done
+        which rebuilds a missing index from the store. Whatever happens, no
+        worker and no share directory is left behind."""
+        try:
+            parts, failed = stream.finish()
+            if failed is not None:
+                log.warning("检索索引未能在写入时并行建立（%s），改为提交后建立", failed)
+                return set()
+            last = {row.id: row.scope for row, _, _ in items}
+            done = set()
+            for sid, specs in stream.specs.items():
+                # a dossier streamed here whose last change put it in another scope
+                gone = [i for i in stream.changed_again(sid) if last.get(i, sid) != sid]
+                for spec in specs or ():
+                    ix = self.index(sid, spec.kind)
+                    try:
+                        if not ix.adopt(parts.pop((sid, spec.kind), [])):
+                            continue      # built by another process meanwhile: the usual path updates it
+                        if gone:
+                            ix.delete(gone)
+                    except (DossierError, OSError) as e:
+                        self._failed([it for it in items if it[0].scope == sid], e)
+                        continue
+                    done.add((sid, spec.kind))
+            return done
+        finally:
+            stream.close()
 
     def _failed(self, its, e) -> None:
         nos = [row.archive_no for row, _, _ in its]
@@ -471,7 +470,7 @@ class SearchService:
         ar = self.ar
         total = sum(ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (s,)).fetchone()[0]
                     for s in sids)
-        if total < parallel.PARALLEL_MIN_DOCS or parallel.workers() < 2:
+        if total < REBUILD_STREAM_MIN or parallel.workers() < 2:
             return None
         st = IndexStream(parallel.workers(), today)
         counts: dict[tuple[int, str], int] = {}
@@ -484,24 +483,21 @@ class SearchService:
                     specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path))
                     counts[(sid, kind)] = 0
                 st.open_scope(sid, specs)
-                for dossier_id, archive_no, head, state in self._sources(sid, None, progress):
+                for dossier_id, archive_no, head, state in self._iter_sources(sid, None, progress):
                     st.add(sid, dossier_id, archive_no, head, state)
                     for spec in specs:
                         counts[(sid, spec.kind)] += 1
             parts, failed = st.finish() if st.streaming else ({}, st.broken or "未能启动索引写入进程")
+            if failed is not None:
+                log.warning("检索索引未能并行重建（%s），改为逐个重建", failed)
+                return None
+            out = []
+            for (sid, kind), n in counts.items():
+                self.index(sid, kind).adopt(parts.pop((sid, kind), []), replace=True)
+                out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
+            return out
         finally:
-            st.close()
-        if failed is not None:
-            log.warning("检索索引未能并行重建（%s），改为逐个重建", failed)
-            return None
-        out = []
-        for (sid, kind), n in counts.items():
-            self.index(sid, kind).adopt(parts.pop((sid, kind), []), replace=True)
-            out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
-        for leftover in parts.values():
-            for d, _ in leftover:
-                shutil.rmtree(d, ignore_errors=True)
-        return out
+            st.close()          # reaps the workers, removes every share no index took
 
     def close(self) -> None:
         for ix in self._indexes.values():

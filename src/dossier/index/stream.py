@@ -30,6 +30,7 @@ import os
 import pickle
 import shutil
 import signal
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -124,18 +125,58 @@ def _serve(inp, out, k, parent_pid, today, specs, builders) -> None:
 
 # -- the parent's side ----------------------------------------------------------------
 
+class _Child:
+    """One worker, as the parent sees it."""
+
+    __slots__ = ("pid", "pipe", "answer")
+
+    def __init__(self, pid: int, pipe, answer: int):
+        self.pid, self.pipe, self.answer = pid, pipe, answer   # answer: fd, or None once read/closed
+
+    def close_pipe(self) -> str | None:
+        """Close the pipe to the worker (it sees EOF after what was sent); the error, if any."""
+        try:
+            self.pipe.close()
+        except OSError as e:
+            return f"索引写入进程异常退出（{e}）"
+        return None
+
+    def read_answer(self) -> dict:
+        fd, self.answer = self.answer, None
+        with os.fdopen(fd, "rb") as f:
+            try:
+                return pickle.load(f)
+            except Exception:  # noqa: BLE001 - died before answering
+                return {"failed": "索引写入进程异常退出", "parts": {}}
+
+    def reap(self, kill: bool = False) -> None:
+        if self.answer is not None:
+            fd, self.answer = self.answer, None
+            os.close(fd)
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
 class IndexStream:
     """The parent's handle: ``open_scope``, ``add`` during the transaction;
     ``finish`` after the commit (segments per (scope id, kind)); ``close``
-    always (cancels what was not finished)."""
+    always, also after ``finish`` (reaps what is left, removes every share
+    directory no index took)."""
 
     def __init__(self, n_workers: int, today):
         self.n = max(1, n_workers)
         self.today = today
         self.specs: dict[int, list[Spec] | None] = {}
         self.seen: Counter = Counter()           # dossier id → changes streamed
-        self._children: list[tuple[int, object, int]] = []   # (pid, pipe to it, fd of its answer)
-        self._next = 0
+        self._sids: dict[str, set[int]] = {}     # dossier id → scopes it was streamed into
+        self._children: list[_Child] = []
         self._preload = False
         self.broken: str | None = None
 
@@ -156,37 +197,40 @@ class IndexStream:
     def _fork(self) -> None:
         pipes = [(os.pipe(), os.pipe()) for _ in range(self.n)]
         parent_pid = os.getpid()
-        for k, ((r_in, w_in), (r_out, w_out)) in enumerate(pipes):
-            pid = os.fork()
-            if pid == 0:                                   # the worker
-                code = 0
-                try:
-                    # Ctrl-C reaches the whole process group: the writer rolls back and
-                    # closes the pipe, and the worker then cancels on EOF
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
-                    for j, ((a, b), (c, d)) in enumerate(pipes):
-                        for fd in ((b, c) if j == k else (a, b, c, d)):
-                            os.close(fd)
-                    if self._preload:
-                        from .analysis import segmenter
+        handed: set[int] = set()
+        try:
+            for k, ((r_in, w_in), (r_out, w_out)) in enumerate(pipes):
+                pid = os.fork()
+                if pid == 0:                                   # the worker
+                    code = 0
+                    try:
+                        # Ctrl-C reaches the whole process group: the writer rolls back and
+                        # closes the pipe, and the worker then cancels on EOF
+                        signal.signal(signal.SIGINT, signal.SIG_IGN)
+                        for j, ((a, b), (c, d)) in enumerate(pipes):
+                            for fd in ((b, c) if j == k else (a, b, c, d)):
+                                os.close(fd)
+                        if self._preload:
+                            from .analysis import segmenter
 
-                        segmenter()
-                    with os.fdopen(r_in, "rb", buffering=1 << 16) as inp, os.fdopen(w_out, "wb") as out:
-                        _worker(inp, out, k, parent_pid, self.today)
-                except BaseException:  # noqa: BLE001 - nothing may escape a forked child
-                    code = 1
-                os._exit(code)
-            self._children.append((pid, os.fdopen(w_in, "wb", buffering=1 << 16), r_out))
-        for (r_in, _), (_, w_out) in pipes:
-            os.close(r_in)
-            os.close(w_out)
+                            segmenter()
+                        with os.fdopen(r_in, "rb", buffering=1 << 16) as inp, os.fdopen(w_out, "wb") as out:
+                            _worker(inp, out, k, parent_pid, self.today)
+                    except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+                        code = 1
+                    os._exit(code)
+                self._children.append(_Child(pid, os.fdopen(w_in, "wb", buffering=1 << 16), r_out))
+                handed.add(k)                                    # w_in and r_out now belong to the _Child
+        finally:
+            for k, ((r_in, w_in), (r_out, w_out)) in enumerate(pipes):
+                for fd in ((r_in, w_out) if k in handed else (r_in, w_in, r_out, w_out)):
+                    os.close(fd)
 
-    def _send_all(self, msg) -> None:
+    def _send(self, child: _Child, msg) -> None:
         if self.broken is not None:
             return
         try:
-            for _, pipe, _ in self._children:
-                pickle.dump(msg, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(msg, child.pipe, protocol=pickle.HIGHEST_PROTOCOL)
         except OSError as e:
             self.broken = f"索引写入进程异常退出（{e}）"
 
@@ -195,78 +239,68 @@ class IndexStream:
         self.specs[sid] = specs
         if specs and self.broken is None:
             self.start()
-            self._send_all(("open", sid, specs))
+            for c in self._children:
+                self._send(c, ("open", sid, specs))
 
     def add(self, sid: int, dossier_id: str, archive_no: str, version: int, state: dict) -> None:
-        """Stream one change. A worker that died makes the whole stream fail
-        (reported by ``finish``), never the data write."""
+        """Stream one change. Every change of a dossier goes to the same worker,
+        whose segment keeps the last. A worker that died makes the whole stream
+        fail (reported by ``finish``), never the data write."""
         self.seen[dossier_id] += 1
-        if self.broken is not None:
+        self._sids.setdefault(dossier_id, set()).add(sid)
+        if self.broken is not None or not self._children:
             return
-        _, pipe, _ = self._children[self._next]
-        self._next = (self._next + 1) % len(self._children)
-        try:
-            pickle.dump(("add", sid, (dossier_id, archive_no, version, state)), pipe,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        except OSError as e:
-            self.broken = f"索引写入进程异常退出（{e}）"
+        child = self._children[zlib.crc32(dossier_id.encode()) % len(self._children)]
+        self._send(child, ("add", sid, (dossier_id, archive_no, version, state)))
+
+    def changed_again(self, sid: int) -> list[str]:
+        """Dossiers streamed into ``sid`` that changed more than once in the batch
+        (their last change may have put them elsewhere)."""
+        return [i for i, n in self.seen.items() if n > 1 and sid in self._sids[i]]
 
     def finish(self) -> tuple[dict[tuple[int, str], list], str | None]:
         """After the data commit: every worker's segments, as
         ``{(scope id, kind): [(directory, segment), ...]}``, and the first
-        failure (when there is one, no segments: they are thrown away)."""
-        parts: dict[tuple[int, str], list] = {}
-        self._send_all(("commit",))
+        failure (when there is one, no segments: they are thrown away).
+        Workers are reaped as they answer; ``close`` handles an interruption."""
+        for c in self._children:
+            self._send(c, ("commit",))
         failed = self.broken
-        for _, pipe, _ in self._children:
-            try:
-                pipe.close()                         # flushes; EOF after the commit message
-            except OSError as e:
-                failed = failed or f"索引写入进程异常退出（{e}）"
-        for pid, _, r_out in self._children:
-            with os.fdopen(r_out, "rb") as f:
-                try:
-                    got = pickle.load(f)
-                except Exception:  # noqa: BLE001 - died before answering
-                    got = {"failed": "索引写入进程异常退出", "parts": {}}
-            os.waitpid(pid, 0)
+        for c in self._children:
+            err = c.close_pipe()
+            failed = failed or err
+        parts: dict[tuple[int, str], list] = {}
+        while self._children:
+            c = self._children[0]
+            got = c.read_answer()
+            c.reap()
+            self._children.pop(0)
             failed = failed or got["failed"]
             for key, part in got["parts"].items():
                 parts.setdefault(key, []).append(part)
-        self._children = []
         if failed is not None:
             self._discard()
             return {}, failed
         return parts, None
 
     def _discard(self) -> None:
+        """Remove every share directory of this stream that is still there (an
+        adopted share was moved away already)."""
         for specs in self.specs.values():
             for s in specs or ():
                 for k in range(self.n):
                     shutil.rmtree(share_dir(s.path, os.getpid(), k), ignore_errors=True)
 
     def close(self) -> None:
-        """Cancel the workers unless finished (a rollback, or nothing committed)."""
-        if not self._children:
-            return
-        idle = not any(self.specs.values())      # nothing sent: no share to clean up
-        for pid, pipe, r_out in self._children:
-            try:
-                pipe.close()                         # EOF: the worker cancels and leaves
-            except OSError:
-                pass
-            os.close(r_out)
-            if idle:                                 # do not wait for a dictionary still loading
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for pid, _, _ in self._children:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        self._children = []
+        """Cancel what is left: workers get EOF (or, when nothing was sent to
+        them, are killed: no share to clean up), and every share directory no
+        index took is removed. Safe to call more than once."""
+        children, self._children = self._children, []
+        idle = not any(self.specs.values())
+        for c in children:
+            c.close_pipe()
+        for c in children:
+            c.reap(kill=idle)
         self._discard()
 
 

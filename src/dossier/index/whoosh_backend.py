@@ -543,10 +543,10 @@ class WhooshIndex:
         with file_lock(self._lock_path):
             old = parent / f".{self.path.name}.old-{os.getpid()}"
             if self.path.exists():
-                if not replace:
+                if not replace and self.storage.exists_on_disk():
                     shutil.rmtree(tmp, ignore_errors=True)
                     return False
-                os.replace(self.path, old)
+                os.replace(self.path, old)    # a rebuild, or a leftover directory without an index
             os.replace(tmp, self.path)
             if self._durable:
                 fsync_dir(parent)
