@@ -321,3 +321,21 @@ def test_an_interruption_after_the_commit_leaves_no_worker_and_no_share(world, s
         assert not all(s["state"] == "ok" for s in ar.search.status())
         ar.search.rebuild()
         assert all(s["state"] == "ok" for s in ar.search.status())
+
+
+def test_rebuild_sweeps_what_dead_processes_left(world, tmp_path):
+    with world.open("admin") as ar:
+        _add_people(ar, world, 3)
+        sid = ar.scopes.id_of(world.scope_a)
+        base = ar.search.root / str(sid)
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+        left = [base / f".clerk-k1.part-{dead}-0", base / f".inspect-k1.new-{dead}", base / f".clerk-k1.old-{dead}"]
+        mine = base / f".clerk-k1.part-{os.getpid()}-1"           # a live process's share stays
+        for d in [*left, mine]:
+            d.mkdir()
+            (d / "x.enc").write_bytes(b"sealed")
+        ar.search.rebuild()
+        assert not any(d.exists() for d in left)
+        assert mine.exists()
+        assert all(s["state"] == "ok" for s in ar.search.status())

@@ -18,6 +18,8 @@ data key it holds, within the scopes it covers.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -41,6 +43,33 @@ def ar_path(ar, sid: int) -> str:
         return ar.scopes.path_of(sid)
     except Exception:
         return str(sid)
+
+
+_LEFTOVER = re.compile(r"^\.[a-z]+-k\d+\.(?:new|old|part)-(\d+)(?:-\d+)?$")
+
+
+def sweep_leftovers(root: Path) -> list[Path]:
+    """Remove what builds of processes that no longer run left beside the
+    indexes (``.clerk-k1.new-<pid>``, ``.part-<pid>-<n>``, ``.old-<pid>``: a
+    kill at the wrong moment). Sealed files only, but dead weight."""
+    gone = []
+    if not root.is_dir():
+        return gone
+    for d in root.glob("*/.*"):
+        m = _LEFTOVER.match(d.name)
+        if not m or not d.is_dir():
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)
+            continue                      # still running (or the pid was reused): leave it
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        gone.append(d)
+    return gone
 
 
 def _hkdf(key: bytes, info: bytes) -> bytes:
@@ -449,6 +478,7 @@ class SearchService:
         sids = [s for s in self._scopes(CLERK)]
         if not sids and ar.user.role == "inspector":
             raise PermissionDenied("督查人员没有辖区数据密钥，不能重建检索索引（请由社区专干或管理员运行）")
+        sweep_leftovers(self.root)
         out = self._rebuild_streamed(sids, today, progress)
         if out is None:
             out = []
