@@ -51,6 +51,21 @@ def _add_people(ar, world, n: int, *, seed: int = 5, update_every: int = 0) -> l
     return people
 
 
+def _roster(tmp_path, world, *, seed: int, n: int = 45):
+    """A CSV roster of ``n`` synthetic persons: (path, persons)."""
+    import csv
+
+    rng = random.Random(seed)
+    rows = [synth.person(rng, today=world.today) for _ in range(n)]
+    roster = tmp_path / f"名册{seed}.csv"
+    with open(roster, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["姓名", "公民身份号码", "现住址", "联系电话"])
+        for p in rows:
+            w.writerow([p["name"], p["id_number"], p["residence_address"], p["phone"]])
+    return roster, rows
+
+
 def _results(ar, people) -> dict:
     out = {}
     for p in people:
@@ -146,18 +161,9 @@ def test_a_failing_worker_leaves_the_indexes_to_the_usual_path(world, streaming,
 
 
 def test_an_import_builds_the_new_scope_index_while_writing(world, streaming, tmp_path):
-    import csv
-
     from dossier.io.importer import import_file
 
-    rng = random.Random(11)
-    rows = [synth.person(rng, today=world.today) for _ in range(45)]
-    roster = tmp_path / "名册.csv"
-    with open(roster, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["姓名", "公民身份号码", "现住址", "联系电话"])
-        for p in rows:
-            w.writerow([p["name"], p["id_number"], p["residence_address"], p["phone"]])
+    roster, rows = _roster(tmp_path, world, seed=11)
     with world.open("admin") as ar:
         res = import_file(ar, roster, scope=world.scope_a, today=world.today)
         assert res.applied and res.counts()["added"] == 45, res.summary()
@@ -231,21 +237,12 @@ def test_workers_started_ahead_of_an_import_are_taken_over_or_released(world, st
     """A large file: the workers start before its rows are read (and load jieba on the
     side); the import's batch takes them over. When no batch follows (every row
     invalid) they are released."""
-    import csv
-
     from dossier.io import importer
 
     forks = []
     real_fork = stream.IndexStream._fork
     monkeypatch.setattr(stream.IndexStream, "_fork", lambda self: forks.append(self._preload) or real_fork(self))
-    rng = random.Random(12)
-    rows = [synth.person(rng, today=world.today) for _ in range(45)]
-    roster = tmp_path / "名册.csv"
-    with open(roster, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["姓名", "公民身份号码", "现住址", "联系电话"])
-        for p in rows:
-            w.writerow([p["name"], p["id_number"], p["residence_address"], p["phone"]])
+    roster, _ = _roster(tmp_path, world, seed=12)
     monkeypatch.setattr(importer, "estimated_rows", lambda path: 45)
     with world.open("admin") as ar:
         res = importer.import_file(ar, roster, scope=world.scope_a, today=world.today)
