@@ -222,24 +222,31 @@ class SearchService:
         return _Prepared(self, st)
 
     def _stream_specs(self, sid: int, version: int):
-        """Specs to stream a scope's indexes when they can be built from this
-        batch's changes alone: none of them exists and the scope had no
-        dossier before (its first change is a creation, and the only dossier)."""
+        """Specs to stream a scope's indexes: to make them when none exists and
+        the scope had no dossier before (its first change is a creation, and the
+        only dossier), or to add to them when all exist; None otherwise."""
         from .stream import Spec
 
         ar = self.ar
-        if version != 1 or not ar.keyring.holds(sid, "data"):
+        if not ar.keyring.holds(sid, "data"):
             return None
         kinds = self._kinds_held(sid)
-        if not kinds or any(self.index(sid, k).exists() for k in kinds):
+        if not kinds:
             return None
-        if ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (sid,)).fetchone()[0] != 1:
+        exist = [self.index(sid, k).exists() for k in kinds]
+        if all(exist):
+            update = True
+        elif any(exist) or version != 1:
             return None
+        elif ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (sid,)).fetchone()[0] != 1:
+            return None
+        else:
+            update = False
         path = ar.scopes.path_of(sid)
         specs = []
         for kind in kinds:
             ix = self.index(sid, kind)
-            specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path))
+            specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path, update))
         return specs
 
     def _finish_stream(self, stream, items, today: date) -> set[tuple[int, str]]:
@@ -259,11 +266,18 @@ class SearchService:
                 gone = [i for i in stream.changed_again(sid) if last.get(i, sid) != sid]
                 for spec in specs or ():
                     ix = self.index(sid, spec.kind)
+                    got = parts.pop((sid, spec.kind), [])
                     try:
-                        if not ix.adopt(parts.pop((sid, spec.kind), [])):
-                            continue      # built by another process meanwhile: the usual path updates it
+                        if spec.update:
+                            taken = ix.add_segments(got, stream.streamed_into(sid))
+                        else:
+                            taken = ix.adopt(got)
+                        if not taken:
+                            continue      # built or removed by another process meanwhile: the usual path
                         if gone:
                             ix.delete(gone)
+                    except IntegrityError:
+                        continue          # unreadable: the usual path rebuilds it from the store
                     except (DossierError, OSError) as e:
                         self._failed([it for it in items if it[0].scope == sid], e)
                         continue

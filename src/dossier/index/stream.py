@@ -1,27 +1,28 @@
-"""Build new search indexes while a large batch is being written.
+"""Build search indexes while a large batch is being written.
 
-A roster import into a new scope writes thousands of dossiers in one
-transaction; the scope's indexes do not exist yet. Instead of indexing
-everything after the commit, the session streams each change, as it is
-written, to worker processes forked at the first change; each worker
-analyses the documents and writes its share of every index as one sealed
-segment in a private directory. After the data commit the parent assembles
-the shares into the indexes (:meth:`WhooshIndex.adopt`, one TOC listing the
-segments) and swaps them in; on a rollback the workers throw their shares
-away. Nothing is visible before the data commit, so a search never returns a
-person missing from the store.
+A roster import writes thousands of dossiers in one transaction. Instead of
+indexing everything after the commit, the session streams each change, as it
+is written, to worker processes (forked at the first change, or before the
+import reads its file); each worker analyses the documents and writes its
+share of every index concerned as one sealed segment in a private directory.
+After the data commit the parent puts the shares into the indexes in one
+commit each; on a rollback the workers throw their shares away. Nothing is
+visible before the data commit, so a search never returns a person missing
+from the store.
 
-Only scopes whose indexes do not exist and that had no dossier before the
-batch are streamed (their documents are exactly the batch's); everything
-else goes through the usual commit hook. A dossier changed twice in the batch
-is indexed twice by the workers; after the swap the parent re-indexes its
-last state (an upsert drops every older document of the same id).
+A scope is streamed when its indexes do not exist and it had no dossier
+before the batch (the segments make the index, :meth:`WhooshIndex.adopt`:
+its documents are exactly the batch's), or when all its indexes exist (the
+segments are added in one commit that removes the earlier documents of the
+changed dossiers, :meth:`WhooshIndex.add_segments`); anything else goes
+through the usual commit hook. Every change of a dossier goes to the same
+worker, whose segment keeps only its last state.
 
 Workers never touch the archive's SQLite connection or files: the parent
 sends, per scope, where each index goes and its keys, then one message per
-change (dossier id, 档号, version, state), round-robin over the workers.
-Pipes block when a worker falls behind: the writer then waits while both
-cores index, which is the point. A worker ends with ``os._exit``.
+change (dossier id, 档号, version, state). Pipes block when a worker falls
+behind: the writer then waits while both cores index, which is the point. A
+worker ends with ``os._exit``.
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ def share_dir(index_path: Path, parent_pid: int, k: int) -> Path:
 class Spec:
     """Where one index of a streamed scope goes, with what it needs to seal it."""
 
-    __slots__ = ("kind", "path", "file_key", "context", "blind_key", "scope_path")
+    __slots__ = ("kind", "path", "file_key", "context", "blind_key", "scope_path", "update")
 
-    def __init__(self, kind, path, file_key, context, blind_key, scope_path):
+    def __init__(self, kind, path, file_key, context, blind_key, scope_path, update: bool = False):
         self.kind, self.path, self.file_key, self.context = kind, Path(path), file_key, tuple(context)
         self.blind_key, self.scope_path = blind_key, scope_path
+        self.update = update      # the index exists: the segments are added to it (else they make it)
 
     def __getstate__(self):
         return tuple(getattr(self, k) for k in self.__slots__)
@@ -252,6 +254,10 @@ class IndexStream:
             return
         child = self._children[zlib.crc32(dossier_id.encode()) % len(self._children)]
         self._send(child, ("add", sid, (dossier_id, archive_no, version, state)))
+
+    def streamed_into(self, sid: int) -> list[str]:
+        """Every dossier streamed into ``sid``."""
+        return [i for i, sids in self._sids.items() if sid in sids]
 
     def changed_again(self, sid: int) -> list[str]:
         """Dossiers streamed into ``sid`` that changed more than once in the batch

@@ -438,19 +438,25 @@ class WhooshIndex:
         return Searcher(reader, fromindex=self._ix, weighting=scoring.BM25F())
 
     # -- writing ------------------------------------------------------------------
-    def _write(self, docs: list[dict], delete_ids: list[str]) -> None:
+    def _write(self, docs: list[dict], delete_ids: list[str], parts: list | None = None) -> bool:
         """One writer, one commit: remove ``delete_ids`` and every id of
-        ``docs``, then add ``docs``."""
+        ``docs``, then add ``docs``, and the segments of ``parts`` (shares of
+        :class:`SegmentBuilder`, see :meth:`add_segments`; only to an index
+        that exists: False when it does not)."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with file_lock(self._lock_path):
             if self.refresh():   # also picks up another process's commit
                 if self._ix.schema.names() != schema_for(self.kind).names():
                     raise IntegrityError("检索索引格式已变化，请运行 dossier index rebuild")
                 old = self.searcher()
+            elif parts is not None:
+                return False
             else:
                 self.storage.create()
                 self._ix = self.storage.create_index(schema_for(self.kind))
                 old = None
+            # shares' files move in under the lock, so no other writer's cleanup sweeps them
+            extra = self._take_parts(parts) if parts else []
             w = self._ix.writer(codec=_codec())
             try:
                 if old is not None:
@@ -462,7 +468,17 @@ class WhooshIndex:
                 # single-person commits write one small segment; merging them on
                 # every commit (Whoosh's default) costs 100s of ms now and then, so
                 # merge only once enough small segments have piled up
-                w.commit(merge=len(w.segments) >= MERGE_AT)
+                merge = len(w.segments) >= MERGE_AT
+                if not extra:
+                    w.commit(merge=merge)
+                else:             # Whoosh's MpWriter(multisegment=True) commits the same way
+                    final = w._merge_segments(None, None, merge)
+                    if w._added:
+                        final.append(w._finalize_segment())
+                    else:
+                        w._close_segment()
+                    w._commit_toc(final + extra)
+                    w._finish()
             except BaseException:
                 if not w.is_closed:
                     w.cancel()
@@ -476,6 +492,32 @@ class WhooshIndex:
             except Exception:   # fall back to opening every segment on the next search
                 self._searcher = None
             self._fp = None
+        return True
+
+    def _take_parts(self, parts) -> list:
+        """Move the shares' segment files into this index's directory (their
+        seal does not depend on the directory) and read them in."""
+        segs = []
+        for d, seg in parts:
+            if seg is None:
+                continue
+            for e in os.scandir(d):
+                if not (e.name.endswith(".toc.enc") or e.name.startswith(".")):
+                    os.replace(e.path, self.path / e.name)
+            segs.append(seg)
+        self.storage.load()
+        return segs
+
+    def add_segments(self, parts: list[tuple[str, object]], replace_ids: Iterable[str]) -> bool:
+        """Add the segments of :class:`SegmentBuilder` shares to this existing
+        index in one commit, every earlier document of ``replace_ids`` removed
+        (an import that changed many dossiers). False, changing nothing, when
+        the index does not exist. The share directories are consumed."""
+        try:
+            return self._write([], list(replace_ids), parts=parts)
+        finally:
+            for d, _ in parts:
+                shutil.rmtree(d, ignore_errors=True)
 
     def upsert(self, docs: Iterable[dict]) -> None:
         """Add or replace documents (by ``id``) in one commit; a later
