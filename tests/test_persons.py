@@ -132,3 +132,21 @@ def test_update_profile(world):
     with world.open("wang") as ar:
         with pytest.raises(PermissionDenied):
             ar.persons.update(ref.archive_no, {"phone": "13900004321"}, today=world.today)
+
+
+def test_a_canonical_profile_is_stored_without_normalising_again(world, monkeypatch):
+    """An import validated each row already (CanonicalProfile for that day): add() stores it as it is;
+    for another day it is normalised again."""
+    from dossier.model import person as person_model
+
+    canonical = person_model.CanonicalProfile.of(world.person(), today=world.today)
+    other = person_model.CanonicalProfile.of(world.person(), today=world.today)
+    calls = []
+    real = person_model.normalize_profile
+    monkeypatch.setattr(person_model, "normalize_profile", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with world.open("li") as ar:
+        ref = ar.persons.add(world.scope_a, canonical, today=world.today)
+        assert calls == []
+        assert ar.dossiers.show(ref.archive_no, as_of=world.today).profile == dict(canonical)
+        ar.persons.add(world.scope_a, other, today=world.today.replace(day=2))
+        assert calls == [1]

@@ -37,14 +37,17 @@ class Persons:
         self.ar = ar
 
     def add(self, scope: str, profile: Mapping, *, today: date | None = None, message: str = "建档") -> PersonRef:
-        from .model.person import normalize_profile
+        from .model.person import CanonicalProfile, normalize_profile
 
         ar = self.ar
         ar.require_role(*WRITE_ROLES, what="登记人员")
         today = today or date.today()
         sid = ar.scopes.id_of(scope)
         ar.scopes.require(sid, "在此辖区登记人员")
-        clean, warnings = normalize_profile(profile, today=today)
+        if isinstance(profile, CanonicalProfile) and profile.today == today:
+            clean, warnings = profile.profile(), list(profile.warnings)    # normalised already
+        else:
+            clean, warnings = normalize_profile(profile, today=today)
         token = ar.keyring.blind_token(clean["id_number"])
         with ar.transaction() as con:
             dup = con.execute("SELECT archive_no FROM dossiers WHERE id_token=?", (token,)).fetchone()

@@ -173,3 +173,22 @@ def test_chinese_ellipsis_kept_as_typed_full_width_still_folded():
     assert p["residence_address"] == "幸福路12号……后门" and p["hukou_address"] == "某村……"
     e = normalize_entry("measure", {"date": "2024-05-01", "measures": ["每周见面……", "尿检１次"]}, today=TODAY)
     assert e["measures"] == ["每周见面……", "尿检1次"]
+
+
+def test_canonical_profile_is_normalised_once_and_read_only():
+    from dossier.model.person import CanonicalProfile
+
+    c = CanonicalProfile.of({"姓名": "测试丙", "身份证号码": ID_F.lower(), "联系电话": "１３８ 0000 1234",
+                             "滥用毒品种类": "冰毒、氯胺酮"}, today=TODAY)
+    assert dict(c) == normalize_profile({"name": "测试丙", "id_number": ID_F, "phone": "13800001234",
+                                         "drug_types": ["冰毒", "氯胺酮"]}, today=TODAY)[0]
+    assert c.today == TODAY and c.warnings == ()
+    with pytest.raises(TypeError):
+        c["name"] = "别人"                              # read-only
+    with pytest.raises(TypeError):
+        CanonicalProfile({"name": "未经校验"}, TODAY, [])  # only .of() makes one
+    copy = c.profile()
+    copy["drug_types"].append("海洛因")                 # the stored copy is its own
+    assert c["drug_types"] == ["冰毒", "氯胺酮"]
+    with pytest.raises(ValidationErrors):
+        CanonicalProfile.of({"name": "测试丁", "id_number": "430405199305050000"}, today=TODAY)

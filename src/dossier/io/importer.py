@@ -281,7 +281,9 @@ def apply_plan(ar, planned: list[Planned], *, today: _dt.date,
             row = p.row
             if row.kind == "profile":
                 if p.action == ADDED:
-                    data = {k: v for k, v in row.data.items()}
+                    # validated for this day already: stored without normalising it again
+                    canonical = row.canonical
+                    data = canonical if canonical is not None and canonical == row.data else dict(row.data)
                     ref = ar.persons.add(p.scope, data, today=today, message=p.message)
                     by_id[row.data["id_number"]] = ref.id
                     p.result = {"archive_no": ref.archive_no, "version": ref.version, "scope": ref.scope}

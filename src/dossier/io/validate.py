@@ -62,6 +62,7 @@ class Row:
     data: dict | None = None       # canonical profile / entry (None when invalid)
     problems: list[Problem] = field(default_factory=list)
     extra: dict = field(default_factory=dict)   # special columns (当前状态 …), cleaned text
+    canonical: object = None       # a profile row's CanonicalProfile (the import stores it as it is)
 
     @property
     def kind(self) -> str:
@@ -243,7 +244,7 @@ def validate_row(table: Table, rownum: int, values: tuple, *, today: _dt.date) -
     """Validate one data row; None when the row has nothing in its mapped columns."""
     from ..model.entries import normalize_entry
     from ..model.idnumber import validate_id_number
-    from ..model.person import normalize_profile
+    from ..model.person import CanonicalProfile, normalize_profile
 
     row = Row(table, rownum, values)
     schema = table.schema
@@ -298,11 +299,13 @@ def validate_row(table: Table, rownum: int, values: tuple, *, today: _dt.date) -
                     report(e)
             return row
         try:
-            profile, warnings = normalize_profile(data, today=today)
+            canonical = CanonicalProfile.of(data, today=today)
         except InvalidInput as exc:
             for e in getattr(exc, "errors", None) or [exc]:
                 report(e)
             return row
+        profile, warnings = dict(canonical), canonical.warnings
+        row.canonical = canonical         # what the import stores, not normalised again
         for w in warnings:
             row.add(columns_by_field.get("id_number"), values[columns_by_field["id_number"].index]
                     if "id_number" in columns_by_field else "", w, WARNING)
