@@ -63,7 +63,7 @@ def sweep_leftovers(root: Path) -> list[Path]:
         try:
             os.kill(pid, 0)
             continue                      # still running (or the pid was reused): leave it
-        except ProcessLookupError:
+        except (ProcessLookupError, OverflowError):
             pass
         except PermissionError:
             continue
@@ -475,7 +475,9 @@ class SearchService:
                         stale = [i for i, v in have.items() if i in store and v < store[i][1]]
                         missing = [i for i in store if i not in have]
                         extra = [i for i in have if i not in store]
-                        ok = not (stale or missing or extra)
+                        # two documents of one dossier (an update that failed half-way) count as stale
+                        duplicated = ix.doc_count() != len(have)
+                        ok = not (stale or missing or extra or duplicated)
                         rec.update(indexed=len(have), state="ok" if ok else "stale", stale=stale, missing=missing,
                                    extra=extra)
                 except IntegrityError as e:

@@ -307,13 +307,15 @@ class IndexStream:
         """Cancel what is left: workers get EOF (or, when nothing was sent to
         them, are killed: no share to clean up), and every share directory no
         index took is removed. Safe to call more than once."""
-        children, self._children = self._children, []
         idle = not any(self.specs.values())
-        for c in children:
-            c.close_pipe()
-        for c in children:
-            c.reap(kill=idle)
-        self._discard()
+        try:
+            for c in self._children:
+                c.close_pipe()
+            while self._children:            # one at a time: an interrupted close can be called again
+                self._children[0].reap(kill=idle)
+                self._children.pop(0)
+        finally:
+            self._discard()
 
 
 __all__ = ["IndexStream", "Spec", "share_dir"]

@@ -468,11 +468,11 @@ class WhooshIndex:
                 # single-person commits write one small segment; merging them on
                 # every commit (Whoosh's default) costs 100s of ms now and then, so
                 # merge only once enough small segments have piled up
-                merge = len(w.segments) >= MERGE_AT
+                policy = _merge_policy(len(w.segments) >= MERGE_AT)
                 if not extra:
-                    w.commit(merge=merge)
+                    w.commit(mergetype=policy)
                 else:             # Whoosh's MpWriter(multisegment=True) commits the same way
-                    final = w._merge_segments(None, None, merge)
+                    final = w._merge_segments(policy, None, None)
                     if w._added:
                         final.append(w._finalize_segment())
                     else:
@@ -584,12 +584,17 @@ class WhooshIndex:
                 shutil.rmtree(d, ignore_errors=True)
         with file_lock(self._lock_path):
             old = parent / f".{self.path.name}.old-{os.getpid()}"
-            if self.path.exists():
-                if not replace and self.storage.exists_on_disk():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    return False
-                os.replace(self.path, old)    # a rebuild, or a leftover directory without an index
-            os.replace(tmp, self.path)
+            try:
+                if self.path.exists():
+                    if not replace and self.storage.exists_on_disk():
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        return False
+                    shutil.rmtree(old, ignore_errors=True)     # left by a killed process with our pid
+                    os.replace(self.path, old)    # a rebuild, or a leftover directory without an index
+                os.replace(tmp, self.path)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             if self._durable:
                 fsync_dir(parent)
             shutil.rmtree(old, ignore_errors=True)
@@ -682,6 +687,20 @@ class WhooshIndex:
                             int(f.get("version", 0)), data, snip))
         hits.sort(key=lambda h: (h.tier, -h.score, h.archive_no))
         return hits[:limit]
+
+
+def _merge_policy(merge: bool):
+    """Whoosh's small-segment merge (or none), and segments whose documents were
+    all replaced are dropped (their files go with the commit): the merge policy
+    leaves large segments alone, so every large update would otherwise stay on
+    disk for good."""
+    from whoosh.writing import MERGE_SMALL, NO_MERGE
+
+    base = MERGE_SMALL if merge else NO_MERGE
+
+    def policy(writer, segments):
+        return [s for s in base(writer, segments) if s.deleted_count() < s.doc_count_all()]
+    return policy
 
 
 class _PostingsWriter(W3PostingsWriter):
