@@ -34,7 +34,7 @@ from dossier.crypto.aead import new_key  # noqa: E402
 from dossier.index.documents import clerk_doc  # noqa: E402
 from dossier.index.normalize import norm_name  # noqa: E402
 from dossier.index.query import parse  # noqa: E402
-from dossier.index.whoosh_backend import WhooshIndex, _codec, run_query, schema_for, to_fields  # noqa: E402
+from dossier.index.whoosh_backend import WhooshIndex, hits_of, run_query, schema_for  # noqa: E402
 
 
 def _safe(fn, q):
@@ -91,7 +91,8 @@ class PlainWhoosh:
         # the same query plan as the encrypted index (filters as unscored document sets)
         sort = self.s.reader().column_reader("sort_no", translate=False) if not q.terms else None
         found = run_query(self.s, "clerk", q, limit, sort_key=sort.__getitem__ if sort else None)
-        return [self.s.stored_fields(d)["id"] for d, _ in found][:limit]
+        # the same result rows as the encrypted index (tier, snippet): the ratio is the cost of the encryption
+        return [h.id for h in hits_of(self.s, "clerk", q, found, limit)]
 
 
 class Fts5:

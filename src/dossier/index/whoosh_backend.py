@@ -671,22 +671,7 @@ class WhooshIndex:
         except (KeyError, OSError, EOFError, ValueError) as e:   # unreadable segment data
             self.close()
             raise IntegrityError(f"检索索引无法读取（{type(e).__name__}），请运行 dossier index rebuild") from None
-        free = list(query.terms)
-        hits = []
-        for docnum, score in found:
-            f = s.stored_fields(docnum)
-            data = dict(f.get("data") or {})
-            if self.kind == INSPECT:
-                tier = TIER_EXACT if free else TIER_TEXT
-                snip = None
-            else:
-                tier = clerk_tier(free, data)
-                snip = snippet(free, data) if free else None
-                data.pop("body", None)
-            hits.append(Hit(f["id"], f.get("archive_no", ""), f.get("scope", ""), score, tier,
-                            int(f.get("version", 0)), data, snip))
-        hits.sort(key=lambda h: (h.tier, -h.score, h.archive_no))
-        return hits[:limit]
+        return hits_of(s, self.kind, query, found, limit)
 
 
 def _merge_policy(merge: bool):
@@ -701,6 +686,27 @@ def _merge_policy(merge: bool):
     def policy(writer, segments):
         return [s for s in base(writer, segments) if s.deleted_count() < s.doc_count_all()]
     return policy
+
+
+def hits_of(searcher, kind: str, query: ParsedQuery, found, limit: int) -> list[Hit]:
+    """Result rows of ``run_query``'s documents: stored values, tier (exact
+    identifier, name fragment, text) and, for clerks, a highlighted snippet."""
+    free = list(query.terms)
+    hits = []
+    for docnum, score in found:
+        f = searcher.stored_fields(docnum)
+        data = dict(f.get("data") or {})
+        if kind == INSPECT:
+            tier = TIER_EXACT if free else TIER_TEXT
+            snip = None
+        else:
+            tier = clerk_tier(free, data)
+            snip = snippet(free, data) if free else None
+            data.pop("body", None)
+        hits.append(Hit(f["id"], f.get("archive_no", ""), f.get("scope", ""), score, tier,
+                        int(f.get("version", 0)), data, snip))
+    hits.sort(key=lambda h: (h.tier, -h.score, h.archive_no))
+    return hits[:limit]
 
 
 class _PostingsWriter(W3PostingsWriter):
