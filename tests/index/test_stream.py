@@ -14,7 +14,7 @@ import time
 import pytest
 
 from dossier import synth
-from dossier.index import parallel, service, stream
+from dossier.index import batches, parallel, stream
 
 QUERIES_PER_PERSON = ("name", "id6", "phone4")
 
@@ -24,7 +24,7 @@ def streaming(monkeypatch):
     """Streaming on for batches of 40+ with two workers; records each finish()."""
     monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "2")
     monkeypatch.setattr(parallel, "PARALLEL_MIN_DOCS", 40)
-    monkeypatch.setattr(service, "REBUILD_STREAM_MIN", 40)
+    monkeypatch.setattr(batches, "REBUILD_STREAM_MIN", 40)
     finished = []
     real = stream.IndexStream.finish
 
@@ -66,6 +66,15 @@ def _roster(tmp_path, world, *, seed: int, n: int = 45):
     return roster, rows
 
 
+def _serial_rebuild(ar) -> None:
+    """The reference: a rebuild in one process, nothing streamed."""
+    os.environ["DOSSIER_INDEX_WORKERS"] = "1"
+    try:
+        ar.search.rebuild()
+    finally:
+        os.environ["DOSSIER_INDEX_WORKERS"] = "2"
+
+
 def _results(ar, people) -> dict:
     out = {}
     for p in people:
@@ -97,11 +106,7 @@ def test_streamed_indexes_equal_a_fresh_build(world, streaming):
         for s in ar.search.status():                 # no document left behind by the earlier state
             ix = ar.search.index(ar.scopes.id_of(s["scope"]), s["kind"])
             assert ix.searcher().reader().doc_count_all() == ix.doc_count() == s["indexed"]
-        os.environ["DOSSIER_INDEX_WORKERS"] = "1"    # the reference: a rebuild in one process, nothing streamed
-        try:
-            ar.search.rebuild()
-        finally:
-            os.environ["DOSSIER_INDEX_WORKERS"] = "2"
+        _serial_rebuild(ar)
         assert _results(ar, people) == streamed
     _no_leftovers(world)
     with world.open("li") as ar:                     # the clerk of 社区 A sees exactly its half
@@ -143,11 +148,7 @@ def test_a_batch_into_scopes_with_indexes_adds_segments_to_them(world, streaming
         for p in first:
             assert p["archive_no"] in got[p["phone"][-4:]]
             assert p["archive_no"] not in {r["archive_no"] for r in ar.search(old_phones[p["archive_no"]])}
-        os.environ["DOSSIER_INDEX_WORKERS"] = "1"    # the reference: a rebuild in one process, nothing streamed
-        try:
-            ar.search.rebuild()
-        finally:
-            os.environ["DOSSIER_INDEX_WORKERS"] = "2"
+        _serial_rebuild(ar)
         assert _results(ar, everyone) == got
 
 

@@ -18,9 +18,6 @@ data key it holds, within the scopes it covers.
 from __future__ import annotations
 
 import logging
-import os
-import re
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -29,13 +26,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import DossierError, IntegrityError, PermissionDenied
-from . import parallel
+from . import batches, parallel
 from .backend import CLERK, INSPECT
 from .query import parse
 
 log = logging.getLogger("dossier.index")
 KEY_KIND = {CLERK: "data", INSPECT: "inspect"}
-REBUILD_STREAM_MIN = 1000     # dossiers: below this a rebuild in one process is as fast
 
 
 def ar_path(ar, sid: int) -> str:
@@ -43,33 +39,6 @@ def ar_path(ar, sid: int) -> str:
         return ar.scopes.path_of(sid)
     except Exception:
         return str(sid)
-
-
-_LEFTOVER = re.compile(r"^\.[a-z]+-k\d+\.(?:new|old|part)-(\d+)(?:-\d+)?$")
-
-
-def sweep_leftovers(root: Path) -> list[Path]:
-    """Remove what builds of processes that no longer run left beside the
-    indexes (``.clerk-k1.new-<pid>``, ``.part-<pid>-<n>``, ``.old-<pid>``: a
-    kill at the wrong moment). Sealed files only, but dead weight."""
-    gone = []
-    if not root.is_dir():
-        return gone
-    for d in root.glob("*/.*"):
-        m = _LEFTOVER.match(d.name)
-        if not m or not d.is_dir():
-            continue
-        pid = int(m.group(1))
-        try:
-            os.kill(pid, 0)
-            continue                      # still running (or the pid was reused): leave it
-        except (ProcessLookupError, OverflowError):
-            pass
-        except PermissionError:
-            continue
-        shutil.rmtree(d, ignore_errors=True)
-        gone.append(d)
-    return gone
 
 
 def _hkdf(key: bytes, info: bytes) -> bytes:
@@ -181,7 +150,7 @@ class SearchService:
         the index as stale (or corrupt)."""
         today = date.today()
         stream, self._stream = self._stream, None
-        done = self._finish_stream(stream, items, today) if stream is not None and stream.streaming else set()
+        done = batches.finish(self, stream, items) if stream is not None and stream.streaming else set()
         groups: dict[int, list] = {}
         for item in items:
             groups.setdefault(item[0].scope, []).append(item)
@@ -196,95 +165,14 @@ class SearchService:
             except (DossierError, OSError) as e:
                 self._failed(its, e)
 
-    # -- a large batch into new scopes: indexes built beside the writes (see ``stream``)
+    # -- large batches: indexes built beside the writes (see ``batches`` and ``stream``)
     def on_batch_begin(self, ar, size_hint: int):
-        """Registered on ``ar.on_batch_begin``: a watcher streaming the batch's
-        changes to index workers, or None for a small batch or one core."""
-        if size_hint < parallel.PARALLEL_MIN_DOCS or parallel.workers() < 2:
-            return None
-        from .stream import IndexStream
-
-        self._stream, self._prepared = self._prepared or IndexStream(parallel.workers(), date.today()), None
-        return _StreamWatcher(self, self._stream)
+        """Registered on ``ar.on_batch_begin`` (see :func:`batches.begin`)."""
+        return batches.begin(self, size_hint)
 
     def on_batch_prepare(self, ar, size_hint: int):
-        """Registered on ``ar.on_batch_prepare``: before a large batch, start the
-        index workers now, so that they load jieba's dictionary while the
-        importer is still reading its file (a core is idle then). The batch
-        takes them over; the handle closes them when it did not."""
-        if size_hint < parallel.PARALLEL_MIN_DOCS or parallel.workers() < 2 or self._prepared is not None:
-            return None
-        from .stream import IndexStream
-
-        st = IndexStream(parallel.workers(), date.today())
-        st.start(preload=True)
-        self._prepared = st
-        return _Prepared(self, st)
-
-    def _stream_specs(self, sid: int, version: int):
-        """Specs to stream a scope's indexes: to make them when none exists and
-        the scope had no dossier before (its first change is a creation, and the
-        only dossier), or to add to them when all exist; None otherwise."""
-        from .stream import Spec
-
-        ar = self.ar
-        if not ar.keyring.holds(sid, "data"):
-            return None
-        kinds = self._kinds_held(sid)
-        if not kinds:
-            return None
-        exist = [self.index(sid, k).exists() for k in kinds]
-        if all(exist):
-            update = True
-        elif any(exist) or version != 1:
-            return None
-        elif ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (sid,)).fetchone()[0] != 1:
-            return None
-        else:
-            update = False
-        path = ar.scopes.path_of(sid)
-        specs = []
-        for kind in kinds:
-            ix = self.index(sid, kind)
-            specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path, update))
-        return specs
-
-    def _finish_stream(self, stream, items, today: date) -> set[tuple[int, str]]:
-        """After the commit: swap in the indexes the workers built; returns the
-        (scope id, kind) pairs done. A failure leaves them to the usual path,
-        which rebuilds a missing index from the store. Whatever happens, no
-        worker and no share directory is left behind."""
-        try:
-            parts, failed = stream.finish()
-            if failed is not None:
-                log.warning("检索索引未能在写入时并行建立（%s），改为提交后建立", failed)
-                return set()
-            last = {row.id: row.scope for row, _, _ in items}
-            done = set()
-            for sid, specs in stream.specs.items():
-                # a dossier streamed here whose last change put it in another scope
-                gone = [i for i in stream.changed_again(sid) if last.get(i, sid) != sid]
-                for spec in specs or ():
-                    ix = self.index(sid, spec.kind)
-                    got = parts.pop((sid, spec.kind), [])
-                    try:
-                        if spec.update:
-                            taken = ix.add_segments(got, stream.streamed_into(sid))
-                        else:
-                            taken = ix.adopt(got)
-                        if not taken:
-                            continue      # built or removed by another process meanwhile: the usual path
-                        if gone:
-                            ix.delete(gone)
-                    except IntegrityError:
-                        continue          # unreadable: the usual path rebuilds it from the store
-                    except (DossierError, OSError) as e:
-                        self._failed([it for it in items if it[0].scope == sid], e)
-                        continue
-                    done.add((sid, spec.kind))
-            return done
-        finally:
-            stream.close()
+        """Registered on ``ar.on_batch_prepare`` (see :func:`batches.prepare`)."""
+        return batches.prepare(self, size_hint)
 
     def _failed(self, its, e) -> None:
         nos = [row.archive_no for row, _, _ in its]
@@ -494,8 +382,8 @@ class SearchService:
         sids = [s for s in self._scopes(CLERK)]
         if not sids and ar.user.role == "inspector":
             raise PermissionDenied("督查人员没有辖区数据密钥，不能重建检索索引（请由社区专干或管理员运行）")
-        sweep_leftovers(self.root)
-        out = self._rebuild_streamed(sids, today, progress)
+        batches.sweep_leftovers(self.root)
+        out = batches.rebuild(self, sids, today, progress)
         if out is None:
             out = []
             for sid in sids:
@@ -507,87 +395,8 @@ class SearchService:
         ar.audit("index-rebuild", scopes=len(sids))
         return out
 
-    def _rebuild_streamed(self, sids, today: date, progress) -> list[dict] | None:
-        """The rebuild with the indexing in worker processes while this process
-        decrypts the dossiers (see ``stream``); None when not worth it (one core,
-        few dossiers) or when a worker failed (the serial rebuild then runs)."""
-        from .stream import IndexStream, Spec
-
-        ar = self.ar
-        total = sum(ar.con.execute("SELECT count(*) FROM dossiers WHERE scope=?", (s,)).fetchone()[0]
-                    for s in sids)
-        if total < REBUILD_STREAM_MIN or parallel.workers() < 2:
-            return None
-        st = IndexStream(parallel.workers(), today)
-        counts: dict[tuple[int, str], int] = {}
-        try:
-            for sid in sids:
-                path = ar.scopes.path_of(sid)
-                specs = []
-                for kind in self._kinds_held(sid):
-                    ix = self.index(sid, kind)
-                    specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path))
-                    counts[(sid, kind)] = 0
-                st.open_scope(sid, specs)
-                for dossier_id, archive_no, head, state in self._iter_sources(sid, None, progress):
-                    st.add(sid, dossier_id, archive_no, head, state)
-                    for spec in specs:
-                        counts[(sid, spec.kind)] += 1
-            parts, failed = st.finish() if st.streaming else ({}, st.broken or "未能启动索引写入进程")
-            if failed is not None:
-                log.warning("检索索引未能并行重建（%s），改为逐个重建", failed)
-                return None
-            out = []
-            for (sid, kind), n in counts.items():
-                self.index(sid, kind).adopt(parts.pop((sid, kind), []), replace=True)
-                out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
-            return out
-        finally:
-            st.close()          # reaps the workers, removes every share no index took
-
     def close(self) -> None:
         for ix in self._indexes.values():
             ix.close()
         self._indexes.clear()
 
-
-class _StreamWatcher:
-    """Streams a batch's changes to the index workers (see ``stream``)."""
-
-    def __init__(self, svc: SearchService, stream):
-        self.svc, self.stream = svc, stream
-
-    def change(self, row, version: int, state: dict) -> None:
-        """Called for every write of the batch. The index is derived data: nothing
-        here may fail the write (a problem makes the stream fail at the commit,
-        and the indexes are then built the usual way)."""
-        st = self.stream
-        sid = row.scope
-        try:
-            if sid not in st.specs:
-                try:
-                    specs = self.svc._stream_specs(sid, version)
-                except (DossierError, OSError):
-                    specs = None
-                st.open_scope(sid, specs)
-            if st.specs[sid]:
-                st.add(sid, row.id, row.archive_no, version, state)
-        except Exception as e:  # noqa: BLE001 - see above
-            st.broken = st.broken or f"{type(e).__name__}: {e}"
-
-    def close(self) -> None:
-        self.stream.close()
-        if self.svc._stream is self.stream:
-            self.svc._stream = None
-
-
-class _Prepared:
-    """Closes a stream started ahead of a batch that did not take it."""
-
-    def __init__(self, svc: SearchService, stream):
-        self.svc, self.stream = svc, stream
-
-    def close(self) -> None:
-        if self.svc._prepared is self.stream:
-            self.svc._prepared = None
-            self.stream.close()
