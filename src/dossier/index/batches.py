@@ -67,12 +67,17 @@ def stream_specs(svc, sid: int, version: int):
         return None
     else:
         update = False
-    path = ar.scopes.path_of(sid)
-    specs = []
+    return _specs(svc, sid, kinds, update)
+
+
+def _specs(svc, sid: int, kinds, update: bool = False) -> list[Spec]:
+    """Where each index of a scope goes and what seals it (sent to the workers)."""
+    path = svc.ar.scopes.path_of(sid)
+    out = []
     for kind in kinds:
         ix = svc.index(sid, kind)
-        specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path, update))
-    return specs
+        out.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path, update))
+    return out
 
 
 def finish(svc, stream, items) -> set[tuple[int, str]]:
@@ -123,34 +128,39 @@ def rebuild(svc, sids, today: date, progress) -> list[dict] | None:
     if total < REBUILD_STREAM_MIN or parallel.workers() < 2:
         return None
     st = IndexStream(parallel.workers(), today)
-    counts: dict[tuple[int, str], int] = {}
+    counts: dict[int, int] = {}          # scope id → dossiers streamed
     try:
         for sid in sids:
-            path = ar.scopes.path_of(sid)
-            specs = []
-            for kind in svc._kinds_held(sid):
-                ix = svc.index(sid, kind)
-                specs.append(Spec(kind, ix.path, ix._key, ix._context, ix._blind_key, path))
-                counts[(sid, kind)] = 0
-            st.open_scope(sid, specs)
+            st.open_scope(sid, _specs(svc, sid, svc._kinds_held(sid)))
+            counts[sid] = 0
             for dossier_id, archive_no, head, state in svc._iter_sources(sid, None, progress):
                 st.add(sid, dossier_id, archive_no, head, state)
-                for spec in specs:
-                    counts[(sid, spec.kind)] += 1
+                counts[sid] += 1
         parts, failed = st.finish() if st.streaming else ({}, st.broken or "未能启动索引写入进程")
         if failed is not None:
             log.warning("检索索引未能并行重建（%s），改为逐个重建", failed)
             return None
         out = []
-        for (sid, kind), n in counts.items():
-            svc.index(sid, kind).adopt(parts.pop((sid, kind), []), replace=True)
-            out.append({"scope": ar.scopes.path_of(sid), "kind": kind, "documents": n})
+        for sid, n in counts.items():
+            for spec in st.specs[sid]:
+                svc.index(sid, spec.kind).adopt(parts.pop((sid, spec.kind), []), replace=True)
+                out.append({"scope": spec.scope_path, "kind": spec.kind, "documents": n})
         return out
     finally:
         st.close()          # reaps the workers, removes every share no index took
 
 
 _LEFTOVER = re.compile(r"^\.[a-z]+-k\d+\.(?:new|old|part)-(\d+)(?:-\d+)?$")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:       # another user's process
+        return True
+    return True
 
 
 def sweep_leftovers(root: Path) -> list[Path]:
@@ -164,14 +174,8 @@ def sweep_leftovers(root: Path) -> list[Path]:
         m = _LEFTOVER.match(d.name)
         if not m or not d.is_dir():
             continue
-        pid = int(m.group(1))
-        try:
-            os.kill(pid, 0)
-            continue                      # still running (or the pid was reused): leave it
-        except (ProcessLookupError, OverflowError):
-            pass
-        except PermissionError:
-            continue
+        if _running(int(m.group(1))):
+            continue                      # (or the pid was reused): leave it
         shutil.rmtree(d, ignore_errors=True)
         gone.append(d)
     return gone

@@ -15,6 +15,7 @@ built here with one built by Whoosh's writer from the same documents.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -236,10 +237,8 @@ class SegmentBuilder:
 
     def cancel(self) -> None:
         if not self.closed and self._perdoc is not None:
-            try:
+            with contextlib.suppress(Exception):     # thrown away anyway
                 self._perdoc.close()
-            except Exception:  # noqa: BLE001 - thrown away anyway
-                pass
         self.closed = True
         self._postings.clear()
         self._rows = []

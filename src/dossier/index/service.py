@@ -156,7 +156,8 @@ class SearchService:
             groups.setdefault(item[0].scope, []).append(item)
         tasks = [(sid, kind, its) for sid, its in groups.items() for kind in self._kinds_held(sid)
                  if (sid, kind) not in done]
-        if len(items) >= parallel.PARALLEL_MIN_DOCS and len(tasks) > 1 and parallel.workers() > 1:
+        left = len({row.id for _, _, its in tasks for row, _, _ in its})    # not built by the stream
+        if left >= parallel.PARALLEL_MIN_DOCS and len(tasks) > 1 and parallel.workers() > 1:
             self._update_parallel(tasks, today)
             return
         for sid, kind, its in tasks:

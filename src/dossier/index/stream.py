@@ -27,6 +27,7 @@ worker ends with ``os._exit``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
@@ -159,14 +160,10 @@ class _Child:
             fd, self.answer = self.answer, None
             os.close(fd)
         if kill:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
+        with contextlib.suppress(ChildProcessError):      # reaped already
             os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
 
 
 class IndexStream:

@@ -495,16 +495,8 @@ class WhooshIndex:
         return True
 
     def _take_parts(self, parts) -> list:
-        """Move the shares' segment files into this index's directory (their
-        seal does not depend on the directory) and read them in."""
-        segs = []
-        for d, seg in parts:
-            if seg is None:
-                continue
-            for e in os.scandir(d):
-                if not (e.name.endswith(".toc.enc") or e.name.startswith(".")):
-                    os.replace(e.path, self.path / e.name)
-            segs.append(seg)
+        """Move the shares' segment files into this index's directory and read them in."""
+        segs = _move_shares(parts, self.path)
         self.storage.load()
         return segs
 
@@ -561,14 +553,7 @@ class WhooshIndex:
         try:
             st = EncryptedStorage(tmp, self._key, self._context, durable=self._durable).create()
             ix = st.create_index(schema_for(self.kind))
-            segments = [seg for _, seg in parts if seg is not None]
-            for d, seg in parts:
-                if seg is None:
-                    continue
-                for e in os.scandir(d):
-                    if e.name.endswith(".toc.enc") or e.name.startswith("."):
-                        continue
-                    os.replace(e.path, tmp / e.name)
+            segments = _move_shares(parts, tmp)
             toc = TOC(ix.schema, segments, ix.latest_generation() + 1)
             toc.write(st, ix.indexname)
             clean_files(st, ix.indexname, toc.generation, segments)
@@ -672,6 +657,21 @@ class WhooshIndex:
             self.close()
             raise IntegrityError(f"检索索引无法读取（{type(e).__name__}），请运行 dossier index rebuild") from None
         return hits_of(s, self.kind, query, found, limit)
+
+
+def _move_shares(parts, into: Path) -> list:
+    """Move the segment files of :class:`SegmentBuilder` shares (``[(directory,
+    segment or None), ...]``) into the index directory ``into`` (a file's seal
+    does not depend on its directory); returns their segments."""
+    segs = []
+    for d, seg in parts:
+        if seg is None:
+            continue
+        for e in os.scandir(d):
+            if not (e.name.endswith(".toc.enc") or e.name.startswith(".")):
+                os.replace(e.path, into / e.name)
+        segs.append(seg)
+    return segs
 
 
 def _merge_policy(merge: bool):

@@ -16,6 +16,7 @@ cell never clears a stored value (rosters rarely carry every field).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,9 +320,7 @@ def import_file(ar, path: str | Path, *, scope: str | None = None, sheet: str | 
     today = today or _dt.date.today()
     # a large file: the index workers start now and load their dictionary while the file is read
     prepare = None if dry_run else getattr(ar, "preparing_batch", None)
-    if prepare is None:
-        return _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, report, rejected, progress)
-    with prepare(estimated_rows(path)):
+    with prepare(estimated_rows(path)) if prepare is not None else contextlib.nullcontext():
         return _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, report, rejected, progress)
 
 
