@@ -75,6 +75,21 @@ class RefusedOperation(DossierError):
     exit_code = ExitCode.INVALID
 
 
+class VersionConflict(RefusedOperation):
+    """Someone else saved a newer version since the one this change was based on.
+
+    ``changes`` lists what changed in between (the diff's rows), so the person
+    can look and apply their change again: never a silent overwrite."""
+
+    def __init__(self, message: str | None = None, *, base: int = 0, head: int = 0,
+                 changes: list | None = None, **details):
+        super().__init__(message or f"档案已被他人修改（您依据第 {base} 版，现为第 {head} 版），未保存；"
+                                    "请查看变化后重新修改", **details)
+        self.base = base
+        self.head = head
+        self.changes = list(changes or [])
+
+
 class NotFound(DossierError):
     """找不到对象。"""
 

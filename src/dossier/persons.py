@@ -74,8 +74,13 @@ class Persons:
             return code
         return None
 
-    def update(self, ref: str, changes: Mapping, *, message: str | None = None, today: date | None = None) -> int | None:
-        """Change profile fields; returns the new version, or None when nothing changed."""
+    def update(self, ref: str, changes: Mapping, *, message: str | None = None, today: date | None = None,
+               expect_version: int | None = None) -> int | None:
+        """Change profile fields; returns the new version, or None when nothing changed.
+
+        ``expect_version``: the version the change was made on (a form opened
+        earlier); if the dossier has moved on since, VersionConflict names what
+        changed in between and nothing is saved."""
         from .model.person import normalize_profile
 
         today = today or date.today()
@@ -83,6 +88,11 @@ class Persons:
         ar = self.ar
         with ar.transaction():
             row = ar.dossiers.resolve(ref)
+            if expect_version is not None and expect_version != row.head:
+                from .errors import VersionConflict
+
+                d = ar.dossiers.diff(ref, expect_version, row.head) if 1 <= expect_version < row.head else None
+                raise VersionConflict(base=expect_version, head=row.head, changes=(d or {}).get("changes", []))
             _, content = ar.dossiers.load(row)
             old = content["state"]["profile"]
             changed = {k: v for k, v in partial.items() if old.get(k) != v}

@@ -377,7 +377,7 @@ class Approvals:
                 continue
             if u.role != "approver" and u.role not in SIGNER_ROLES[nxt]:
                 continue
-            out.append({"archive_no": archive_no, "next": nxt, "level": self._final_level(rec),
+            out.append({"archive_no": archive_no, "id": rid, "next": nxt, "level": self._final_level(rec),
                         "approval": rec["id"], "since": rec["steps"][-1]["date"]})
         return out
 

@@ -48,6 +48,8 @@ COMMANDS = {
     "report": "dossier.cli.reports:report",
     "inspect": "dossier.cli.inspect_cmd:inspect",
     "verify-paper": "dossier.cli.inspect_cmd:verify_paper",
+    # issue 11 — the browser
+    "serve": "dossier.cli.serve:serve",
 }
 
 

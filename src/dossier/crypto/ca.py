@@ -185,6 +185,34 @@ class ArchiveCA:
                                critical=False)
                 .sign(self.key, hashes.SHA256()))
 
+    def issue_server(self, hosts: list[str], *, days: int = 397) -> tuple[bytes, bytes]:
+        """A TLS server key and certificate for ``dossier serve --tls-self-signed``
+        (names and IP addresses in subjectAltName); (key PEM, certificate PEM)."""
+        import ipaddress
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        alt = []
+        for h in dict.fromkeys(hosts):
+            try:
+                alt.append(x509.IPAddress(ipaddress.ip_address(h)))
+            except ValueError:
+                alt.append(x509.DNSName(h))
+        now = _now()
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0] if hosts else "dossier"),
+                                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.archive_name or "dossier")]))
+                .issuer_name(self.cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - CLOCK_SKEW)
+                .not_valid_after(min(now + _dt.timedelta(days=days), self.cert.not_valid_after_utc))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                               critical=False)
+                .sign(self.key, hashes.SHA256()))
+        return _pem_key(key), cert.public_bytes(serialization.Encoding.PEM)
+
     def issued(self, cert: x509.Certificate) -> bool:
         """True when ``cert`` carries a valid signature by this CA."""
         try:

@@ -486,3 +486,41 @@ def bind_dossier(ar, ref: str, *, today: date | None = None, watermark: str | No
         stats["paper"] = token
     ar.audit("bind", dossier=view.id, watermark=bool(watermark), password=bool(password))
     return out
+
+
+# ------------------------------------------------------------------ reading stored files
+
+_EXT = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def stored_file(ar, ref: str, item_id: str, *, pdf: bool = False) -> tuple[str, str, bytes]:
+    """(file name, MIME type, bytes) of an attachment or a generated document of a
+    dossier (``pdf``: the document's PDF instead of its .docx). Audited as an export."""
+    row = ar.dossiers._readable(ref, "下载档案文件")
+    _, content = ar.dossiers.load(row)
+    state = content["state"]
+    for it in state.get("attachments") or []:
+        if it.get("id") == item_id:
+            data = ar.blobs.get(it["blob"], scope=row.scope, dossier_id=row.id, kind="attachment")
+            ar.audit("export", dossier=row.id, kind="attachment", item=item_id)
+            return f"{_safe_name(it.get('title'))}.{_EXT.get(it.get('mime'), 'bin')}", it.get("mime", ""), data
+    for doc in state.get("documents") or []:
+        if doc.get("id") == item_id:
+            key = "pdf_blob" if pdf else "blob"
+            if not doc.get(key):
+                key = "pdf_blob" if doc.get("pdf_blob") else "blob"
+            data = ar.blobs.get(doc[key], scope=row.scope, dossier_id=row.id, kind="document")
+            ar.audit("export", dossier=row.id, kind="document", item=item_id)
+            is_pdf = key == "pdf_blob"
+            return (f"{_safe_name(doc.get('title'))}.{'pdf' if is_pdf else 'docx'}",
+                    "application/pdf" if is_pdf else DOCX_MIME, data)
+    raise NotFound("档案中没有这个附件或文书")
+
+
+def _safe_name(title) -> str:
+    """A title as a download's file name: no path separators or control characters."""
+    import re
+
+    name = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]+", "_", str(title or "文件")).strip(" .") or "文件"
+    return name[:80]

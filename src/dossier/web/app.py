@@ -1,0 +1,90 @@
+"""The Starlette application of ``dossier serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from ..api import read_config
+from .render import STATIC, Templates
+from .security import SecurityHeaders
+from .sessions import SessionStore
+from .settings import WebSettings
+from .throttle import LoginThrottle
+
+# one module per group of pages, each with ROUTES
+VIEWS = ("auth", "home", "persons", "entries", "search", "approvals", "roster", "documents", "reports",
+         "disclosures", "admin")
+
+log = logging.getLogger("dossier.web")
+
+
+def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool = False) -> Starlette:
+    path = Path(archive_path)
+    cfg = read_config(path)            # NoArchive before anything listens
+    settings = settings or WebSettings.from_config(cfg)
+    routes = []
+    for name in VIEWS:
+        try:
+            mod = importlib.import_module(f"{__package__}.views.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.views.{name}":
+                raise
+            continue
+        routes += mod.ROUTES
+    paths = {r.path for r in routes}
+    routes.append(Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(_sweeper(app))
+        try:
+            yield
+        finally:
+            task.cancel()
+            app.state.sessions.end_all()      # a restart ends every session: keys only in memory
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, tls=tls)],
+                    exception_handlers={404: _not_found, 405: _not_allowed})
+    app.state.path = path
+    app.state.config = cfg
+    app.state.archive_name = cfg.get("name", "")
+    app.state.settings = settings
+    app.state.tls = tls
+    app.state.sessions = SessionStore(path, settings)
+    app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
+    app.state.failed_logins = []      # waiting to be written to the audit chain (see views.auth)
+    app.state.templates = Templates(paths)
+    app.state.jobs = {}
+    return app
+
+
+async def _sweeper(app) -> None:
+    while True:
+        await asyncio.sleep(30)
+        try:
+            await asyncio.to_thread(app.state.sessions.sweep)
+        except Exception:   # noqa: BLE001 - keep sweeping
+            log.warning("会话清理出错", exc_info=False)
+
+
+async def _not_found(request, exc):
+    return HTMLResponse(_plain("未找到", "没有这个页面。<a href=\"/\">回到工作台</a>"), status_code=404)
+
+
+async def _not_allowed(request, exc):
+    return HTMLResponse(_plain("不支持的请求", "此页面不接受这种请求。"), status_code=405)
+
+
+def _plain(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title}</title>"
+            f"<link rel=stylesheet href=/static/app.css><main class=narrow><h1>{title}</h1><p>{body}</p></main>")

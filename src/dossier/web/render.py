@@ -1,0 +1,84 @@
+"""Jinja2 templates of the web face (autoescaped: a value is always text)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import jinja2
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+# (path, label, roles) of the main navigation
+NAV = (
+    ("/", "工作台", ("admin", "clerk", "approver")),
+    ("/persons", "人员档案", ("admin", "clerk", "approver")),
+    ("/search", "检索", ("admin", "clerk", "approver", "inspector")),
+    ("/approvals", "审批", ("clerk", "approver")),
+    ("/import", "名册导入", ("admin", "clerk")),
+    ("/forms", "文书", ("admin", "clerk")),
+    ("/meetings", "会商", ("admin", "clerk")),
+    ("/campaigns", "专项行动", ("admin", "clerk", "approver", "inspector")),
+    ("/inspection", "督查", ("admin", "inspector")),
+    ("/verify", "纸质核验", ("admin", "clerk", "approver", "inspector")),
+    ("/disclosures", "披露", ("admin", "inspector")),
+    ("/admin", "管理", ("admin",)),
+)
+
+
+def text(v) -> str:
+    """A stored value as people read it (lists 、-joined, booleans 是/否)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, (list, tuple)):
+        return "、".join(text(x) for x in v if x not in (None, "", [], {}))
+    if isinstance(v, dict):
+        return "；".join(f"{k}：{text(x)}" for k, x in v.items() if x not in (None, "", [], {}))
+    return str(v)
+
+
+AXIS_LABELS = {"measure": "措施", "presence": "现实"}
+
+
+def field_text(v, f=None) -> str:
+    """Like :func:`text`, with an object's keys shown by their labels (``f``: its Field)."""
+    subs = {s.name: s for s in getattr(f, "subfields", ())} if f is not None else {}
+    if isinstance(v, dict):
+        return "；".join(f"{subs[k].label if k in subs else k}：{field_text(x, subs.get(k))}"
+                        for k, x in v.items() if x not in (None, "", [], {}))
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        return " / ".join(field_text(x, f) for x in v)
+    if f is not None and f.name == "axis":
+        return AXIS_LABELS.get(v, text(v))
+    return text(v)
+
+
+class Templates:
+    def __init__(self, routes: set[str]):
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+                                      autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                                      undefined=jinja2.ChainableUndefined)
+        self.env.filters["text"] = text
+        self.env.filters["ftext"] = field_text
+        self.env.globals["static"] = self.static_url
+        self.env.globals["today"] = date.today
+        self.routes = routes
+        self._versions: dict[str, str] = {}
+
+    def static_url(self, name: str) -> str:
+        v = self._versions.get(name)
+        if v is None:
+            v = self._versions[name] = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:10]
+        return f"/static/{name}?v={v}"
+
+    def nav(self, role: str) -> list[tuple[str, str]]:
+        return [(p, label) for p, label, roles in NAV if role in roles and p in self.routes]
+
+    def render(self, name: str, **context) -> str:
+        ctx = context.get("ctx")
+        context.setdefault("nav", self.nav(ctx.role) if ctx is not None and ctx.ws is not None else [])
+        return self.env.get_template(name).render(**context)
