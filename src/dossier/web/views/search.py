@@ -22,7 +22,8 @@ def search(ctx: Ctx):
             except InvalidInput as e:
                 error = e.reason or e.message
     masked = ar.user.role == "inspector"
-    return ctx.render("search.html", title="检索", q=q, out=out, error=error, masked=masked,
+    # an inspector's page never shows an unmasked value, not even the one just typed
+    return ctx.render("search.html", title="检索", q="" if masked else q, asked=bool(q), out=out, error=error, masked=masked,
                       can_open=ar.user.role in ("admin", "clerk", "approver"))
 
 
