@@ -20,6 +20,10 @@ SCOPES = ("珠晖区/粤汉街道/苗圃社区", "珠晖区/粤汉街道/东风�
 PASSWORDS = {"admin": "demo-admin-pw", "li": "demo-clerk-li", "zhao": "demo-clerk-zhao",
              "wang": "demo-police-wang", "chen": "demo-street-chen", "liu": "demo-district-liu",
              "du": "demo-inspector-du"}
+# who is who, for ``dossier demo --serve``
+ROLES_SHOWN = {"admin": "管理员", "li": "社区专干（苗圃社区）", "zhao": "社区专干（东风、和平社区）",
+               "wang": "审批人·派出所核查", "chen": "审批人·街道审批", "liu": "审批人·区禁毒办备案",
+               "du": "督查人员（看到的是脱敏结果）"}
 
 
 @dataclass

@@ -53,7 +53,7 @@ class Ctx:
         return self.request.query_params.get(name, default)
 
     # -- answering ------------------------------------------------------------------
-    def render(self, template: str, status: int = 200, **context) -> HTMLResponse:
+    def render(self, template: str, /, status: int = 200, **context) -> HTMLResponse:
         html = self.app.state.templates.render(template, ctx=self, **context)
         return HTMLResponse(html, status_code=status, headers=self.extra_headers)
 

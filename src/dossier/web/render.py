@@ -78,7 +78,7 @@ class Templates:
     def nav(self, role: str) -> list[tuple[str, str]]:
         return [(p, label) for p, label, roles in NAV if role in roles and p in self.routes]
 
-    def render(self, name: str, **context) -> str:
+    def render(self, template: str, /, **context) -> str:
         ctx = context.get("ctx")
         context.setdefault("nav", self.nav(ctx.role) if ctx is not None and ctx.ws is not None else [])
-        return self.env.get_template(name).render(**context)
+        return self.env.get_template(template).render(**context)

@@ -78,7 +78,7 @@ def approval_page_png(ctx: Ctx, pid: str, n: str):
     except ValueError:
         k = 1
     try:
-        png = subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", str(k), "-l", str(k), "-singlefile", "-", "-"],
+        png = subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", str(k), "-l", str(k), "-singlefile", "-"],
                              input=data, capture_output=True, timeout=60, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return Response("无法显示审批表页面（缺少 poppler-utils）", status_code=503)
