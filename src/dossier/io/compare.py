@@ -255,7 +255,7 @@ def write_compare(res: CompareResult, out: str | Path) -> Path:
         c.font = Font(bold=True)
     ws.column_dimensions["A"].width = 22
     out = Path(out)
-    from .report import _save
+    from ..workbooks import save_workbook
 
-    _save(wb, out)
+    save_workbook(wb, out)
     return out

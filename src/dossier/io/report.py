@@ -15,6 +15,7 @@ import datetime as _dt
 from collections import defaultdict
 from pathlib import Path
 
+from ..workbooks import save_workbook
 from .validate import ERROR, Problem, Row, Validation
 
 ERROR_FILL = "FFC7CE"    # Excel's own “bad” red
@@ -112,7 +113,7 @@ def write_marked_copy(validation: Validation, out: str | Path) -> Path:
         if ws is not None:
             _mark(ws, ps, first_col)
     _problem_list(wb, problems)
-    _save(wb, out)
+    save_workbook(wb, out)
     return out
 
 
@@ -164,21 +165,5 @@ def write_rejected(rows: list[Row], out: str | Path) -> Path:
         ws.column_dimensions[_letter(reason_col)].width = 60
     if not wb.sheetnames:
         wb.create_sheet("未导入")
-    _save(wb, out)
+    save_workbook(wb, out)
     return out
-
-
-def _save(wb, out: Path) -> None:
-    """Save via a temp file in the same directory, then rename."""
-    import os
-    import tempfile
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
