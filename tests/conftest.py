@@ -168,13 +168,21 @@ class Run:
 
 @pytest.fixture
 def run_dossier():
-    """Run ``python -m dossier ARGS`` with ``env`` (default: the test's clean os.environ)."""
+    """Run ``python -m dossier ARGS`` with ``env`` (default: the test's clean os.environ);
+    ``memory_mb`` caps the child's address space (RLIMIT_AS), for hostile-file tests."""
 
     def run(args, *, env: dict | None = None, input: str | None = None, timeout: float = 60,
-            cwd: str | os.PathLike | None = None) -> Run:
+            cwd: str | os.PathLike | None = None, memory_mb: int | None = None) -> Run:
+        def limit():
+            import resource
+
+            cap = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
         p = subprocess.run([sys.executable, "-m", "dossier", *map(str, args)], env=env or dict(os.environ),
                            input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                           stdin=None if input is not None else subprocess.DEVNULL)
+                           stdin=None if input is not None else subprocess.DEVNULL,
+                           preexec_fn=limit if memory_mb else None)
         return Run(p.returncode, p.stdout, p.stderr)
 
     return run

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,33 @@ def category_order(category: str | int | None) -> int:
     raise InvalidInput(field="category", reason=f"未知类别“{category}”；可用：{valid}")
 
 
+_PATH_SEGMENT_UP = re.compile(r"(^|[/\\])\.\.([/\\]|$)")
+
+
+def check_title(title, what: str = "题名") -> str:
+    """A title or file name as given, stripped; refused when empty, with a control
+    character (NUL, ESC, line breaks …) or a ``..`` path segment. Titles and names are
+    shown and stored, never used as paths."""
+    from dossier.model.fields import refuse_controls
+
+    text = "" if title is None else str(title).strip()
+    if not text:
+        raise InvalidInput(field="title", reason=f"请给出附件{what}（--title）")
+    refuse_controls(text, what)
+    if _PATH_SEGMENT_UP.search(text):
+        raise InvalidInput(field=what, reason=f"“{text}”含有“..”路径写法（如 ../），不能作为{what}")
+    return text
+
+
+def read_upload(path: str | Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """The file a clerk attaches, refused over the size limit before it is read."""
+    p = Path(path)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise InvalidInput(f"附件“{p.name}”大小 {size / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB，未保存")
+    return p.read_bytes()
+
+
 def sniff(data: bytes) -> tuple[str, str] | None:
     for magic, kind, mime in _MAGIC:
         if data.startswith(magic):
@@ -87,6 +115,7 @@ def sniff(data: bytes) -> tuple[str, str] | None:
 def validate(data: bytes, filename: str = "", *, max_bytes: int = MAX_BYTES) -> CleanAttachment:
     """Check an attachment by content and return what may be stored (raises InvalidInput)."""
     name = Path(filename).name or "附件"
+    check_title(name, "文件名")
     if len(data) == 0:
         raise InvalidInput(f"附件“{name}”是空文件，未保存")
     if len(data) > max_bytes:
@@ -134,12 +163,15 @@ def _image(data: bytes, name: str, kind: str, mime: str) -> CleanAttachment:
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with Image.open(io.BytesIO(data)) as probe:     # reads the header only
+            if probe.width * probe.height > MAX_PIXELS:  # Pillow itself only warns below 2 × its limit
+                raise InvalidInput(f"附件“{name}”像素过多（{probe.width}×{probe.height}，上限 {MAX_PIXELS:,} 像素，"
+                                   "可能是解压炸弹），未保存")
             probe.verify()
         img = Image.open(io.BytesIO(data))
         img.load()  # a truncated file fails here ("image file is truncated")
     except Image.DecompressionBombError as exc:
-        raise InvalidInput(f"附件“{name}”像素过多（超过 {MAX_PIXELS:,} 像素），未保存") from exc
+        raise InvalidInput(f"附件“{name}”像素过多（超过 {MAX_PIXELS:,} 像素，可能是解压炸弹），未保存") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(f"附件“{name}”是损坏或不完整的图片，无法读取（{exc}），未保存") from exc
     img = ImageOps.exif_transpose(img)

@@ -26,9 +26,10 @@ def attach(ar, ref, path, title, category, on, as_json):
       dossier attach 430405199001011233 协议书扫描件.pdf --title 社区康复协议书 --category 协议 --date 2024-03-02
       dossier attach 430405199001011233 照片.jpg --title 本人照片 --category 身份证明
     """
+    from ..attachments import read_upload
     from ..forms.service import attach as do_attach
 
-    item = do_attach(ar, ref, Path(path).read_bytes(), Path(path).name, title=title, category=category,
+    item = do_attach(ar, ref, read_upload(path), Path(path).name, title=title, category=category,
                      on=parse_date_option(on, "date"))
     if as_json:
         emit_json(item)

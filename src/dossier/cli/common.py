@@ -89,14 +89,11 @@ def load_data_file(path: str) -> dict:
     ``.json`` is read as JSON; ``.yaml``/``.yml`` (and any other name) as YAML,
     which also reads JSON text, so flow style (``{BACKDATED: {days: 15}}``) works.
     """
+    from ..yamltext import load_yaml, read_text_file
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise InvalidInput(field="file", reason=f"无法读取“{path}”：{e.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(field="file", reason=f"“{path}”不是 UTF-8 文本") from None
-    data = _load_json(text, path) if p.suffix.lower() == ".json" else _load_yaml(text, path)
+    text = read_text_file(p)
+    data = _load_json(text, path) if p.suffix.lower() == ".json" else load_yaml(text, path)
     if not isinstance(data, dict):
         raise InvalidInput(field="file", reason=f"“{path}”的内容应为键值对象（字段名: 值）")
     return data
@@ -109,32 +106,6 @@ def _load_json(text: str, path: str):
         problem = next((zh for en, zh in _JSON_PROBLEMS if e.msg.startswith(en)), "格式有误")
         raise InvalidInput(field="file", reason=f"“{path}”不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 列"
                                                 f"{problem}") from None
-
-
-def _load_yaml(text: str, path: str):
-    import yaml
-
-    class _Loader(yaml.SafeLoader):
-        """Dates stay text: the model validates them and names the field
-        (PyYAML's own timestamp parser crashes on 2023-02-30). A key is
-        never a boolean: ``no:`` (a meeting's 期号) stays the key "no",
-        not YAML 1.1's False."""
-
-        def construct_mapping(self, node, deep=False):
-            for key, _value in node.value:
-                if key.tag == "tag:yaml.org,2002:bool" and isinstance(key, yaml.ScalarNode):
-                    key.tag = "tag:yaml.org,2002:str"
-            return super().construct_mapping(node, deep)
-
-    _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "某处"
-        hint = ("：有制表符（Tab），请改用空格缩进" if "\t" in text and "tab" in str(e).lower()
-                else "格式有误（检查缩进、冒号后的空格、括号和引号是否成对）")
-        raise InvalidInput(field="file", reason=f"“{path}”不是有效的 YAML：{where}{hint}") from None
 
 
 def write_output_file(path: str, data: bytes) -> None:

@@ -362,8 +362,7 @@ def attach(ar, ref: str, data: bytes, filename: str, *, title: str, category: st
     from dossier import attachments as att
 
     today = today or date.today()
-    if not title or not str(title).strip():
-        raise InvalidInput(field="title", reason="请给出附件题名（--title）")
+    title = att.check_title(title)
     clean = att.validate(data, filename, **({"max_bytes": max_bytes} if max_bytes else {}))
     order = att.category_order(category)
     row = ar.dossiers.resolve(ref)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Mapping
 
@@ -62,8 +61,6 @@ def write_list_xlsx(title: str, code_label: str, columns: list[Mapping], context
         for j, col in enumerate(columns, 1):
             value = _cell(row.get(col["field"], ""), col["field"])
             c = ws.cell(i, j, value)
-            if isinstance(value, str):   # a value is data: never a formula (=…) for Excel
-                c.data_type = "s"
             c.font = Font(name="仿宋", size=10)
             c.alignment = Alignment(vertical="center", wrap_text=True)
             c.border = border
@@ -78,6 +75,6 @@ def write_list_xlsx(title: str, code_label: str, columns: list[Mapping], context
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    from dossier.workbooks import workbook_bytes
+
+    return workbook_bytes(wb)   # a value is data: never a formula (=…) for Excel

@@ -302,14 +302,11 @@ def load_mapping(path: str | Path | None) -> dict:
     """
     if path is None:
         return {}
-    import yaml
+    from ..yamltext import load_yaml, read_text_file
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InvalidInput(f"找不到映射文件：{path}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"映射文件 {path} 不是有效的 YAML：{exc}") from None
+    if not Path(path).is_file():
+        raise InvalidInput(f"找不到映射文件：{path}")
+    data = load_yaml(read_text_file(path), str(path)) or {}
     if not isinstance(data, dict):
         raise InvalidInput(f"映射文件 {path} 应为“表头: 字段名”的键值对")
     if "columns" in data and isinstance(data["columns"], dict):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import InvalidInput
 from .columns import STATUS, detect_tables, profile_schema
+from .grid import FORMULA_NO_RESULT, Formula
 from .reader import read_book
 from .text import clean, compact
 from .validate import id_cell, text_cell
@@ -108,6 +109,13 @@ def read_platform(path: str | Path, *, sheet: str | None = None, mapping: dict |
         id_col = t.column_for("id_number")
         for rownum, values in t.rows:
             rec = {"_sheet": t.name, "_row": rownum}
+            formulas = [f"“{c.header}”列（{c.letter}{rownum}）" for c in cols
+                        if c.index < len(values) and isinstance(values[c.index], Formula)]
+            if formulas:     # not compared as if empty (issue 15)
+                raw_id = values[id_col.index] if id_col is not None and id_col.index < len(values) else ""
+                unreadable.append({**rec, "id_number": "" if raw_id is None else str(raw_id),
+                                   "reason": "、".join(formulas) + FORMULA_NO_RESULT})
+                continue
             for c in cols:
                 v = values[c.index] if c.index < len(values) else None
                 if v is not None and c.target != "id_number":
@@ -255,7 +263,7 @@ def write_compare(res: CompareResult, out: str | Path) -> Path:
         c.font = Font(bold=True)
     ws.column_dimensions["A"].width = 22
     out = Path(out)
-    from .report import _save
+    from ..workbooks import save_workbook
 
-    _save(wb, out)
+    save_workbook(wb, out)
     return out

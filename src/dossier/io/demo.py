@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 
+from ..workbooks import save_workbook
+
 
 def _write_roster(path, rows: list[list], title: str) -> None:
     import openpyxl
@@ -20,7 +22,7 @@ def _write_roster(path, rows: list[list], title: str) -> None:
     ws.append(["序号", "姓名", "公民身份号码", "户籍地址", "现住址", "联系电话", "初次查获时间", "滥用毒品种类"])
     for r in rows:
         ws.append(r)
-    wb.save(path)
+    save_workbook(wb, path)
 
 
 def demo_step(demo) -> None:
@@ -78,4 +80,4 @@ def _platform_edits(path) -> None:
     if phone_col and ws.cell(first, phone_col).value:
         ws.cell(first, phone_col).value = "13900000000"
     ws.delete_rows(first + 1)
-    wb.save(path)
+    save_workbook(wb, path)

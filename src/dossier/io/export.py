@@ -181,8 +181,8 @@ def export_roster(ar, scope: str | None, out: str | Path, *, masked: bool = Fals
         ws.column_dimensions[get_column_letter(j)].width = widths.get(header, max(8, 2 * len(header) + 2))
     ws.freeze_panes = "E3"
     out = Path(out)
-    from .report import _save
+    from ..workbooks import save_workbook
 
-    _save(wb, out)
+    save_workbook(wb, out)
     ar.audit("export", scope=scope or "*", count=len(rows), masked=masked, file=out.name)
     return {"path": str(out), "count": len(rows), "masked": masked}

@@ -15,12 +15,22 @@ import datetime as _dt
 from collections import defaultdict
 from pathlib import Path
 
+from ..workbooks import save_workbook
+from .grid import Formula
 from .validate import ERROR, Problem, Row, Validation
 
+#: up to this many cell elements the annotated copy is the clerk's own workbook (formatting
+#: kept); above it, the copy is rebuilt from the grid (openpyxl's full load costs ~150 bytes a cell)
+KEEP_FORMAT_CELLS = 300_000
 ERROR_FILL = "FFC7CE"    # Excel's own “bad” red
 WARNING_FILL = "FFEB9C"  # and “neutral” yellow
 LIST_SHEET = "错误清单"
 AUTHOR = "dossier"
+
+
+def _plain(v):
+    """A grid value as a cell value: a formula without a result is shown as its text."""
+    return str(v) if isinstance(v, Formula) else v
 
 
 def _fills():
@@ -85,8 +95,8 @@ def write_marked_copy(validation: Validation, out: str | Path) -> Path:
     by_sheet: dict[str, list[Problem]] = defaultdict(list)
     for p in problems:
         by_sheet[p.sheet].append(p)
-    if book.format == "xlsx":
-        wb = openpyxl.load_workbook(book.path)
+    if book.format == "xlsx" and book.cells <= KEEP_FORMAT_CELLS:
+        wb = openpyxl.load_workbook(book.path)   # its formulas become text when saved (workbooks.neutralise)
         sheets = {ws.title: ws for ws in wb.worksheets}
     else:
         wb = openpyxl.Workbook()
@@ -98,7 +108,7 @@ def write_marked_copy(validation: Validation, out: str | Path) -> Path:
                 for j, v in enumerate(values, start=1):
                     if v is None:
                         continue
-                    c = ws.cell(rownum, j, v)
+                    c = ws.cell(rownum, j, _plain(v))
                     if isinstance(v, (_dt.date, _dt.datetime)):
                         c.number_format = "yyyy-mm-dd"
             sheets[raw.name] = ws
@@ -112,7 +122,7 @@ def write_marked_copy(validation: Validation, out: str | Path) -> Path:
         if ws is not None:
             _mark(ws, ps, first_col)
     _problem_list(wb, problems)
-    _save(wb, out)
+    save_workbook(wb, out)
     return out
 
 
@@ -145,7 +155,7 @@ def write_rejected(rows: list[Row], out: str | Path) -> Path:
             for j, v in enumerate(r.values, start=1):
                 if v is None:
                     continue
-                c = ws.cell(i, j, v)
+                c = ws.cell(i, j, _plain(v))
                 if isinstance(v, (_dt.date, _dt.datetime)):
                     c.number_format = "yyyy-mm-dd"
             if id_col is not None:
@@ -164,21 +174,5 @@ def write_rejected(rows: list[Row], out: str | Path) -> Path:
         ws.column_dimensions[_letter(reason_col)].width = 60
     if not wb.sheetnames:
         wb.create_sheet("未导入")
-    _save(wb, out)
+    save_workbook(wb, out)
     return out
-
-
-def _save(wb, out: Path) -> None:
-    """Save via a temp file in the same directory, then rename."""
-    import os
-    import tempfile
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -128,9 +128,9 @@ def write_template(types, out: str | Path, *, rows: int = DEFAULT_ROWS) -> Path:
     guide.column_dimensions["C"].width = 90
 
     out = Path(out)
-    from .report import _save
+    from ..workbooks import save_workbook
 
-    _save(wb, out)
+    save_workbook(wb, out)
     return out
 
 

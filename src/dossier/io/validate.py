@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import InvalidInput
 from .columns import SPECIAL, Table, detect_tables
+from .grid import FORMULA_NO_RESULT, Formula
 from .reader import RawBook, excel_serial_to_date, read_book
 from .text import clean, clean_name, compact, fold
 
@@ -259,6 +260,9 @@ def validate_row(table: Table, rownum: int, values: tuple, *, today: _dt.date) -
         if _empty(value):
             continue
         columns_by_field[col.target] = col
+        if isinstance(value, Formula):     # never read as empty (issue 15)
+            row.add(col, value, FORMULA_NO_RESULT)
+            continue
         if col.target in SPECIAL:
             extra[col.target] = text_cell(value)
             continue

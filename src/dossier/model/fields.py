@@ -123,6 +123,21 @@ def unknown_keys(data: Mapping, accepted, *, where: str, path: str = "") -> list
             for k in data if str(k).strip() not in accepted]
 
 
+# C0 and C1 control characters and DEL; text fields keep line breaks and tabs.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def refuse_controls(text: str, name: str, *, multiline: bool = False) -> str:
+    """``text`` unchanged, or InvalidInput when it holds a control character (NUL, ESC …):
+    invisible in every form and list, and a carrier of terminal and file-name tricks."""
+    m = (_CONTROLS_TEXT if multiline else _CONTROLS).search(text)
+    if m:
+        raise InvalidInput(field=name, reason=f"含有控制字符 U+{ord(m.group()):04X}（第 {m.start() + 1} 个字符），"
+                                              "请删除后重新输入")
+    return text
+
+
 def is_empty(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
 
@@ -135,6 +150,7 @@ def coerce(f: Field, value, *, today: date, path: str | None = None):
         if isinstance(value, (dict, list, tuple, set, bool)):
             raise InvalidInput(field=name, reason="应为文字")
         text = normalize_text(value).strip() if k == "str" else str(value).strip()
+        refuse_controls(text, name, multiline=k == "text")
         if f.pattern:
             text = re.sub(r"\s+", "", text)   # codes and phone numbers: spaces are never meaningful
         if f.pattern and not re.fullmatch(f.pattern, text):
@@ -161,7 +177,7 @@ def coerce(f: Field, value, *, today: date, path: str | None = None):
             else:
                 if isinstance(item, (dict, list)):
                     raise InvalidInput(field=f"{name}[{i}]", reason="列表项应为文字")
-                out.append(normalize_text(item).strip())
+                out.append(refuse_controls(normalize_text(item).strip(), f"{name}[{i}]"))
         return out
     if k == "object":
         if not isinstance(value, Mapping):

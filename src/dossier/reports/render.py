@@ -253,6 +253,6 @@ def _images(ws, pngs: list[bytes]) -> None:
 
 
 def _save_wb(wb) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    from ..workbooks import workbook_bytes
+
+    return workbook_bytes(wb)
