@@ -68,7 +68,9 @@ def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None
         from .versions import VersionRow
 
         links = [crosscheck.link_of(ar.archive_id, VersionRow.from_row(r)) for r in q.all_versions()]
-    out.problems = crosscheck.cross_check(_inputs(ar, q, links, events))
+    unreadable: list[dict] = []
+    out.problems = crosscheck.cross_check(_inputs(ar, q, links, events, unreadable))
+    out.problems[:0] = unreadable
     out.last_export = audit_heads.last_export(events)
     warning = audit_heads.head_age_warning(events, audit_heads.max_age_days(ar, max_head_age_days), now)
     if warning:
@@ -76,13 +78,21 @@ def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None
     return out
 
 
-def _inputs(ar: "Session", q: MetaQueries, links: Sequence, events: Sequence) -> crosscheck.Inputs:
+def _inputs(ar: "Session", q: MetaQueries, links: Sequence, events: Sequence,
+            unreadable: list) -> crosscheck.Inputs:
     from .approve.hooks import open_private
+
+    def private(ev):
+        try:
+            return open_private(ar, ev)
+        except DossierError as e:      # held the key, but the sealed details do not open
+            unreadable.append({"where": f"审计链第 {ev.seq} 条事件", "problem": f"{e.message}", "seq": ev.seq})
+            return None
 
     rows = {r["id"]: r for r in q.dossiers()}
     return crosscheck.Inputs(
         links=links, dossiers={i: (r["archive_no"], r["head"]) for i, r in rows.items()}, events=events,
-        open_private=lambda ev: open_private(ar, ev), users=q.users(), disclosures=q.disclosures(),
+        open_private=private, users=q.users(), disclosures=q.disclosures(),
         approval_steps=_approval_steps(ar, rows))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .crosscheck import VersionLink, link_of
 from .crypto import aead, keys
-from .errors import DossierError, PermissionDenied
+from .errors import DossierError
 from .store.queries import MetaQueries
 from .users import user_record_bytes
 from .versions import GENESIS, VersionRow, content_ad
@@ -86,7 +86,7 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
             rep.links.append(link_of(ar.archive_id, v))
             try:
                 _, key = ar.keyring.scope_key(d["scope"], "data", v.key_version)
-            except PermissionDenied:
+            except DossierError:      # not held (or damaged: reported with the wrapped keys)
                 continue
             try:
                 aead.open_envelope(key, v.content, content_ad(ar.archive_id, d["scope"], d["id"], v.version))
@@ -110,7 +110,7 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
             continue
         try:
             _, key = ar.keyring.scope_key(b["scope"], b["key"], b["key_version"])
-        except PermissionDenied:
+        except DossierError:          # not held (or damaged: reported with the wrapped keys)
             continue
         try:
             aead.open_envelope(key, data, blob_ad(ar.archive_id, b["scope"], b["dossier"], b["kind"]))
