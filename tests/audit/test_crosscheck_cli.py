@@ -163,3 +163,23 @@ def test_deleted_disclosure_and_reactivated_user_are_found(filled, run_dossier):
         assert r.code == 20, r.stdout + r.stderr
         assert f"披露申请 {did}" in r.stdout and "被删除" in r.stdout
         assert "用户 wang" in r.stdout and "被恢复" in r.stdout
+
+
+def test_check_warns_when_no_head_was_exported_for_days(filled, tmp_path):
+    import datetime as dt
+
+    from dossier import audit_check, audit_heads
+
+    world, _ = filled
+    now = dt.datetime.now(dt.timezone.utc)
+    with world.open("admin") as ar:
+        res = audit_check.verify(ar, now=now + dt.timedelta(days=8))
+        assert res.ok and any("从未导出过" in w for w in res.warnings)
+        assert not audit_check.verify(ar, now=now + dt.timedelta(days=8), max_head_age_days=10).warnings
+        audit_heads.export_head(ar, [tmp_path])
+        assert not audit_check.verify(ar, now=now + dt.timedelta(days=6)).warnings
+        assert any("上次导出于" in w for w in audit_check.verify(ar, now=now + dt.timedelta(days=8)).warnings)
+    cfg = world.path / "archive.toml"
+    cfg.write_text(cfg.read_text("utf-8") + "\n[audit]\nhead_max_age_days = 30\n", "utf-8")
+    with world.open("admin") as ar:
+        assert not audit_check.verify(ar, now=now + dt.timedelta(days=20)).warnings
