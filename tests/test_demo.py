@@ -41,6 +41,25 @@ def test_demo_runs_and_checks(demo_run):
 
 
 @needs_office
+def test_demo_archive_passes_check_and_audit_verify(demo_run):
+    """After every kind of workflow (entries, forms, attachments, approvals, meetings,
+    disclosures, imports, campaigns), the versions and the audit chain agree (issue 16)."""
+    import os
+
+    out, proc = demo_run
+    assert proc.returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env.update(DOSSIER_ARCHIVE=str(out / "archive"), DOSSIER_USER="admin", DOSSIER_PASSWORD=PASSWORDS["admin"])
+    for args in (["check"], ["audit", "verify"]):
+        r = subprocess.run([sys.executable, "-m", "dossier", *args], capture_output=True, text=True, env=env,
+                           timeout=300)
+        assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
+    r = subprocess.run([sys.executable, "-m", "dossier", "audit", "log", "--action", "approve", "--json"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert '"approve.sign"' in r.stdout        # the approvals were cross-checked, not absent
+
+
+@needs_office
 def test_demo_bound_file_names_the_person(demo_run):
     out, proc = demo_run
     assert proc.returncode == 0

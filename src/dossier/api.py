@@ -302,10 +302,11 @@ class Session:
 
         return Reports(self)
 
-    def check(self, progress=None):
+    def check(self, progress=None, **options):
+        """``options``: ``heads`` (exported head files or directories), ``max_head_age_days``."""
         from .checker import check
 
-        return check(self, progress)
+        return check(self, progress, **options)
 
     def gc(self, *, dry_run: bool = False, min_age_s: float = 600.0) -> dict:
         from .gc import gc

@@ -215,8 +215,10 @@ class Dossiers:
                                      content_ad(ar.archive_id, row.scope, row.id, new))
         t = now_iso()
         # the change's audit event joins this transaction, so the version and its
-        # event commit together and the anchored chain head already includes it
-        ar.audit("dossier.change", dossier=row.id, version=new)
+        # event commit together and the anchored chain head already includes it; the
+        # event records the version's hash without the anchor (see dossier.crosscheck)
+        ar.audit("dossier.change", dossier=row.id, version=new, archive_no=row.archive_no,
+                 vhash=version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, None).hex())
         audit_head = getattr(ar, "audit_head", lambda: None)()
         h = version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, audit_head)
         sig = ar.keys.sign_bytes(h)

@@ -205,6 +205,8 @@ class Users:
             hook = getattr(ar, "on_user_added", None)
             if hook:
                 hook(name, role, step, keys, pw)
+            from .crosscheck import user_key_digest
+            ar.audit("user.add", user=name, role=role, step=step, key=user_key_digest(keys.sign_public))
         return {"name": name, "role": role, "step": step, "scopes": [ar.scopes.path_of(s) for s in sids]}
 
     def revoke(self, name: str) -> dict:
@@ -233,6 +235,7 @@ class Users:
                     "SELECT DISTINCT u.name, u.box_pub FROM scope_keys k JOIN users u ON u.name=k.user"
                     " WHERE k.scope=? AND k.kind=? AND u.status='active'", (scope, kind)).fetchall()
                 ar.keyring.new_scope_key(scope, kind, new_v, [(h[0], h[1]) for h in holders])
+            ar.audit("user.revoke", user=name)
         return {"name": name, "rotated_scopes": len({s for s, _ in held})}
 
     def passwd(self, new_password) -> None:

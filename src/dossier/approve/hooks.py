@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 # Detail keys that name or point at a person: sealed, never stored in clear.
 PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",
                           "id_number", "phone", "query", "q", "profile", "changes", "text",
-                          "file"})   # a file name can be a person's name (张三名册.xlsx)
+                          "file",    # a file name can be a person's name (张三名册.xlsx)
+                          "vhash"})  # a version's hash: would link the event to its dossier
 CA_KIND = "ca"
 AUDIT_KIND = "audit"          # admins' key for private details that name no dossier
 AUDIT_KEY_ID = "archive:audit"
@@ -64,7 +65,8 @@ def attach(ar: "Session") -> None:
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
     if not hasattr(ar, "extra_checks"):
         ar.extra_checks = []
-    ar.extra_checks.append(_check_audit_chain)
+    from ..audit_check import check_hook
+    ar.extra_checks.append(check_hook)   # the chain and its cross-check with the archive (issue 16)
     ar.meeting_approvals = []
     if ar.user.role == "admin":
         _ensure_ca(ar)
@@ -113,16 +115,6 @@ def _after_meeting(ar: "Session", meeting_id: str) -> None:
         ar.meeting_approvals = [{"archive_no": None, "ok": False, "error": e.message}]
         return
     ar.meeting_approvals = ar.approvals.complete_meeting(meeting)
-
-
-def _check_audit_chain(ar: "Session", report) -> None:
-    """``dossier check``: the audit chain (same test as ``audit verify``)."""
-    from ..errors import AuditChainError
-
-    try:
-        ar.audit_chain.verify(public_keys(ar), version_anchors(ar))
-    except AuditChainError as e:
-        report.add("审计链", e.message)
 
 
 def _seal_key_for(ar: "Session", details: dict) -> tuple[bytes | None, str, bytes | None]:

@@ -160,14 +160,21 @@ def passwd(ar, new_password_file):
 
 
 @click.command()
+@click.option("--head", "heads", multiple=True, type=click.Path(exists=False),
+              help="导出的链头文件或目录（可多次给出；默认读 archive.toml 中 [audit] head_dir）")
+@click.option("--head-max-age", type=click.IntRange(min=0), default=None,
+              help="超过该天数未导出链头时提醒（默认 archive.toml 中 head_max_age_days，未设为 7；0 不提醒）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
-def check(ar, as_json):
-    """校验档案库：每个版本的哈希链与签名、每个数据块的认证标签。损坏时退出码 20。
+def check(ar, heads, head_max_age, as_json):
+    """校验档案库：每个版本的哈希链与签名、每个数据块和检索索引文件的认证标签、
+    审计链，以及档案版本与审计链是否一一对应（最新版本被删除、链头被回退都会发现）。
+    损坏或不一致时退出码 20。
 
     \b
     示例：
       dossier --user admin check
+      dossier --user admin check --head /media/u盘/链头
     """
     from ..errors import IntegrityError
 
@@ -182,7 +189,7 @@ def check(ar, as_json):
                 bar.length = max(total, 1)
             bar.update(done)
 
-    rep = ar.check(progress)
+    rep = ar.check(progress, heads=heads, max_head_age_days=head_max_age)
     if bar is not None:
         bar.render_finish()
     if as_json:
@@ -191,6 +198,8 @@ def check(ar, as_json):
         click.echo(f"档案 {rep.dossiers} 份，版本 {rep.versions} 个，数据块 {rep.blobs} 个，已解密校验 {rep.decrypted} 项")
         for p in rep.problems:
             click.secho(f"  ✗ {p['where']}：{p['problem']}", fg="red")
+        for w in rep.warnings:
+            click.secho(f"  ⚠ {w}", fg="yellow")
         if rep.ok:
             click.secho("校验通过：未发现改动或损坏", fg="green")
     if not rep.ok:

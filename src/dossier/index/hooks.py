@@ -17,3 +17,13 @@ def attach(ar) -> None:
     # a large batch (an import into a new scope) builds that scope's indexes beside its writes
     ar.on_batch_begin.append(svc.on_batch_begin)
     ar.on_batch_prepare.append(svc.on_batch_prepare)
+    # dossier check reads every sealed index file (issue 16); Whoosh is imported only then
+    if not hasattr(ar, "extra_checks"):
+        ar.extra_checks = []
+    ar.extra_checks.append(_verify_files)
+
+
+def _verify_files(ar, report, **options) -> None:
+    from .verify import verify_files
+
+    verify_files(ar, report, **options)

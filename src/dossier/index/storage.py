@@ -98,6 +98,19 @@ class EncryptedStorage(RamStorage):
         sealed = self._disk(name).read_bytes()
         return aead.open_(self._key, sealed, self._ad(name), "检索索引文件")
 
+    def damaged(self) -> list[str]:
+        """Sealed files on disk whose authentication tag does not verify (for ``check``;
+        reads and decrypts each, keeps nothing)."""
+        bad = []
+        for name in sorted(self._disk_names()):
+            try:
+                self._read(name)
+            except FileNotFoundError:   # removed by a concurrent commit
+                continue
+            except IntegrityError:
+                bad.append(name + SUFFIX)
+        return bad
+
     def exists_on_disk(self) -> bool:
         return any(n.endswith(".toc") for n in self._disk_names())
 
