@@ -155,7 +155,9 @@ def test_clerk_agenda_equals_hand_computed_dates(fixture):
 def test_items_carry_the_contract_fields(fixture):
     with fixture.open(CLERK_A) as ar:
         a = ar.agenda(as_of=AS_OF)
-        names = {r["archive_no"]: r["name"] for r in ar.persons.list()}
+        people = ar.persons.list()
+        names = {r["archive_no"]: r["name"] for r in people}
+        ids = {r["archive_no"]: r["id"] for r in people}
     dues = [i["due"] for i in a.items]
     assert dues == sorted(dues)
     for i in a.items:
@@ -163,6 +165,9 @@ def test_items_carry_the_contract_fields(fixture):
         assert i["overdue"] == (i["due"] < AS_OF.isoformat())
         assert i["days"] == (date.fromisoformat(i["due"]) - AS_OF).days
         assert i["scope"] == SCOPE_A and i["name"] == names[i["archive_no"]] and i["reason"]
+        assert i["id"] == ids[i["archive_no"]]
+    assert list(a) == a.items and len(a) == len(a.items) and a[0] is a.items[0]   # a sequence of its items
+    assert {i["id"] for i in a} <= set(ids.values())
     d = a.to_dict()
     assert d["horizon"] == "2025-06-15" and d["overdue"] == sum(i["overdue"] for i in a.items)
     camp = [i for i in a.items if i["kind"] == "campaign_action"]

@@ -39,6 +39,16 @@ class Agenda:
     def horizon(self) -> date:
         return self.as_of + timedelta(days=self.within_days)
 
+    # a sequence of its items, so ``for item in ar.agenda()`` and ``len(...)`` work
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
     def to_dict(self) -> dict:
         return {"as_of": self.as_of.isoformat(), "within_days": self.within_days,
                 "horizon": self.horizon.isoformat(), "scope": self.scope, "persons": self.persons,
@@ -96,7 +106,7 @@ def _kinds(role: str, kinds: Iterable[str] | None) -> set[str]:
 
 
 def _item_dict(it: Item, row, profile: dict, as_of: date) -> dict:
-    return {"archive_no": row.archive_no, "dossier_id": row.id, "scope": row.scope_path,
+    return {"archive_no": row.archive_no, "id": row.id, "scope": row.scope_path,
             "name": profile.get("name"), "kind": it.kind, "kind_label": KINDS[it.kind],
             "due": it.due.isoformat(), "overdue": it.overdue(as_of), "days": (it.due - as_of).days,
             "reason": it.reason, **dict(it.extra)}
