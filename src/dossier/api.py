@@ -302,6 +302,12 @@ class Session:
 
         return Reports(self)
 
+    def agenda(self, scope: str | None = None, *, within_days: int = 14, as_of=None, kinds=None):
+        """The 工作台: what is due in ``scope`` by ``as_of + within_days`` (reports/agenda.py)."""
+        from .reports.agenda import agenda
+
+        return agenda(self, scope, within_days=within_days, as_of=as_of, kinds=kinds)
+
     def check(self, progress=None, **options):
         """``options``: ``heads`` (exported head files or directories), ``max_head_age_days``."""
         from .checker import check

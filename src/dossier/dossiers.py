@@ -132,13 +132,33 @@ class Dossiers:
 
     def heads(self, scope_ids: set[int]):
         """(row, version row, content) of the head of every dossier in ``scope_ids``,
-        in 档号 order — decrypted and verified like :meth:`load`."""
-        rows = self.ar.con.execute("SELECT id, archive_no, scope, head FROM dossiers ORDER BY archive_no").fetchall()
+        in 档号 order — decrypted and verified like :meth:`load` (hash, chain link to the
+        parent, author's signature), in one query rather than three per dossier."""
+        ar = self.ar
+        rows = ar.con.execute(
+            "SELECT d.id AS did, d.archive_no, d.scope, d.head, v.*, p.hash AS parent"
+            " FROM dossiers d JOIN versions v ON v.dossier=d.id AND v.version=d.head"
+            " LEFT JOIN versions p ON p.dossier=d.id AND p.version=d.head-1"
+            " ORDER BY d.archive_no").fetchall()
+        sign_pub: dict[str, bytes | None] = {}
+        paths: dict[int, str] = {}
         for r in rows:
-            if r["scope"] in scope_ids:
-                row = DossierRow(r["id"], r["archive_no"], r["scope"], self.ar.scopes.path_of(r["scope"]), r["head"])
-                v, content = self.load(row)
-                yield row, v, content
+            sid = r["scope"]
+            if sid not in scope_ids:
+                continue
+            if sid not in paths:
+                paths[sid] = ar.scopes.path_of(sid)
+            row = DossierRow(r["did"], r["archive_no"], sid, paths[sid], r["head"])
+            v = VersionRow.from_row(r)
+            author = v.author
+            if author not in sign_pub:
+                sign_pub[author] = self._sign_public(author)
+            parent = GENESIS if v.version == 1 else r["parent"]
+            problems = v.verify(ar.archive_id, sign_pub[author], parent, self._verified)
+            if problems:
+                raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
+            _, key = ar.keyring.scope_key(sid, "data", v.key_version)
+            yield row, v, open_content(ar.archive_id, sid, v, key)
 
     def show(self, ref: str, version: int | None = None, as_of: date | None = None) -> DossierView:
         from .rules.alerts import alerts

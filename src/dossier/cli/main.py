@@ -50,6 +50,7 @@ COMMANDS = {
     "verify-paper": "dossier.cli.inspect_cmd:verify_paper",
     # issue 11 — the browser
     "serve": "dossier.cli.serve:serve",
+    "agenda": "dossier.cli.agenda:agenda",
 }
 
 

@@ -76,6 +76,8 @@ def iso(d: date | None) -> str | None:
 
 def as_date(value) -> date | None:
     """A stored ISO string (or date) back to a date; None stays None. For rules on normalised data."""
+    if type(value) is str and len(value) == 10:      # the stored form, by far the most frequent
+        return date.fromisoformat(value)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

@@ -149,6 +149,9 @@ STATUS = EntryType("status", "状态", ("状态", "状态变更", "人员状态"
     Field("end", "结束日期", "date", allow_future=True, aliases=("出所日期", "解除日期", "截止日期")),
     Field("place", "执行地点", "str", aliases=("地点", "场所")),
     Field("decision_doc", "决定文书", "str", aliases=("决定书",)),
+    # 社区戒毒/社区康复: the day the person reported (须 15 日内报到, DOMAIN §1.4); a later
+    # 社区戒毒协议/社区康复协议 entry (signed at 报到) records it too
+    Field("report_date", "报到日期", "date", aliases=("报到时间",)),
     _NOTE,
 ))
 

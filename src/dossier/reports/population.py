@@ -40,8 +40,14 @@ class PersonRecord:
         return self.scope.split("/")[-1]
 
     def dated(self, *types: str) -> list[dict]:
-        return sorted((e for e in self.entries if (not types or e.get("type") in types) and as_date(e.get("date"))),
-                      key=lambda e: (e["date"], e.get("recorded_at", "")))
+        """Entries of ``types`` (all if none) with a date, oldest first; computed once per
+        record (reports only read them: do not modify the list)."""
+        key = ("dated", types)
+        if key not in self._cache:
+            self._cache[key] = sorted(
+                (e for e in self.entries if (not types or e.get("type") in types) and as_date(e.get("date"))),
+                key=lambda e: (e["date"], e.get("recorded_at", "")))
+        return self._cache[key]
 
     def death(self) -> date | None:
         if "death" not in self._cache:
