@@ -81,6 +81,7 @@ class TestInitOpen:
 
         ref, _ = world.add_person(world.scope_a)
         unlocked = api.unlock(world.path, "li", world.passwords["li"])
+        assert (unlocked.user, unlocked.role) == ("li", "clerk")
         assert "li" in repr(unlocked) and "keys" not in repr(unlocked)   # the keys never show
 
         def no_kdf(*a, **kw):

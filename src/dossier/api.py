@@ -95,11 +95,12 @@ class Unlocked:
     its repr shows none, and it is never written anywhere."""
 
     user: str
+    role: str           # at unlock; every session re-reads it
     archive_id: str
     keys: UserKeys
 
     def __repr__(self) -> str:
-        return f"Unlocked(user={self.user!r}, archive_id={self.archive_id!r})"
+        return f"Unlocked(user={self.user!r}, role={self.role!r}, archive_id={self.archive_id!r})"
 
 
 def _connect(path: Path, timeout: float):
@@ -133,7 +134,7 @@ def unlock(path, user: str, password, *, timeout: float = 30.0) -> Unlocked:
             raise WrongPassword(f"用户“{user}”不存在或口令错误") from None
     finally:
         con.close()
-    return Unlocked(user, cfg["archive_id"], keys)
+    return Unlocked(user, row["role"], cfg["archive_id"], keys)
 
 
 def open_unlocked(path, unlocked: Unlocked, *, timeout: float = 30.0) -> Session:
