@@ -1,6 +1,7 @@
 """The layers of DESIGN.md hold: import-linter's contracts in pyproject.toml
-(faces → api → features → session → model/rules/crypto/store, and no Click or
-web framework below the faces) are kept. Imports inside functions count."""
+(faces → api → features → session → model/rules/crypto/store; Click only in
+the CLI, the web framework only in the web face) are kept. Imports inside
+functions count."""
 
 from __future__ import annotations
 
