@@ -73,6 +73,63 @@ class TestInitOpen:
             assert ar.user.name == "li"
         assert ar.con is None       # closed by the context manager
 
+    def test_unlock_once_then_open_without_the_kdf(self, world, monkeypatch):
+        """The web server unseals a user's keys at login and opens a session per
+        request from them: no KDF after the first."""
+        from dossier import api
+        from dossier.crypto import kdf
+
+        ref, _ = world.add_person(world.scope_a)
+        unlocked = api.unlock(world.path, "li", world.passwords["li"])
+        assert (unlocked.user, unlocked.role) == ("li", "clerk")
+        assert "li" in repr(unlocked) and "keys" not in repr(unlocked)   # the keys never show
+
+        def no_kdf(*a, **kw):
+            raise AssertionError("the KDF ran again")
+
+        monkeypatch.setattr(kdf, "derive", no_kdf)
+        for i in range(2):
+            with api.open_unlocked(world.path, unlocked) as ar:
+                assert ar.user.name == "li" and ar.user.scopes == [world.scope_a]
+                assert ar.dossiers.show(ref.archive_no).version == 1 + i
+                ar.entries.add(ref.archive_no, "interview", VISIT, today=world.today)
+        with pytest.raises(AssertionError):       # open_archive does run it
+            dossier.open_archive(world.path, user="li", password=world.passwords["li"])
+
+    def test_revoked_user_keys_open_no_session(self, world):
+        from dossier import api
+
+        unlocked = api.unlock(world.path, "li", world.passwords["li"])
+        with api.open_unlocked(world.path, unlocked):
+            pass
+        with world.open("admin") as ar:
+            ar.users.revoke("li")
+        for attempt in (lambda: api.open_unlocked(world.path, unlocked),
+                        lambda: api.unlock(world.path, "li", world.passwords["li"])):
+            with pytest.raises(WrongPassword) as ei:
+                attempt()
+            assert ei.value.message == "用户“li”已被停用"
+            assert ei.value.exit_code == ExitCode.WRONG_PASSWORD
+
+    def test_unlocked_keys_of_another_archive_refused(self, world, tmp_path):
+        from dossier import api
+
+        dossier.init_archive(tmp_path / "other", name="另一库", admin="admin", password=world.passwords["admin"])
+        unlocked = api.unlock(tmp_path / "other", "admin", world.passwords["admin"])
+        with pytest.raises(WrongPassword):
+            api.open_unlocked(world.path, unlocked)
+
+    @pytest.mark.parametrize("user, pw", [("admin", "wrong-password"), ("nobody", "admin-pass-0001")])
+    def test_unlock_same_answer_for_unknown_user_and_wrong_password(self, world, snap, user, pw):
+        from dossier import api
+
+        before = snap(world.path)
+        with pytest.raises(WrongPassword) as ei:
+            api.unlock(world.path, user, pw)
+        assert ei.value.message == f"用户“{user}”不存在或口令错误"
+        assert ei.value.exit_code == ExitCode.WRONG_PASSWORD
+        assert snap(world.path) == before
+
     def test_transactions_nest_and_roll_back(self, world):
         ref, _ = world.add_person(world.scope_a)
         with world.open("li") as ar:

@@ -2,54 +2,34 @@
 
 Each capability lives in its own module and hangs off the session
 (``ar.persons``, ``ar.entries``, ``ar.dossiers``, ``ar.users`` …), so this
-file stays small.
+file stays small. The session itself, the user and the roles live below the
+features in :mod:`dossier.session`, the timestamp in :mod:`dossier.clock`;
+they are re-exported here, so ``from dossier.api import Session`` keeps
+working (DESIGN.md "Layers").
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import tomllib
 import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from .clock import now_iso
+from .config import password_bytes
 from .crypto import aead, kdf
-from .crypto.keyring import Keyring
 from .crypto.keys import UserKeys, wrap_to
-from .errors import ArchiveExists, InvalidInput, NoArchive, PermissionDenied, WrongPassword
+from .errors import ArchiveExists, InvalidInput, NoArchive, WrongPassword
+from .session import ROLE_LABELS, ROLES, Session, User
 from .store import meta
-from .store.atomic import atomic_write, crash_point
-from .store.blobs import BlobStore
+from .store.atomic import atomic_write
+
+__all__ = ["FORMAT_VERSION", "ROLES", "ROLE_LABELS", "Session", "Unlocked", "User", "init_archive", "now_iso",
+           "open_archive", "open_unlocked", "read_config", "unlock"]
 
 FORMAT_VERSION = 1
-ROLES = ("admin", "clerk", "approver", "inspector")
-ROLE_LABELS = {"admin": "管理员", "clerk": "社区专干", "approver": "审批人", "inspector": "督查人员"}
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def _as_bytes(password) -> bytes:
-    if hasattr(password, "reveal"):
-        password = password.reveal()
-    return password.encode() if isinstance(password, str) else bytes(password)
-
-
-@dataclass
-class User:
-    name: str
-    role: str
-    step: str | None = None
-    scopes: list[str] = field(default_factory=list)
-
-    @property
-    def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role)
 
 
 def read_config(path: Path) -> dict:
@@ -79,7 +59,7 @@ def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfPa
     (path / "objects").mkdir(exist_ok=True, mode=0o700)
     con = meta.create(path / "meta.db")
     keys = UserKeys.generate()
-    salt, sealed = keys.seal(_as_bytes(password), params)
+    salt, sealed = keys.seal(password_bytes(password), params)
     with meta.transaction(con):
         con.execute(
             "INSERT INTO users(name, role, status, box_pub, sign_pub, salt, sealed, kdf, created, added_by)"
@@ -107,220 +87,92 @@ def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfPa
     return archive_id
 
 
-def open_archive(path, *, user: str, password, timeout: float = 30.0) -> "Session":
-    path = Path(path)
+@dataclass(frozen=True, repr=False)
+class Unlocked:
+    """A user's keys, unsealed once (at login). :func:`open_unlocked` opens
+    sessions with them without running the KDF again; the user row is re-read
+    each time, so a revoked user's keys stop working at once. Holds secrets:
+    its repr shows none, and it is never written anywhere."""
+
+    user: str
+    role: str           # at unlock; every session re-reads it
+    archive_id: str
+    keys: UserKeys
+
+    def __repr__(self) -> str:
+        return f"Unlocked(user={self.user!r}, role={self.role!r}, archive_id={self.archive_id!r})"
+
+
+def _connect(path: Path, timeout: float):
     cfg = read_config(path)
     sync = str(cfg.get("store", {}).get("synchronous", "FULL")).upper()
     if sync not in ("FULL", "NORMAL"):
         raise InvalidInput(field="store.synchronous", reason="archive.toml 中只能是 FULL 或 NORMAL")
-    con = meta.connect(path / "meta.db", timeout=timeout, synchronous=sync)
+    return cfg, meta.connect(path / "meta.db", timeout=timeout, synchronous=sync)
+
+
+def _active_row(con, user: str, unknown: str):
     row = con.execute("SELECT * FROM users WHERE name=?", (user,)).fetchone()
     if row is None:
-        con.close()
-        raise WrongPassword(f"用户“{user}”不存在或口令错误")
+        raise WrongPassword(unknown)
     if row["status"] != "active":
-        con.close()
         raise WrongPassword(f"用户“{user}”已被停用")
-    params = kdf.KdfParams.from_dict(tomllib.loads(row["kdf"]))
+    return row
+
+
+def unlock(path, user: str, password, *, timeout: float = 30.0) -> Unlocked:
+    """Run the KDF once and unseal ``user``'s keys. The same answer for an
+    unknown user and a wrong password (:class:`WrongPassword`, exit 12)."""
+    path = Path(path)
+    cfg, con = _connect(path, timeout)
     try:
-        keys = UserKeys.unseal(_as_bytes(password), row["salt"], row["sealed"], params)
-    except WrongPassword:
+        row = _active_row(con, user, f"用户“{user}”不存在或口令错误")
+        params = kdf.KdfParams.from_dict(tomllib.loads(row["kdf"]))
+        try:
+            keys = UserKeys.unseal(password_bytes(password), row["salt"], row["sealed"], params)
+        except WrongPassword:
+            raise WrongPassword(f"用户“{user}”不存在或口令错误") from None
+    finally:
         con.close()
-        raise WrongPassword(f"用户“{user}”不存在或口令错误") from None
-    return Session(path, con, cfg, row, keys, timeout=timeout)
+    return Unlocked(user, row["role"], cfg["archive_id"], keys)
 
 
-class Session:
-    """An open archive, unlocked for one user. Use as a context manager."""
+def open_unlocked(path, unlocked: Unlocked, *, timeout: float = 30.0) -> Session:
+    """A session for keys :func:`unlock` unsealed earlier, without the KDF.
+    Refused (:class:`WrongPassword`) once the user is revoked or gone, or when
+    the keys are not the user's on this archive any more."""
+    path = Path(path)
+    user = unlocked.user
+    cfg, con = _connect(path, timeout)
+    try:
+        row = _active_row(con, user, f"用户“{user}”已被停用")
+        if (cfg["archive_id"] != unlocked.archive_id or bytes(row["box_pub"]) != unlocked.keys.box_public
+                or bytes(row["sign_pub"]) != unlocked.keys.sign_public):
+            raise WrongPassword(f"用户“{user}”已被停用")
+        return _equip(Session(path, con, cfg, row, unlocked.keys, timeout=timeout))
+    except BaseException:
+        con.close()
+        raise
 
-    def __init__(self, path: Path, con, cfg: dict, user_row, keys: UserKeys, timeout: float = 30.0):
-        from .dossiers import Dossiers
-        from .persons import Entries, Persons
-        from .users import Scopes, Users
 
-        self.path = path
-        self.con = con
-        self.config = cfg
-        self.archive_id: str = cfg["archive_id"]
-        self.name: str = cfg.get("name", "")
-        self.timeout = timeout
-        self.keys = keys
-        self.keyring = Keyring(con, self.archive_id, user_row["name"], keys)
-        self.object_store = BlobStore(path / "objects")
-        self.on_commit: list = []        # fn(session, row, version, state), once per changed dossier
-        self.on_commit_batch: list = []  # fn(session, [(row, version, state), ...]), once per transaction
-        # fn(session, size_hint) -> watcher or None, when a large batch begins; a watcher gets
-        # .change(row, version, state) for every write and .close() when the batch ends
-        self.on_batch_begin: list = []
-        # fn(session, size_hint) -> handle with .close() or None, before the work that leads to a
-        # large batch (an import's validation): hooks may start preparing meanwhile
-        self.on_batch_prepare: list = []
-        self._watchers: list = []
-        self._tx_depth = 0
-        self._pending: dict = {}
-        self.scopes = Scopes(self)
-        self.user = User(user_row["name"], user_row["role"], user_row["step"],
-                         self.scopes.granted_paths(user_row["name"]))
-        self.users = Users(self)
-        self.persons = Persons(self)
-        self.entries = Entries(self)
-        self.dossiers = Dossiers(self)
-        from .blobs import Blobs
-        self.blobs = Blobs(self)
-        self._load_plugins()
+def _equip(ar: Session) -> Session:
+    """Hang the archive's records off a new session, then the plugins (the
+    session sits below these modules, so the façade attaches them)."""
+    from .blobs import Blobs
+    from .dossiers import Dossiers
+    from .persons import Entries, Persons
+    from .users import Scopes, Users
 
-    def _load_plugins(self) -> None:
-        """Capabilities from later packages that hook into commits (search index)."""
-        import importlib
+    ar.scopes = Scopes(ar)
+    ar.users = Users(ar)
+    ar.persons = Persons(ar)
+    ar.entries = Entries(ar)
+    ar.dossiers = Dossiers(ar)
+    ar.blobs = Blobs(ar)
+    ar._load_plugins()
+    return ar
 
-        for mod in ("dossier.approve.hooks", "dossier.index.hooks"):
-            try:
-                m = importlib.import_module(mod)
-            except ModuleNotFoundError as e:
-                if e.name != mod:
-                    raise
-                continue
-            m.attach(self)
 
-    # -- lifecycle -------------------------------------------------------
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-            self.con = None
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # -- transactions ----------------------------------------------------
-    @contextmanager
-    def transaction(self):
-        """One SQLite write transaction; nested calls join the outer one.
-
-        Commit hooks (index updates) run after the outermost commit."""
-        if self._tx_depth:
-            self._tx_depth += 1
-            try:
-                yield self.con
-            finally:
-                self._tx_depth -= 1
-            return
-        self._tx_depth = 1
-        try:
-            with meta.transaction(self.con, timeout=self.timeout):
-                yield self.con
-                crash_point("before-commit")
-        except BaseException:
-            self._pending.clear()
-            raise
-        finally:
-            self._tx_depth = 0
-        crash_point("after-commit")
-        items, self._pending = list(self._pending.values()), {}
-        if items:
-            for fn in self.on_commit_batch:
-                fn(self, items)
-            for fn in self.on_commit:
-                for item in items:
-                    fn(self, *item)
-
-    @contextmanager
-    def batch(self, size_hint: int = 0):
-        """A transaction expected to change about ``size_hint`` dossiers (an
-        import): hooks may prepare beside the writes (the search index of a
-        new scope is built while its rows are written). Nested: joins the
-        outer transaction."""
-        if self._tx_depth or size_hint <= 0 or not self.on_batch_begin:
-            with self.transaction() as con:
-                yield con
-            return
-        watchers = [w for fn in self.on_batch_begin if (w := fn(self, size_hint)) is not None]
-        self._watchers = watchers
-        try:
-            with self.transaction() as con:
-                yield con
-        finally:
-            self._watchers = []
-            for w in watchers:      # after the commit hooks; on a rollback, throws away what was prepared
-                try:
-                    w.close()
-                except Exception:   # noqa: BLE001 - cleanup must not hide the batch's own outcome
-                    logging.getLogger("dossier").warning("批量操作的附属处理未能正常结束", exc_info=True)
-
-    @contextmanager
-    def preparing_batch(self, size_hint: int):
-        """Around the work that leads up to a batch of about ``size_hint``
-        changes (an import reads and checks its file): hooks may prepare on the
-        side meanwhile (index workers start and load their dictionaries on an
-        otherwise idle core). What the batch did not take up is released."""
-        handles = [h for fn in self.on_batch_prepare if (h := fn(self, size_hint)) is not None] \
-            if size_hint > 0 else []
-        try:
-            yield
-        finally:
-            for h in handles:
-                h.close()
-
-    def after_commit(self, row, version: int, state: dict) -> None:
-        """Queue the commit hooks; a batch coalesces several changes of one
-        dossier into its last state."""
-        self._pending.pop(row.id, None)
-        self._pending[row.id] = (row, version, state)
-        for w in self._watchers:
-            w.change(row, version, state)
-
-    # -- permissions -----------------------------------------------------
-    def require_role(self, *roles: str, what: str = "此操作") -> None:
-        if self.user.role not in roles:
-            allowed = "、".join(ROLE_LABELS[r] for r in roles)
-            raise PermissionDenied(f"{self.user.role_label}“{self.user.name}”无权{what}（仅限{allowed}）")
-
-    def scope_key(self, scope_path: str) -> bytes:
-        return self.keyring.scope_key(self.scopes.id_of(scope_path))[1]
-
-    def inspect_key(self, scope_path: str) -> bytes:
-        return self.keyring.scope_key(self.scopes.id_of(scope_path), "inspect")[1]
-
-    # -- capabilities of the feature packages (lazy: nothing heavy is imported on open)
-    @property
-    def forms(self):
-        from .forms.facade import Forms
-
-        return Forms(self)
-
-    @property
-    def meetings(self):
-        from .forms.facade import Meetings
-
-        return Meetings(self)
-
-    @property
-    def reports(self):
-        from .reports import Reports
-
-        return Reports(self)
-
-    def agenda(self, scope: str | None = None, *, within_days: int = 14, as_of=None, kinds=None):
-        """The 工作台: what is due in ``scope`` by ``as_of + within_days`` (reports/agenda.py)."""
-        from .reports.agenda import agenda
-
-        return agenda(self, scope, within_days=within_days, as_of=as_of, kinds=kinds)
-
-    def check(self, progress=None, **options):
-        """``options``: ``heads`` (exported head files or directories), ``max_head_age_days``."""
-        from .checker import check
-
-        return check(self, progress, **options)
-
-    def gc(self, *, dry_run: bool = False, min_age_s: float = 600.0) -> dict:
-        from .gc import gc
-
-        return gc(self, dry_run=dry_run, min_age_s=min_age_s)
-
-    def audit(self, action: str, **details) -> None:
-        """Record an audit event (the hash-chained log plugs in here)."""
-        log = getattr(self, "audit_log", None)
-        if log is not None:
-            log(action, **details)
+def open_archive(path, *, user: str, password, timeout: float = 30.0) -> Session:
+    """Open the archive as ``user``: :func:`unlock`, then :func:`open_unlocked`."""
+    return open_unlocked(path, unlock(path, user, password, timeout=timeout), timeout=timeout)

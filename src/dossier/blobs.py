@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .clock import now_iso
 from .crypto import aead
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 
 def blob_ad(archive_id: str, scope: int, dossier: str | None, kind: str) -> bytes:
@@ -22,8 +23,6 @@ class Blobs:
             key: str = "data") -> str:
         """Seal ``data`` under the scope's key and store it; returns the blob id.
         The file is fsynced before the row that references it is committed."""
-        from .api import now_iso
-
         ar = self.ar
         sid = scope if isinstance(scope, int) else ar.scopes.id_of(scope)
         kv, k = ar.keyring.scope_key(sid, key)

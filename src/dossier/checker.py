@@ -21,7 +21,7 @@ from .users import user_record_bytes
 from .versions import GENESIS, VersionRow, content_ad
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 
 @dataclass

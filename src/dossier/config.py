@@ -46,6 +46,13 @@ class Password:
         return len(self._value)
 
 
+def password_bytes(password: Password | str | bytes) -> bytes:
+    """A password as the bytes the KDF takes (a :class:`Password`, text or bytes)."""
+    if hasattr(password, "reveal"):
+        password = password.reveal()
+    return password.encode() if isinstance(password, str) else bytes(password)
+
+
 def archive_path(option: str | None, env: Mapping[str, str] = os.environ) -> Path:
     return Path(option or env.get("DOSSIER_ARCHIVE") or DEFAULT_ARCHIVE)
 

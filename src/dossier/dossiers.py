@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Callable
 
+from .clock import now_iso
 from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from .store.atomic import crash_point
 from .versions import GENESIS, VersionRow, content_ad, encode_state, open_content, version_hash
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 READ_ROLES = ("admin", "clerk", "approver")
 WRITE_ROLES = ("admin", "clerk")
@@ -210,8 +211,6 @@ class Dossiers:
 
     def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
                message: str) -> DossierRow:
-        from .api import now_iso
-
         con = self.ar.con
         con.execute("INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
                     " VALUES(?,?,?,?,?,0,?)",
@@ -221,7 +220,6 @@ class Dossiers:
         return row
 
     def _write(self, row: DossierRow, state: dict, message: str) -> int:
-        from .api import now_iso
         from .crypto import aead
 
         ar = self.ar

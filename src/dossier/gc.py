@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 
 def gc(ar: "Session", *, dry_run: bool = False, min_age_s: float = 600.0) -> dict:

@@ -30,7 +30,7 @@ from .crypto import aead, keys
 from .errors import IntegrityError, InvalidInput
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 PREFIX = "DP1"
 HASH_BYTES = 10

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Mapping
 
+from .clock import now_iso
 from .dossiers import EMPTY_STATE, WRITE_ROLES, DossierRow
 from .errors import InvalidInput, PermissionDenied
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 
 @dataclass
@@ -144,7 +145,6 @@ class Entries:
             today: date | None = None, import_batch: str | None = None) -> dict:
         """Append an entry. ``import_batch`` marks historical records loaded in bulk
         (a roster import), so timing checks (backdating, bursts) skip them."""
-        from .api import now_iso
         from .model.dossier_rules import check_dossier
         from .model.entries import ENTRY_TYPES, normalize_entry, resolve_entry_type
 

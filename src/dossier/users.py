@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .clock import now_iso
+from .config import password_bytes
 from .crypto import aead, kdf
 from .crypto.keyring import DATA, INSPECT
 from .crypto.keys import UserKeys
 from .errors import InvalidInput, NotFound, PermissionDenied, RefusedOperation
+from .session import ROLES, granted_scope_paths
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 STEPS = ("社区初评", "派出所核查", "会商", "街道审批", "区禁毒办备案")
 # users.status as shown to people (the stored/JSON values stay active/revoked)
@@ -76,9 +79,7 @@ class Scopes:
         return [i for i, s in self._load().items() if s["path"] == prefix or s["path"].startswith(prefix + "/")]
 
     def granted_paths(self, user: str) -> list[str]:
-        rows = self.ar.con.execute(
-            "SELECT s.path FROM grants g JOIN scopes s ON s.id=g.scope WHERE g.user=? ORDER BY s.path", (user,))
-        return [r[0] for r in rows]
+        return granted_scope_paths(self.ar.con, user)
 
     def covered(self, user: str | None = None, role: str | None = None) -> set[int]:
         """Scope ids a user may act on: admins everything, others their grants' subtrees."""
@@ -114,7 +115,6 @@ class Scopes:
             raise InvalidInput(field="code", reason="区划代码须为 3–12 位数字")
         parts = path.split("/")
         created = []
-        from .api import now_iso
         with ar.transaction() as con:
             parent = None
             for i in range(1, len(parts) + 1):
@@ -163,8 +163,6 @@ class Users:
         return out
 
     def add(self, name: str, *, role: str, password, scopes: list[str] = (), step: str | None = None) -> dict:
-        from .api import ROLES, _as_bytes, now_iso
-
         ar = self.ar
         ar.require_role("admin", what="新增用户")
         validate_user_name(name)
@@ -176,7 +174,7 @@ class Users:
             raise InvalidInput(field="step", reason="审批人须指定 --step（审批环节）")
         if role != "admin" and not scopes:
             raise InvalidInput(field="scope", reason="须至少指定一个辖区 --scope")
-        pw = _as_bytes(password)
+        pw = password_bytes(password)
         if len(pw) < 8:
             raise InvalidInput(field="password", reason="口令至少 8 个字符")
         if ar.con.execute("SELECT 1 FROM users WHERE name=?", (name,)).fetchone():
@@ -212,8 +210,6 @@ class Users:
     def revoke(self, name: str) -> dict:
         """Stop a user: no login, its wrapped keys deleted, and every scope key it
         held rotated (new writes use keys the user never had)."""
-        from .api import now_iso
-
         ar = self.ar
         ar.require_role("admin", what="停用用户")
         row = ar.con.execute("SELECT role, status FROM users WHERE name=?", (name,)).fetchone()
@@ -239,10 +235,8 @@ class Users:
         return {"name": name, "rotated_scopes": len({s for s, _ in held})}
 
     def passwd(self, new_password) -> None:
-        from .api import _as_bytes
-
         ar = self.ar
-        pw = _as_bytes(new_password)
+        pw = password_bytes(new_password)
         if len(pw) < 8:
             raise InvalidInput(field="password", reason="口令至少 8 个字符")
         params = kdf.KdfParams.from_dict(ar.config["kdf"])

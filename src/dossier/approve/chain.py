@@ -28,12 +28,13 @@ import hashlib
 import uuid
 from typing import TYPE_CHECKING
 
+from ..clock import now_iso
 from ..errors import IntegrityError, InvalidInput, NotFound, PermissionDenied, RefusedOperation
 from . import pdfsign
 from .pdfsign import STEPS
 
 if TYPE_CHECKING:
-    from ..api import Session
+    from ..session import Session
 
 LEVELS = ("高", "中", "低")
 PLAN_FILING = {"高": "区禁毒办", "中": "街道"}
@@ -60,10 +61,6 @@ def _parse_date(v) -> _dt.date:
         return _dt.date.fromisoformat(str(v).strip().replace("/", "-").replace(".", "-"))
     except ValueError:
         raise InvalidInput(field="date", reason=f"日期“{v}”应为 YYYY-MM-DD") from None
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 def _sha(b: bytes) -> str:
@@ -159,7 +156,7 @@ class Approvals:
     def _step_entry(self, step, opinion, d, pdf, blob, action="sign", **more) -> dict:
         u = self.ar.user
         return {"step": step, "action": action, "signer": u.name, "role": u.role, "opinion": opinion,
-                "date": d.isoformat(), "time": _now(), "blob": blob, "sha256": _sha(pdf), **more}
+                "date": d.isoformat(), "time": now_iso(), "blob": blob, "sha256": _sha(pdf), **more}
 
     # ------------------------------------------------------------------ the chain
     def submit(self, ref: str, *, level: str, reason: str, date=None, opinion: str | None = None,
@@ -190,7 +187,7 @@ class Approvals:
         signed = self._sign_pdf(form_pdf, "社区初评", op, d)
         blob = self._blob(row, signed)
         new = {"id": aid, "level": level, "reason": reason, "basis_version": row.head,
-               "form_ref": form_ref, "created": _now(), "status": OPEN, "base_blob": base_blob,
+               "form_ref": form_ref, "created": now_iso(), "status": OPEN, "base_blob": base_blob,
                "base_sha256": _sha(form_pdf), "form": blob, "form_sha256": _sha(signed),
                "steps": [self._step_entry("社区初评", op, d, signed, blob, level=level)]}
         v = self._commit(row, new, f"审批表：社区初评（建议{level}风险）", new_round=True)

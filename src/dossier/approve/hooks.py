@@ -35,7 +35,7 @@ from ..crypto.keys import RAW, RAW_PRIV, UserKeys, wrap_to
 from ..errors import PermissionDenied, RefusedOperation
 
 if TYPE_CHECKING:
-    from ..api import Session
+    from ..session import Session
 
 # Detail keys that name or point at a person: sealed, never stored in clear.
 PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",

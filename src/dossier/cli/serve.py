@@ -63,17 +63,13 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http):
             tmp = tempfile.mkdtemp(prefix="dossier-tls-")
             os.chmod(tmp, 0o700)
             tls_key, tls_cert = _self_signed(env, host, Path(tmp))
-        from ..web.app import create_app
+        from ..web.app import create_app, run
 
         app = create_app(path, tls=tls)
-        import uvicorn
-
         scheme = "https" if tls else "http"
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         click.echo(f"档案库 {path} 已在 {scheme}://{shown}:{port}/ 提供服务（Ctrl-C 停止）")
-        uvicorn.run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-                    log_level="info", access_log=True, server_header=False, date_header=True,
-                    log_config=_log_config())
+        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -94,18 +90,3 @@ def _self_signed(env, host: str, where) -> tuple[str, str]:
     atomic_write(where / "server.key", key_pem, mode=0o600)
     atomic_write(where / "server.pem", cert_pem, mode=0o600)
     return str(where / "server.key"), str(where / "server.pem")
-
-
-def _log_config() -> dict:
-    """uvicorn's logging, with request lines that carry the path only (never a query:
-    the pages put no personal data in a URL, and a filter's values stay out too)."""
-    return {
-        "version": 1, "disable_existing_loggers": False,
-        "filters": {"nq": {"()": "dossier.web.logs.NoQuery"}},
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s"}},
-        "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["nq"],
-                             "stream": "ext://sys.stderr"}},
-        "loggers": {"uvicorn": {"handlers": ["out"], "level": "INFO", "propagate": False},
-                    "uvicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
-                    "dossier": {"handlers": ["out"], "level": "INFO", "propagate": False}},
-    }

@@ -18,13 +18,14 @@ import json
 import os
 from typing import TYPE_CHECKING
 
+from ..clock import now_iso
 from ..crypto import aead
 from ..crypto.keys import wrap_to
 from ..errors import DisclosureRefused, InvalidInput, NotFound, PermissionDenied
 from . import leakguard, packages
 
 if TYPE_CHECKING:
-    from ..api import Session
+    from ..session import Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS disclosures(
@@ -75,7 +76,6 @@ class Disclosures:
         ids = [ar.dossiers.resolve(r).id for r in refs]
         if not ids:
             raise InvalidInput(field="refs", reason="须至少给出一个档号")
-        from ..api import now_iso
         did = "D" + _dt.date.today().strftime("%Y%m%d") + "-" + os.urandom(3).hex()
         with ar.transaction() as con:
             con.execute("INSERT INTO disclosures(id, requester, purpose, fields, dossiers, until, status, created)"
@@ -104,8 +104,6 @@ class Disclosures:
         return rows
 
     def grant(self, did: str) -> dict:
-        from ..api import now_iso
-
         ar = self.ar
         d = self._get(did)
         if d["status"] != REQUESTED:
@@ -136,8 +134,6 @@ class Disclosures:
         return self.show(did)
 
     def revoke(self, did: str) -> dict:
-        from ..api import now_iso
-
         ar = self.ar
         d = self._get(did)
         if d["status"] == REVOKED:

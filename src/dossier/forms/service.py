@@ -1,6 +1,6 @@
 """Forms on an open archive: fill (and keep), meetings, attachments, binding.
 
-Every function takes an open :class:`dossier.api.Session` and does one thing;
+Every function takes an open :class:`dossier.session.Session` and does one thing;
 the CLI commands are thin wrappers around these.
 """
 
@@ -14,17 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from dossier.clock import now_iso
 from dossier.errors import InvalidInput, NotFound
 from dossier.forms import Registry, context_for
 from dossier.forms import render_form as render
 from dossier.forms.fmt import text
 
 MEETING_KIND = "meeting"
-
-
-def _now() -> str:
-    from dossier.api import now_iso
-    return now_iso()
 
 
 def dossier_dict(view) -> dict:
@@ -103,7 +99,7 @@ def _keep(ar, ref: str, code: str, title: str, category, today: date, docx: byte
     """Store a generated document encrypted in the person's dossier (a new version)."""
     row = ar.dossiers.resolve(ref)
     doc = {"id": str(uuid.uuid4()), "code": code, "title": title, "date": today.isoformat(),
-           "category_order": category if category is not None else 11, "generated_at": _now(),
+           "category_order": category if category is not None else 11, "generated_at": now_iso(),
            "generated_by": ar.user.name, "basis_version": basis_version}
     if paper_doc:
         doc["paper_doc"] = paper_doc
@@ -304,7 +300,7 @@ def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
                "attendees": list(data.get("attendees") or []), "observers": list(data.get("observers") or []),
                "absentees": list(data.get("absentees") or []), "decisions": list(data.get("decisions") or []),
                "distribution": text(data.get("distribution") or ""), "overview": text(data.get("overview") or ""),
-               "persons": persons, "recorded_at": _now(), "recorded_by": ar.user.name}
+               "persons": persons, "recorded_at": now_iso(), "recorded_by": ar.user.name}
     ar.require_role("admin", "clerk", what="记录会商会议")
     if meeting["no"] and any(m.get("no") == meeting["no"] for m in list_meetings(ar)):
         raise InvalidInput(f"会议记录有误，未保存：期号“{meeting['no']}”已有会议记录（见 dossier meeting list）")
@@ -371,7 +367,7 @@ def attach(ar, ref: str, data: bytes, filename: str, *, title: str, category: st
     item = {"id": str(uuid.uuid4()), "title": str(title).strip(), "category": category or "",
             "category_order": order, "date": (on or today).isoformat(), "pages": clean.pages,
             "mime": clean.mime, "kind": clean.kind, "size": clean.size, "sha256": clean.sha256,
-            "added_at": _now(), "added_by": ar.user.name}
+            "added_at": now_iso(), "added_by": ar.user.name}
     with ar.transaction():
         item["blob"] = ar.blobs.put(clean.data, scope=row.scope, dossier_id=row.id, kind="attachment")
         version = ar.dossiers.commit(row, lambda s: s.setdefault("attachments", []).append(item),

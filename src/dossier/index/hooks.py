@@ -1,4 +1,4 @@
-"""Attach search to a session (called by ``dossier.api.Session`` on open).
+"""Attach search to a session (called by ``Session._load_plugins`` on open).
 
 Cheap on purpose: nothing is imported from Whoosh or jieba and no index is
 read until the first search or commit.

@@ -8,10 +8,11 @@ import json
 from datetime import date
 from typing import TYPE_CHECKING, Mapping
 
+from ..clock import now_iso
 from ..errors import NotFound, PermissionDenied
 
 if TYPE_CHECKING:
-    from ..api import Session
+    from ..session import Session
 
 INSPECTION_KIND = "inspection"
 
@@ -45,7 +46,6 @@ class Reports:
 
         With ``save``, the masked result is sealed under the scope's inspection
         key so inspectors of that scope can read it (:meth:`saved_inspection`)."""
-        from ..api import now_iso
         from .inspection import rule_codes, run_checks, summary, thresholds
         from .population import load_population
 

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Mapping
 
+from ..clock import now_iso
 from ..errors import InvalidInput, NotFound, PermissionDenied, RefusedOperation
 from ..model.dates import as_date, parse_date
 from .population import PersonRecord, by_community, ratio
 
 if TYPE_CHECKING:
-    from ..api import Session
+    from ..session import Session
 
 BLOB_KIND = "campaign"
 ACTIONS = {"interview": "见面谈话", "test": "检测", "assessment": "风险评估"}
@@ -211,7 +212,6 @@ class Campaigns:
         self.ar = ar
 
     def add(self, data: Mapping, *, replace: bool = False) -> Campaign:
-        from ..api import now_iso
         from ..users import normalize_scope_path
 
         ar = self.ar

@@ -17,7 +17,7 @@ from ..model.dates import as_date
 from ..model.dossier_rules import death_date, status_on
 
 if TYPE_CHECKING:
-    from ..api import Session
+    from ..session import Session
 
 # entries that show someone actually worked the file
 WORK_TYPES = ("interview", "test", "assessment", "measure")

@@ -88,3 +88,15 @@ async def _not_allowed(request, exc):
 def _plain(title: str, body: str) -> str:
     return (f"<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title}</title>"
             f"<link rel=stylesheet href=/static/app.css><main class=narrow><h1>{title}</h1><p>{body}</p></main>")
+
+
+def run(app: Starlette, *, host: str, port: int, ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None) -> None:
+    """Serve ``app`` with uvicorn until interrupted (request lines logged without queries)."""
+    import uvicorn
+
+    from .logs import uvicorn_log_config
+
+    uvicorn.run(app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                log_level="info", access_log=True, server_header=False, date_header=True,
+                log_config=uvicorn_log_config())

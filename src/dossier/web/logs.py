@@ -12,3 +12,18 @@ class NoQuery(logging.Filter):
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
             record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
         return True
+
+
+def uvicorn_log_config() -> dict:
+    """uvicorn's logging, with request lines that carry the path only (never a query:
+    the pages put no personal data in a URL, and a filter's values stay out too)."""
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "filters": {"nq": {"()": "dossier.web.logs.NoQuery"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s"}},
+        "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["nq"],
+                             "stream": "ext://sys.stderr"}},
+        "loggers": {"uvicorn": {"handlers": ["out"], "level": "INFO", "propagate": False},
+                    "uvicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
+                    "dossier": {"handlers": ["out"], "level": "INFO", "propagate": False}},
+    }

@@ -41,7 +41,7 @@ class WebSession:
 
     def library(self, path: Path):
         """The open library session (opened on first use; the user re-checked each time)."""
-        from . import _compat as api
+        from .. import api
 
         if self.unlocked is None:
             raise WrongPassword("会话已结束，请重新登录")
@@ -75,11 +75,11 @@ class SessionStore:
 
     def login(self, user: str, password) -> WebSession:
         """Run the KDF once; raises WrongPassword (the same message for an unknown user)."""
-        from . import _compat as api
+        from .. import api
 
         unlocked = api.unlock(self.path, user=user, password=password)
         now = self.clock()
-        ws = WebSession(secrets.token_urlsafe(32), unlocked.name, unlocked.role, secrets.token_urlsafe(32),
+        ws = WebSession(secrets.token_urlsafe(32), unlocked.user, unlocked.role, secrets.token_urlsafe(32),
                         now, now, unlocked)
         with self._lock:
             self._by_id[ws.sid] = ws

@@ -96,8 +96,7 @@ def password_page(ctx: Ctx):
         error = "两次输入的新口令不一致"
     else:
         try:
-            from ...api import _as_bytes  # noqa: F401 - the library checks the length
-            from .. import _compat as api
+            from ... import api
 
             api.unlock(ctx.app.state.path, user=ctx.ws.user, password=old)   # the old one, once more
             ctx.ar.users.passwd(new)
