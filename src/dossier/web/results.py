@@ -32,7 +32,7 @@ def _purge(ctx, store: dict) -> None:
     ttl = ctx.app.state.settings.idle_s
     now = time.monotonic()
     for k, v in list(store.items()):
-        if v["sid"] not in live or (v.get("done", True) and now - v["at"] > ttl):
+        if v["sid"] not in live or (not v.get("running") and now - v["at"] > ttl):
             store.pop(k, None)
 
 
@@ -42,7 +42,7 @@ def keep(ctx, kind: str, data, **extra) -> str:
     with _lock:
         store = _store(ctx)
         _purge(ctx, store)
-        mine = sorted((v["at"], k) for k, v in store.items() if v["sid"] == ctx.ws.sid and v.get("done", True))
+        mine = sorted((v["at"], k) for k, v in store.items() if v["sid"] == ctx.ws.sid and not v.get("running"))
         for _, k in mine[:max(0, len(mine) - PER_SESSION + 1)]:
             store.pop(k, None)
         store[token] = {"sid": ctx.ws.sid, "user": ctx.ws.user, "kind": kind, "data": data,
