@@ -13,7 +13,7 @@ import re
 
 from starlette.routing import Route
 
-from ...errors import DisclosureRefused, InvalidInput
+from ...errors import DisclosureRefused, InvalidInput, NotFound, PermissionDenied
 from .. import results
 from ..pages import Ctx, page
 
@@ -53,7 +53,7 @@ def disclosures(ctx: Ctx):
             return ctx.redirect("/disclosures", f"已提交披露申请 {out['id']}（{out['persons']} 人），等待授权")
         except InvalidInput as e:
             errors[e.field if e.field in form else "refs"] = e.reason or e.message
-        except DisclosureRefused as e:
+        except (DisclosureRefused, NotFound, PermissionDenied) as e:
             errors["refs"] = e.message
     rows = list(reversed(d.list()))
     me, role = ar.user.name, ar.user.role
