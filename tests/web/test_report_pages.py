@@ -208,3 +208,13 @@ def test_paper_verification_input_errors(web, world):
     r = b.post("/verify", data={"code": "XYZ123"})
     assert r.status_code == 400 and "DP1" in r.text
     assert b.post("/verify", data={"code": tok.token}, csrf=False).status_code == 403
+
+
+def test_inspection_errors_are_shown_on_the_form(web, world):
+    _persons(world, 1)
+    q = web("qian")
+    r = q.get(f"/inspection?scope={STREET}")
+    assert r.status_code == 400 and "还没有已保存的督查结果" in r.text
+    b = web("li")
+    r = b.post("/inspection", data={"save": "1"})
+    assert r.status_code == 400 and "须选定辖区" in r.text

@@ -17,7 +17,7 @@ from datetime import date
 
 from starlette.routing import Route
 
-from ...errors import IntegrityError, InvalidInput
+from ...errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from ...reports.render import pct
 from .. import results
 from ..pages import Ctx, page
@@ -190,12 +190,16 @@ def inspection(ctx: Ctx):
             scope = _scope_choice(ar, scope)
             day = _date(ctx, "as_of", date.today(), form=ctx.request.method == "POST")
             as_of = day.isoformat()
+            if save and not scope:
+                raise InvalidInput(field="scope", reason="保存脱敏结果须选定辖区")
             result = Reports(ar).inspection(scope or None, as_of=day, only=rules or None, save=save)
             token = results.keep(ctx, "inspection", result)
             msg = "已保存脱敏结果，督查人员可查看" if save and not inspector else None
             return ctx.redirect(f"/inspection/{token}", msg)
         except InvalidInput as e:
             error = e.reason or e.message
+        except (NotFound, PermissionDenied) as e:      # e.g. no saved result for this scope yet
+            error = e.message
     return ctx.render("inspection.html", title="督查核查", scopes=scopes, scope=scope, rules=rules, save=save,
                       as_of=as_of, error=error, inspector=inspector, thresholds=DEFAULT_THRESHOLDS,
                       status=400 if error else 200)
