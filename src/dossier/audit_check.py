@@ -22,7 +22,7 @@ from .errors import AuditChainError, DossierError
 from .store.queries import MetaQueries
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
     from .audit import ChainReport
 
 

@@ -29,7 +29,7 @@ from .errors import InvalidInput
 from .store.atomic import atomic_write
 
 if TYPE_CHECKING:
-    from .api import Session
+    from .session import Session
 
 EXPORT_ACTION = "audit.export-head"
 DEFAULT_MAX_AGE_DAYS = 7
@@ -85,6 +85,16 @@ def load_heads(paths: Iterable[str | Path], archive_id: str = "") -> tuple[list[
     an unreadable file is invalid input (exit 1)."""
     heads, notes = [], []
     for raw in paths:
+        if isinstance(raw, (Head, dict)):           # a head already read (an upload in the browser)
+            try:
+                h = raw if isinstance(raw, Head) else Head.from_dict(raw)
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInput(field="head", reason="不是导出的链头") from None
+            if archive_id and h.archive_id and h.archive_id != archive_id:
+                notes.append("上传的链头属于另一档案库，已跳过")
+            else:
+                heads.append(h)
+            continue
         p = Path(raw).expanduser()
         if p.is_dir():
             files = sorted(p.glob("*.json"))

@@ -179,15 +179,29 @@ def qr_png(token: str, scale: int = 4) -> bytes:
     return buf.getvalue()
 
 
-def decode_image(path) -> str:
-    """Read the token from a photo or scan of the QR code."""
+def verify_paper(ar: "Session", *, token: str | None = None, image=None) -> dict:
+    """``verify-paper`` for both faces: the printed code as typed, or a photo of the QR
+    code (a path, or the image's bytes from an upload) — exactly one of the two."""
+    if bool(token and token.strip()) == (image is not None):
+        raise InvalidInput(field="token", reason="请输入核验码，或上传二维码照片（二者选一）")
+    return verify(ar, decode_image(image) if image is not None else token)
+
+
+def decode_image(src) -> str:
+    """Read the token from a photo or scan of the QR code (a path, or the image bytes)."""
+    import io
+
     import zxingcpp
     from PIL import Image, ImageOps
 
+    raw = isinstance(src, (bytes, bytearray, memoryview))
     try:
-        img = Image.open(path)
-    except (OSError, ValueError) as e:
-        raise InvalidInput(field="image", reason=f"无法读取图片“{path}”：{e}") from None
+        img = Image.open(io.BytesIO(bytes(src)) if raw else src)
+        img.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        what = "上传的图片" if raw else f"图片“{src}”"
+        raise InvalidInput(field="image", reason=f"无法读取{what}（应为 JPG 或 PNG 照片）"
+                           + ("" if raw else f"：{e}")) from None
     img = ImageOps.exif_transpose(img).convert("L")
     for candidate in (img, ImageOps.autocontrast(img)):
         for r in zxingcpp.read_barcodes(candidate):

@@ -154,6 +154,22 @@ def open_private(ar: "Session", event) -> dict | None:
         return None
 
 
+def audit_events(ar: "Session", *, actor: str | None = None, since: str | None = None,
+                 action: str | None = None) -> list[dict]:
+    """``audit log`` for both faces: the events a user may read, with the private details
+    this user's keys open (``private``; None otherwise). Admins and inspectors read
+    everyone's events; any other role only its own (asking for another's is refused)."""
+    from ..errors import PermissionDenied as _Refused
+
+    attach(ar)
+    if ar.user.role not in ("admin", "inspector"):
+        if actor not in (None, "", ar.user.name):
+            raise _Refused("只有管理员和督查人员可以查看他人的审计事件")
+        actor = ar.user.name
+    return [e.to_dict(open_private(ar, e))
+            for e in ar.audit_chain.events(actor=actor or None, since=since or None, action=action or None)]
+
+
 def public_keys(ar: "Session") -> dict[str, bytes]:
     return {r[0]: r[1] for r in ar.con.execute("SELECT name, sign_pub FROM users")}
 

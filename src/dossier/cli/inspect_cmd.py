@@ -56,14 +56,10 @@ def inspect(ar, scope, as_of, thresholds_file, rules, save, output, as_json):
     from ..reports import Reports
     from ..reports.inspection import rule_codes
 
-    reps = Reports(ar)
-    rule_codes(rules)             # an unknown code is refused, also for inspectors (saved results)
-    if ar.user.role == "inspector":
-        result = reps.saved_inspection(scope)
-    else:
-        overrides = load_data_file(thresholds_file) if thresholds_file else None
-        result = reps.inspect(scope, as_of=parse_date_option(as_of) or date.today(), overrides=overrides,
-                              only=rules or None, save=save)
+    rule_codes(rules)             # an unknown code is refused before the thresholds file is read
+    overrides = load_data_file(thresholds_file) if thresholds_file and ar.user.role != "inspector" else None
+    result = Reports(ar).inspection(scope, as_of=parse_date_option(as_of) or date.today(), overrides=overrides,
+                                    only=rules or None, save=save)
     if output:
         from ..reports.render import inspection_docx
 
@@ -102,8 +98,7 @@ def verify_paper(ar, token, image, as_json):
     if bool(token) == bool(image):
         raise click.UsageError("请给出核验码，或用 --image 指定照片（二者选一）")
     try:
-        text = paper.decode_image(image) if image else token
-        result = paper.verify(ar, text)
+        result = paper.verify_paper(ar, token=token or None, image=image)
     except (IntegrityError, InvalidInput) as e:
         if as_json:
             emit_json({"valid": False, "reason": e.message})

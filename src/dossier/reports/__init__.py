@@ -70,6 +70,19 @@ class Reports:
         ar.audit("inspect", scope=scope_path or "*", findings=len(findings))
         return result
 
+    def inspection(self, scope: str | None, *, as_of: date, overrides: Mapping | None = None,
+                   only=None, save: bool = False) -> dict:
+        """What ``dossier inspect`` shows the caller: a fresh run on the decrypted dossiers
+        (admins, clerks, approvers), or for an inspector — who holds only inspection
+        keys — the latest saved (masked) result. An unknown rule code is refused for
+        everyone, before anything is decrypted."""
+        from .inspection import rule_codes
+
+        rule_codes(only)
+        if self.ar.user.role == "inspector":
+            return self.saved_inspection(scope)
+        return self.inspect(scope, as_of=as_of, overrides=overrides, only=only or None, save=save)
+
     def saved_inspection(self, scope: str | None) -> dict:
         """The latest saved inspection result an inspector's key opens (for ``scope`` or any
         scope covering it)."""

@@ -16,7 +16,7 @@ from ..errors import InvalidInput, PermissionDenied
 from ..rules.agenda import KINDS, AgendaConfig, Item, person_items
 
 if TYPE_CHECKING:
-    from ..api import Session, User
+    from ..session import Session, User
     from .campaigns import Campaign
     from .population import PersonRecord
 

@@ -87,6 +87,59 @@ def chart_trend(trend: list[dict]) -> bytes:
     return _png(fig)
 
 
+def chart_stats_risk(rows: list[dict]) -> bytes:
+    """附表1 rows (``risk_high``/``risk_mid``/``risk_low``) as the risk chart."""
+    return chart_risk([{"community": r["community"],
+                        "risk": {"高": r["risk_high"], "中": r["risk_mid"], "低": r["risk_low"]}} for r in rows])
+
+
+def chart_lost_rate(rows: list[dict], limit: float = 0.05) -> bytes:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    names = [r["community"] for r in rows]
+    vals = [(r["lost_rate"] or 0) * 100 for r in rows]
+    ax.bar(names, vals, color=["#d9534f" if r.get("lost_flag") else "#8fa7c4" for r in rows])
+    ax.axhline(limit * 100, color="#d9534f", linestyle="--", linewidth=1, label=f"{limit * 100:g}% 上限")
+    ax.set_ylim(0, max([limit * 100 * 2] + [v * 1.2 for v in vals]))
+    ax.set_ylabel("失联率（%）")
+    ax.set_title("各社区失联率")
+    ax.legend(fontsize=8)
+    for i, v in enumerate(vals):
+        ax.text(i, v, f"{v:.1f}%", ha="center", va="bottom", fontsize=8)
+    return _png(fig)
+
+
+# (key, title) of the charts of a report, in the order the files and the pages show them
+PROGRESS_CHARTS = (("met_rate", "各社区见面率"), ("risk", "风险等级分布"), ("trend", "逐周进展"))
+STATS_CHARTS = (("met_rate", "各社区见面率"), ("lost_rate", "各社区失联率"), ("risk", "风险等级分布"))
+
+
+def progress_chart(p: dict, key: str) -> bytes:
+    """One chart of a campaign's progress (the 周报 embeds all of :data:`PROGRESS_CHARTS`)."""
+    if key == "met_rate":
+        return chart_met_rate(p["communities"])
+    if key == "risk":
+        return chart_risk(p["communities"])
+    if key == "trend":
+        return chart_trend(p["trend"])
+    raise KeyError(key)
+
+
+def stats_chart(s: dict, key: str) -> bytes:
+    """One chart of the 附表1 statistics (:data:`STATS_CHARTS`)."""
+    if key == "met_rate":
+        return chart_met_rate(s["rows"])
+    if key == "lost_rate":
+        return chart_lost_rate(s["rows"], s.get("lost_limit", 0.05))
+    if key == "risk":
+        return chart_stats_risk(s["rows"])
+    raise KeyError(key)
+
+
+def progress_charts(p: dict) -> list[bytes]:
+    return [progress_chart(p, k) for k, _ in PROGRESS_CHARTS]
+
+
 # -- progress (周报) -----------------------------------------------------------
 
 PROGRESS_COLUMNS = [("community", "社区"), ("population", "应排查"), ("met", "已见面"), ("met_rate", "见面率"),
@@ -119,7 +172,7 @@ def progress_docx(p: dict) -> bytes:
            [[s["name"], f"{s['start']}～{s['end']}", s["state"], "、".join(s["actions"]) or "—",
              "—" if s["done"] is None else s["done"], pct(s["rate"]), s["overdue"]] for s in p["steps"]])
     doc.add_heading("三、图表", level=2)
-    for png in (chart_met_rate(p["communities"]), chart_risk(p["communities"]), chart_trend(p["trend"])):
+    for png in progress_charts(p):
         doc.add_picture(io.BytesIO(png), width=Cm(15))
     doc.add_heading("四、逾期未完成名单", level=2)
     _table(doc, ["档号", "姓名", "社区", "逾期事项"],
@@ -144,7 +197,7 @@ def progress_xlsx(p: dict) -> bytes:
     for x in p["overdue"]:
         s3.append([x["archive_no"], x["name"], x["community"], "、".join(x["overdue"])])
     s4 = wb.create_sheet("图表")
-    _images(s4, [chart_met_rate(p["communities"]), chart_risk(p["communities"]), chart_trend(p["trend"])])
+    _images(s4, progress_charts(p))
     return _save_wb(wb)
 
 

@@ -21,6 +21,7 @@ NAV = (
     ("/forms", "文书", ("admin", "clerk")),
     ("/meetings", "会商", ("admin", "clerk")),
     ("/campaigns", "专项行动", ("admin", "clerk", "approver", "inspector")),
+    ("/stats", "统计报表", ("admin", "clerk", "approver")),
     ("/inspection", "督查", ("admin", "inspector")),
     ("/verify", "纸质核验", ("admin", "clerk", "approver", "inspector")),
     ("/disclosures", "披露", ("admin", "inspector")),
