@@ -119,6 +119,10 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
             rep.add(f"数据块 {blob_id[:12]}", e.message, blob=blob_id)
     for extra in getattr(ar, "extra_checks", []):
         extra(ar, rep, **options)
+    if getattr(ar, "_issue6_attached", False):      # sessions with the audit plugin (all but core tests)
+        from .audit_check import check_hook
+
+        check_hook(ar, rep, **options)  # the audit chain and its cross-check with the records (issue 16)
     return rep
 
 

@@ -63,10 +63,6 @@ def attach(ar: "Session") -> None:
     ar.audit_head = lambda: json.dumps(
         {"seq": (h := ar.audit_chain.head()).seq, "hash": h.hash}, separators=(",", ":")).encode()
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
-    if not hasattr(ar, "extra_checks"):
-        ar.extra_checks = []
-    from ..audit_check import check_hook
-    ar.extra_checks.append(check_hook)   # the chain and its cross-check with the archive (issue 16)
     ar.meeting_approvals = []
     if ar.user.role == "admin":
         _ensure_ca(ar)

@@ -107,7 +107,7 @@ def scopes(ctx: Ctx):
 
 def _run_check(path, unlocked, job: dict) -> None:
     """The background job: ``Session.check`` in its own library session (own connection)."""
-    from .. import _compat as api
+    from ... import api
 
     def progress(done, total):
         job["total"] = max(total, 1)
