@@ -69,7 +69,8 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http):
         scheme = "https" if tls else "http"
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         click.echo(f"档案库 {path} 已在 {scheme}://{shown}:{port}/ 提供服务（Ctrl-C 停止）")
-        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key)
+        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
+            loaded=(lambda: shutil.rmtree(tmp, ignore_errors=True)) if tmp else None)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -91,12 +91,20 @@ def _plain(title: str, body: str) -> str:
 
 
 def run(app: Starlette, *, host: str, port: int, ssl_certfile: str | None = None,
-        ssl_keyfile: str | None = None) -> None:
-    """Serve ``app`` with uvicorn until interrupted (request lines logged without queries)."""
+        ssl_keyfile: str | None = None, loaded=None) -> None:
+    """Serve ``app`` with uvicorn until interrupted (request lines logged without queries).
+
+    ``loaded()`` runs once the TLS files have been read into memory, before serving:
+    ``--tls-self-signed`` removes its key file there (uvicorn ends a SIGTERM by
+    re-raising the signal, so a ``finally`` after this call would not run)."""
     import uvicorn
 
     from .logs import uvicorn_log_config
 
-    uvicorn.run(app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-                log_level="info", access_log=True, server_header=False, date_header=True,
-                log_config=uvicorn_log_config())
+    config = uvicorn.Config(app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                            log_level="info", access_log=True, server_header=False, date_header=True,
+                            log_config=uvicorn_log_config())
+    config.load()
+    if loaded is not None:
+        loaded()
+    uvicorn.Server(config).run()
