@@ -175,3 +175,26 @@ def test_pages_of_every_role_render(web, world):
             r = b.get(url)
             assert r.status_code == 200, (user, url, r.status_code)
             assert "Traceback" not in r.text
+
+
+def test_home_lists_the_approval_waiting_for_the_approver_once(web, world):
+    ref, p = world.add_person(entries=2)
+    with world.open("li") as ar:
+        ar.approvals.submit(ref.id, level="中", reason="正在执行社区康复")
+    b = web("zhao")
+    page = b.get("/").text
+    assert page.count(f'href="/approvals/{ref.id}"') == 1 and "待我签批" in page
+    page = b.get(f"/approvals/{ref.id}").text
+    assert 'name="opinion"' in page and "审批表（共" in page
+
+
+def test_home_lists_a_due_visit_with_its_reason(web, world):
+    from datetime import date, timedelta
+
+    today = date.today()
+    ref, p = world.add_person()
+    with world.open("li") as ar:
+        ar.entries.add(ref.id, "interview", {"date": (today - timedelta(days=200)).isoformat(),
+                                             "method": "敲门见人", "person_seen": True}, today=today)
+    page = web("li").get("/").text
+    assert f'href="/persons/{ref.id}"' in page and "visit_due" in page and p["name"] in page

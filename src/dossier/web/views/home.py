@@ -1,45 +1,36 @@
-"""The 工作台 (home page): what must be done, for the caller's scopes, today."""
+"""The 工作台 (home page): what must be done, for the caller's scopes, today —
+``ar.agenda`` (the same list as ``dossier agenda``), the 审批表 waiting for me in
+their own card. Inspectors' home is the search."""
 
 from __future__ import annotations
 
 from starlette.routing import Route
 
-from ...errors import InvalidInput
 from ..pages import Ctx, page
 
 WITHIN = (7, 14, 30, 60)
+APPROVAL_KINDS = ("approval_sign", "approval_meeting", "approval_returned")
 
 
 @page
 def home(ctx: Ctx):
     ar = ctx.ar
-    role = ar.user.role
-    if role == "inspector":
+    if ar.user.role == "inspector":
         return ctx.redirect("/search")
     try:
         within = int(ctx.query("within", "14"))
     except ValueError:
         within = 14
     within = within if within in WITHIN else 14
-    items = _agenda(ar, within) if role in ("clerk", "admin", "approver") else []
-    pending = []
-    if role in ("approver", "clerk") and hasattr(ar, "approvals"):
-        pending = ar.approvals.pending()
+    agenda = list(ar.agenda(within_days=within))
+    approvals = [it for it in agenda if it["kind"] in APPROVAL_KINDS]
+    items = [it for it in agenda if it["kind"] not in APPROVAL_KINDS]
     kinds: dict[str, int] = {}
     for it in items:
-        kinds[it.get("kind_label") or it["kind"]] = kinds.get(it.get("kind_label") or it["kind"], 0) + 1
-    return ctx.render("home.html", title="工作台", items=items, pending=pending, within=within,
-                      choices=WITHIN, kinds=kinds)
-
-
-def _agenda(ar, within: int) -> list[dict]:
-    fn = getattr(ar, "agenda", None)
-    if fn is None:
-        return []
-    try:
-        return fn(within_days=within)
-    except InvalidInput:
-        return []
+        label = it.get("kind_label") or it["kind"]
+        kinds[label] = kinds.get(label, 0) + 1
+    return ctx.render("home.html", title="工作台", items=items, approvals=approvals, within=within,
+                      choices=WITHIN, kinds=kinds, overdue=sum(1 for it in items if it.get("overdue")))
 
 
 ROUTES = [Route("/", home, methods=["GET"])]
