@@ -46,9 +46,40 @@ def neutralise(wb) -> int:
     return n
 
 
+def _sheets_in_memory() -> None:
+    """openpyxl serialises each worksheet into a named temporary file (in TMPDIR)
+    before zipping it: plaintext of every cell on disk, however briefly. Ours
+    serialises into memory instead (installed once; write-only workbooks, which
+    dossier does not use, keep openpyxl's own path)."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    if getattr(ExcelWriter, "_dossier_in_memory", False):
+        return
+    from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+    from openpyxl.worksheet._writer import WorksheetWriter
+
+    original = ExcelWriter.write_worksheet
+
+    def write_worksheet(self, ws):
+        if self.workbook.write_only:
+            return original(self, ws)
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        writer = WorksheetWriter(ws, out=io.BytesIO())
+        writer.write()
+        ws._rels = writer._rels
+        self._archive.writestr(ws.path[1:], writer.out.getvalue())
+        self.manifest.append(ws)
+
+    ExcelWriter.write_worksheet = write_worksheet
+    ExcelWriter._dossier_in_memory = True
+
+
 def workbook_bytes(wb) -> bytes:
-    """``wb`` as .xlsx bytes, neutralised."""
+    """``wb`` as .xlsx bytes, neutralised; built in memory (no temporary file)."""
     neutralise(wb)
+    _sheets_in_memory()
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

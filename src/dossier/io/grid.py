@@ -9,8 +9,9 @@ written (see docs/decisions.md, issue 15).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ..errors import InvalidInput
 
@@ -22,6 +23,45 @@ MAX_ROWS = 100_000                    # rows with content, whole workbook
 MAX_COLUMNS = 200                     # the rightmost column with content
 
 FORMULA_NO_RESULT = "单元格是公式，没有计算结果：请在 Excel/WPS 中打开并保存后再导入"
+
+
+@dataclass(frozen=True, eq=False)
+class MemoryFile:
+    """A roster held in memory (an upload in the web face), read like a path and
+    never written to disk: :func:`~.reader.read_book`, ``validate_book`` and
+    ``import_file`` take it wherever they take a path; the workbooks an import
+    makes of it (the annotated copy, the rejected rows) stay in memory too."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+    @property
+    def stem(self) -> str:
+        return PurePath(self.name).stem
+
+    @property
+    def suffix(self) -> str:
+        return PurePath(self.name).suffix
+
+    def open(self) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def source(path) -> "Path | MemoryFile":
+    """A path or a :class:`MemoryFile`, as the readers take it."""
+    return path if isinstance(path, MemoryFile) else Path(path)
+
+
+def open_source(src) -> "io.BufferedIOBase":
+    """The bytes of a path or a :class:`MemoryFile`, as a binary file object."""
+    return src.open() if isinstance(src, MemoryFile) else open(src, "rb")
+
+
+def source_size(src) -> int:
+    return len(src.data) if isinstance(src, MemoryFile) else Path(src).stat().st_size
 
 
 @dataclass(frozen=True)

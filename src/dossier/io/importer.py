@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import DossierError, InvalidInput, NotFound
+from .grid import MemoryFile, source, source_size
 from .validate import ERROR, WARNING, Problem, Row, Validation, validate_book
 
 ADDED, UPDATED, UNCHANGED, REJECTED = "added", "updated", "unchanged", "rejected"
@@ -43,13 +44,16 @@ class Planned:
 
 @dataclass
 class ImportResult:
-    path: Path
+    path: Path | MemoryFile
     dry_run: bool
     validation: Validation
     planned: list[Planned] = field(default_factory=list)
     applied: bool = False
     report_path: Path | None = None     # highlighted copy
     rejected_path: Path | None = None   # rejected rows workbook
+    # a MemoryFile's workbooks, kept in memory (the web face): .xlsx bytes
+    report_data: bytes | None = None
+    rejected_data: bytes | None = None
 
     @property
     def problems(self) -> list[Problem]:
@@ -303,7 +307,7 @@ def apply_plan(ar, planned: list[Planned], *, today: _dt.date,
                 progress(1)
 
 
-def import_file(ar, path: str | Path, *, scope: str | None = None, sheet: str | None = None,
+def import_file(ar, path: str | Path | MemoryFile, *, scope: str | None = None, sheet: str | None = None,
                 mapping: dict | None = None, dry_run: bool = False, skip_invalid: bool = False,
                 today: _dt.date | None = None, report: str | Path | None = None,
                 rejected: str | Path | None = None,
@@ -315,8 +319,13 @@ def import_file(ar, path: str | Path, *, scope: str | None = None, sheet: str | 
     (default ``<name>_错误标注.xlsx`` beside the file; not written on a dry run
     unless given). ``rejected``: where ``skip_invalid`` writes the rejected
     rows (default ``<name>_未导入.xlsx``). ``progress(stage, done, total)``.
+
+    ``path`` may be a :class:`~.grid.MemoryFile` (an upload): nothing is then
+    written to disk unless ``report``/``rejected`` name paths; the annotated
+    copy (also on a dry run) and the rejected rows are ``report_data`` and
+    ``rejected_data`` of the result.
     """
-    path = Path(path)
+    path = source(path)
     today = today or _dt.date.today()
     # a large file: the index workers start now and load their dictionary while the file is read
     prepare = None if dry_run else getattr(ar, "preparing_batch", None)
@@ -324,11 +333,11 @@ def import_file(ar, path: str | Path, *, scope: str | None = None, sheet: str | 
         return _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, report, rejected, progress)
 
 
-def estimated_rows(path: Path) -> int:
+def estimated_rows(path) -> int:
     """Rows a roster file holds, roughly, from its size (bytes per row measured on
     synthetic rosters: .xlsx ~90 after ~5 KB of package, .csv ~120, .xls ~150)."""
     try:
-        size = path.stat().st_size
+        size = source_size(path)
     except OSError:
         return 0
     suffix = path.suffix.lower()
@@ -362,7 +371,14 @@ def _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, repor
     if not any(p.level == ERROR for p in validation.problems_global):
         result.planned = plan_import(ar, validation, scope=scope, today=today, progress=stage("校验"))
     failed = not result.ok
-    if failed and (report is not None or not dry_run):
+    in_memory = isinstance(path, MemoryFile)
+    if failed and report is None and in_memory:
+        import io
+
+        from .report import write_marked_copy
+
+        result.report_data = write_marked_copy(validation, io.BytesIO()).getvalue()
+    elif failed and (report is not None or not dry_run):
         result.report_path = Path(report) if report else path.with_name(f"{path.stem}_错误标注.xlsx")
         from .report import write_marked_copy
 
@@ -377,10 +393,15 @@ def _import(ar, path, scope, sheet, mapping, dry_run, skip_invalid, today, repor
     ar.audit("import", file=path.name, added=c[ADDED], updated=c[UPDATED], unchanged=c[UNCHANGED],
              rejected=c[REJECTED], entries=c["entries_added"])
     if failed and skip_invalid and result.rejected_rows:
-        result.rejected_path = Path(rejected) if rejected else path.with_name(f"{path.stem}_未导入.xlsx")
         from .report import write_rejected
 
-        write_rejected(result.rejected_rows, result.rejected_path)
+        if rejected is None and in_memory:
+            import io
+
+            result.rejected_data = write_rejected(result.rejected_rows, io.BytesIO()).getvalue()
+        else:
+            result.rejected_path = Path(rejected) if rejected else path.with_name(f"{path.stem}_未导入.xlsx")
+            write_rejected(result.rejected_rows, result.rejected_path)
     return result
 
 

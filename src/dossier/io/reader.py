@@ -14,14 +14,15 @@ import io
 from pathlib import Path
 
 from ..errors import InvalidInput
-from .grid import MARKER_SHEET, MAX_FILE_BYTES, Formula, RawBook, RawSheet, RowBudget
+from .grid import (MARKER_SHEET, MAX_FILE_BYTES, Formula, MemoryFile, RawBook, RawSheet, RowBudget, open_source,
+                   source, source_size)
 
-__all__ = ["MARKER_SHEET", "Formula", "RawBook", "RawSheet", "read_book", "sniff_format", "decode_text",
+__all__ = ["MARKER_SHEET", "Formula", "MemoryFile", "RawBook", "RawSheet", "read_book", "sniff_format", "decode_text",
            "excel_serial_to_date"]
 
 
-def sniff_format(path: Path) -> str:
-    with open(path, "rb") as fh:
+def sniff_format(path) -> str:
+    with open_source(path) as fh:
         head = fh.read(8)
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
@@ -30,13 +31,13 @@ def sniff_format(path: Path) -> str:
     return "csv"
 
 
-def read_book(path: str | Path) -> RawBook:
-    """Read every sheet of ``path``. Raises :class:`InvalidInput` with a
-    Chinese message when the file cannot be read at all."""
-    path = Path(path)
-    if not path.is_file():
+def read_book(path: str | Path | MemoryFile) -> RawBook:
+    """Read every sheet of ``path`` (a path or a :class:`MemoryFile`). Raises
+    :class:`InvalidInput` with a Chinese message when the file cannot be read at all."""
+    path = source(path)
+    if not isinstance(path, MemoryFile) and not path.is_file():
         raise InvalidInput(f"找不到文件：{path}")
-    size = path.stat().st_size
+    size = source_size(path)
     if size > MAX_FILE_BYTES:
         raise InvalidInput(f"文件 {path.name} 大小 {size / 1048576:,.1f} MB，超过上限 {MAX_FILE_BYTES // 1048576} MB，"
                            "不像一份名册：请拆分后分批导入。未导入任何内容。")
@@ -67,7 +68,10 @@ def read_book(path: str | Path) -> RawBook:
 def _read_xls(path: Path, budget: RowBudget) -> RawBook:
     import xlrd
 
-    book = xlrd.open_workbook(str(path), on_demand=True)
+    if isinstance(path, MemoryFile):
+        book = xlrd.open_workbook(file_contents=path.data, on_demand=True)
+    else:
+        book = xlrd.open_workbook(str(path), on_demand=True)
     try:
         sheets = []
         for idx in range(book.nsheets):
@@ -116,7 +120,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def _read_csv(path: Path, budget: RowBudget) -> RawBook:
-    text, enc = decode_text(path.read_bytes())
+    text, enc = decode_text(path.data if isinstance(path, MemoryFile) else path.read_bytes())
     sample = text[:8192]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;，")

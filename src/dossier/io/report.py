@@ -15,8 +15,8 @@ import datetime as _dt
 from collections import defaultdict
 from pathlib import Path
 
-from ..workbooks import save_workbook
-from .grid import Formula
+from ..workbooks import save_workbook, workbook_bytes
+from .grid import Formula, MemoryFile
 from .validate import ERROR, Problem, Row, Validation
 
 #: up to this many cell elements the annotated copy is the clerk's own workbook (formatting
@@ -85,18 +85,27 @@ def _problem_list(wb, problems: list[Problem]) -> None:
     ws.freeze_panes = "A2"
 
 
-def write_marked_copy(validation: Validation, out: str | Path) -> Path:
-    """Write the highlighted copy of ``validation.book`` to ``out`` (.xlsx)."""
+def _write(wb, out):
+    """To a path (atomically) or, for a writable binary stream, into it (nothing on disk)."""
+    if hasattr(out, "write"):
+        out.write(workbook_bytes(wb))
+        return out
+    return save_workbook(wb, Path(out))
+
+
+def write_marked_copy(validation: Validation, out):
+    """Write the highlighted copy of ``validation.book`` to ``out`` (.xlsx: a path,
+    or a binary stream such as ``io.BytesIO`` to keep it in memory)."""
     import openpyxl
 
-    out = Path(out)
     book = validation.book
     problems = validation.problems
     by_sheet: dict[str, list[Problem]] = defaultdict(list)
     for p in problems:
         by_sheet[p.sheet].append(p)
     if book.format == "xlsx" and book.cells <= KEEP_FORMAT_CELLS:
-        wb = openpyxl.load_workbook(book.path)   # its formulas become text when saved (workbooks.neutralise)
+        src = book.path.open() if isinstance(book.path, MemoryFile) else book.path
+        wb = openpyxl.load_workbook(src)   # its formulas become text when saved (workbooks.neutralise)
         sheets = {ws.title: ws for ws in wb.worksheets}
     else:
         wb = openpyxl.Workbook()
@@ -122,17 +131,15 @@ def write_marked_copy(validation: Validation, out: str | Path) -> Path:
         if ws is not None:
             _mark(ws, ps, first_col)
     _problem_list(wb, problems)
-    save_workbook(wb, out)
-    return out
+    return _write(wb, out)
 
 
-def write_rejected(rows: list[Row], out: str | Path) -> Path:
-    """Write rejected rows, one sheet per source sheet, header on row 1 and a
+def write_rejected(rows: list[Row], out):
+    """Write (to a path or a binary stream, as :func:`write_marked_copy`) rejected rows, one sheet per source sheet, header on row 1 and a
     “未导入原因” column; bad cells are marked at their new addresses."""
     import openpyxl
     from openpyxl.styles import Font
 
-    out = Path(out)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     red, yellow = _fills()
@@ -174,5 +181,4 @@ def write_rejected(rows: list[Row], out: str | Path) -> Path:
         ws.column_dimensions[_letter(reason_col)].width = 60
     if not wb.sheetnames:
         wb.create_sheet("未导入")
-    save_workbook(wb, out)
-    return out
+    return _write(wb, out)

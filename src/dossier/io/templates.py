@@ -89,8 +89,8 @@ def resolve_types(types) -> list[str]:
     return out
 
 
-def write_template(types, out: str | Path, *, rows: int = DEFAULT_ROWS) -> Path:
-    """Write a template workbook to ``out`` (.xlsx): one sheet per entry type in
+def write_template(types, out, *, rows: int = DEFAULT_ROWS):
+    """Write a template workbook to ``out`` (.xlsx: a path, or a binary stream): one sheet per entry type in
     ``types`` (a name or a list; “field” = 见面核查、检测、帮扶救助、状态变更)."""
     import openpyxl
     from openpyxl.styles import Font
@@ -127,9 +127,12 @@ def write_template(types, out: str | Path, *, rows: int = DEFAULT_ROWS) -> Path:
     guide.column_dimensions["B"].width = 20
     guide.column_dimensions["C"].width = 90
 
-    out = Path(out)
-    from ..workbooks import save_workbook
+    from ..workbooks import save_workbook, workbook_bytes
 
+    if hasattr(out, "write"):      # a binary stream (the web face's download): nothing on disk
+        out.write(workbook_bytes(wb))
+        return out
+    out = Path(out)
     save_workbook(wb, out)
     return out
 

@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 
 from ..errors import InvalidInput
-from .grid import Formula, RawBook, RawSheet, RowBudget
+from .grid import Formula, MemoryFile, RawBook, RawSheet, RowBudget, open_source
 
 MAX_ENTRIES = 2_000
 MAX_UNPACKED = 256 * 1024 * 1024
@@ -37,7 +37,7 @@ def check_package(path: Path) -> None:
     """Refuse a zip bomb from the directory alone (raises InvalidInput)."""
     import zipfile
 
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         fh.seek(0, 2)
         size = fh.tell()
         fh.seek(max(0, size - 65_557))
@@ -50,7 +50,7 @@ def check_package(path: Path) -> None:
     if entries == 0xFFFF or cd_size == 0xFFFFFFFF or entries > MAX_ENTRIES or cd_size > MAX_ENTRIES * 1024:
         raise _refuse(path, f"压缩包内的文件项过多（上限 {MAX_ENTRIES:,} 个）")
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path.open() if isinstance(path, MemoryFile) else path) as zf:
             infos = zf.infolist()
     except zipfile.BadZipFile as exc:
         raise _refuse(path, f"不是有效的 xlsx 文件（{exc}）") from exc
@@ -94,7 +94,8 @@ def read_xlsx(path: Path, budget: RowBudget) -> RawBook:
 
     check_package(path)
     parser_class = _parser_class()
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    wb = openpyxl.load_workbook(path.open() if isinstance(path, MemoryFile) else path, read_only=True,
+                                data_only=True)
     try:
         sheets, cells = [], 0
         for ws in wb.worksheets:

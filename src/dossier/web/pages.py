@@ -109,6 +109,8 @@ def page(fn: Callable | None = None, *, login: bool = True, roles: tuple[str, ..
             return await _guarded(ctx, lambda c: _refused(c, "您的角色不能打开此页面"))
         form = None
         if request.method == "POST":
+            if upload and not await _bounded_body(request, app.state.settings.max_upload):
+                return HTMLResponse(TOO_LARGE.format(mb=app.state.settings.max_upload_mb), status_code=413)
             try:
                 form = await request.form(max_files=10 if upload else 0, max_fields=2000,
                                           max_part_size=app.state.settings.max_upload if upload else 1024 * 1024)
@@ -129,6 +131,34 @@ def page(fn: Callable | None = None, *, login: bool = True, roles: tuple[str, ..
 
     endpoint.page_fn = fn
     return endpoint
+
+
+TOO_LARGE = ("<!doctype html><html lang=zh-CN><meta charset=utf-8><title>文件过大</title>"
+             "<link rel=stylesheet href=/static/app.css><main class=narrow><h1>文件过大</h1>"
+             "<p>上传的内容超过 {mb:g} MB，未接收、未保存任何内容。请拆分文件，或请管理员调整 archive.toml 的 "
+             "[web] max_upload_mb。</p><p><a href=\"/\">回到工作台</a></p></main>")
+
+
+async def _bounded_body(request: Request, limit: int) -> bool:
+    """Read an upload's body into memory, at most ``limit`` bytes of file plus the form's
+    overhead (False beyond it: nothing is parsed). Held in memory, the multipart parser's
+    spooled files never roll over to a temporary file on disk."""
+    from starlette.formparsers import MultiPartParser
+
+    cap = limit + 256 * 1024
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        return False
+    chunks, n = [], 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n > cap:
+            return False
+        chunks.append(chunk)
+    request._body = b"".join(chunks)          # Request.form() parses this instead of the stream
+    if MultiPartParser.spool_max_size < cap:   # a part never spills to TMPDIR (the body is bounded)
+        MultiPartParser.spool_max_size = cap
+    return True
 
 
 async def _guarded(ctx: Ctx, call) -> Response:

@@ -38,6 +38,7 @@ class WebSession:
     _ar: object | None = None
     ended: str | None = None        # why it ended (logout, idle, absolute, revoked)
     flashes: list = field(default_factory=list)     # messages for the next page
+    jobs: dict = field(default_factory=dict)        # background work and its results (web/jobs.py): memory only
 
     def library(self, path: Path):
         """The open library session (opened on first use; the user re-checked each time)."""
@@ -58,6 +59,7 @@ class WebSession:
 
     def wipe(self) -> None:
         ar, self._ar, self.unlocked = self._ar, None, None
+        self.jobs.clear()            # uploads held for a confirm, finished downloads: gone with the keys
         if ar is not None:
             ar.close()
 
