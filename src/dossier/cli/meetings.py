@@ -47,11 +47,10 @@ def add(ar, path):
     """
     from ..forms.service import add_meeting
 
-    ar.meeting_approvals = []   # filled by the approval hooks when the meeting is recorded
     m = add_meeting(ar, load_data_file(path))
     click.echo(f"已记录会商会议 {m['id'][:8]}（{m['no'] or m['date']}），"
                f"{len(m['persons'])} 人的档案各追加一条风险评估记录。")
-    _print_meeting_approvals(getattr(ar, "meeting_approvals", None) or [])
+    _print_meeting_approvals(m["approvals"])
 
 
 def _print_meeting_approvals(results: list[dict]) -> None:

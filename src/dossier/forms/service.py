@@ -240,7 +240,10 @@ MEETING_PERSON_KEYS = ("ref", "archive_no", "id_number", "档号", "level", "结
 
 
 def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
-    """Record a 会商 meeting (stored encrypted) and append an assessment entry to each person discussed."""
+    """Record a 会商 meeting (stored encrypted) and append an assessment entry to each person discussed.
+
+    The result's ``approvals``: for each person whose 审批表 waited at “会商”, whether
+    its 会商 block was signed in (``ok``, ``status``) or why not (``error``)."""
     from dossier.model.dates import parse_date
 
     today = today or date.today()
@@ -321,8 +324,10 @@ def add_meeting(ar, data: Mapping, *, today: date | None = None) -> dict:
                 entry["next_review"] = p["next_review"]
             ar.entries.add(p["dossier_id"], "assessment", entry, message=f"会商{label}：评定为{p['level']}风险",
                            today=today)
+    ar.meeting_approvals = []   # filled by the approval hooks on the audit event below
     ar.audit("meeting_add", meeting=meeting["id"], persons=len(persons))
-    return meeting
+    # per person whose 审批表 waited at 会商: signed in, or why not (the meeting stands either way)
+    return {**meeting, "approvals": list(getattr(ar, "meeting_approvals", None) or [])}
 
 
 def list_meetings(ar) -> list[dict]:
