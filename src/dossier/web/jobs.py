@@ -29,11 +29,10 @@ MAX_JOBS = 8          # per web session: the oldest finished ones are dropped be
 
 
 def open_library(path, ws):
-    """A library session of its own for ``ws``'s user (the one place that opens one;
-    ``open_unlocked`` moves to :mod:`dossier.api`: change the import here)."""
-    from ._compat import open_unlocked
+    """A library session of its own for ``ws``'s user (the one place jobs open one)."""
+    from .. import api
 
-    return open_unlocked(path, ws.unlocked)
+    return api.open_unlocked(path, ws.unlocked)
 
 
 @dataclass(eq=False)
