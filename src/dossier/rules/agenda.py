@@ -282,7 +282,7 @@ def report_item(f: Facts, config: AgendaConfig) -> Item | None:
     due = p.start + timedelta(days=config.report_days)
     return Item("report_missing", due,
                 f"{p.start.isoformat()} 起{p.status}，须 {config.report_days} 日内报到，尚无报到记录"
-                f"（在状态记录中填 report_date，或登记{REPORT_AGREEMENTS[p.status]}）")
+                f"（在状态记录中填“报到日期”，或登记{REPORT_AGREEMENTS[p.status]}）")
 
 
 def alert_items(profile: dict, entries: list[dict], as_of: date) -> list[Item]:
