@@ -136,11 +136,17 @@ class Dossiers:
         in 档号 order — decrypted and verified like :meth:`load` (hash, chain link to the
         parent, author's signature), in one query rather than three per dossier."""
         ar = self.ar
+        wanted = sorted(int(s) for s in scope_ids)
+        if not wanted:
+            return
+        # only the caller's scopes are read (the dossiers_scope index): the cost grows with
+        # what the caller may see, not with the archive
         rows = ar.con.execute(
             "SELECT d.id AS did, d.archive_no, d.scope, d.head, v.*, p.hash AS parent"
             " FROM dossiers d JOIN versions v ON v.dossier=d.id AND v.version=d.head"
             " LEFT JOIN versions p ON p.dossier=d.id AND p.version=d.head-1"
-            " ORDER BY d.archive_no").fetchall()
+            f" WHERE d.scope IN ({','.join('?' * len(wanted))})"
+            " ORDER BY d.archive_no", wanted).fetchall()
         sign_pub: dict[str, bytes | None] = {}
         paths: dict[int, str] = {}
         for r in rows:

@@ -67,7 +67,7 @@ def test_upload_preview_confirm_writes_the_persons(web, world):
     url = job_url(upload(b, roster(people), world.scope_a))
     assert not any(x in url for p in people for x in (p["name"], p["id_number"]))   # only a random job id
     html = wait(b, url)
-    assert "校验通过" in html and "确认导入" in html
+    assert "校验通过" in html and "确认导入" in html, html[html.find("<main"):][:3000]
     assert re.search(r'<span class="n">3</span><span>新增人员</span>', html)
     assert names_in_archive(world) == set()                                 # a preview writes nothing
     r = b.post(url + "/confirm", follow_redirects=False)
