@@ -89,7 +89,7 @@ def test_a_bad_roster_writes_nothing_and_shows_row_and_column(web, world):
     data = roster([good, {**bad, "id_number": bad_id}])
     url = job_url(upload(b, data, world.scope_a))
     html = wait(b, url)
-    assert "有 1 处错误" in html
+    assert "有 1 处错误" in html, html[html.find("<main"):][:1500]
     row = re.search(r'<tr class="error"><td data-label="工作表">名册</td><td data-label="行">第 3 行</td>\s*'
                     r'<td data-label="列">公民身份号码 <span class="mono muted">C3</span></td>', html)
     assert row, html[html.find("问题清单"):][:1500]

@@ -67,7 +67,8 @@ class Job:
         return int((self.finished or time.monotonic()) - self.started)
 
 
-def start(ctx, kind: str, title: str, work: Callable, *, data: dict | None = None) -> Job:
+def start(ctx, kind: str, title: str, work: Callable, *, data: dict | None = None,
+          inline: bool = False) -> Job:
     """Run ``work(ar, job)`` in a thread with a library session of its own; its return
     value (a dict) becomes ``job.result``."""
     ws, path = ctx.ws, ctx.app.state.path
@@ -97,7 +98,10 @@ def start(ctx, kind: str, title: str, work: Callable, *, data: dict | None = Non
                 except Exception:   # noqa: BLE001
                     pass
 
-    threading.Thread(target=run, name=f"dossier-job-{kind}", daemon=True).start()
+    if inline:          # small work: done before the page answers (the same job page shows it)
+        run()
+    else:
+        threading.Thread(target=run, name=f"dossier-job-{kind}", daemon=True).start()
     return job
 
 

@@ -98,6 +98,9 @@ def upload(ctx: Ctx):
                       status=400 if error else 200)
 
 
+INLINE_BYTES = 256 * 1024     # a roster this small is checked and imported within the request
+
+
 def start_preview(ctx: Ctx, filename: str, data: bytes, scope: str):
     """The dry run of the upload (held in memory by the job: the confirm imports the same bytes)."""
     from ...io.grid import MemoryFile
@@ -113,7 +116,7 @@ def start_preview(ctx: Ctx, filename: str, data: bytes, scope: str):
         return summarize(res)
 
     return jobs.start(ctx, "import-preview", "校验名册", work,
-                      data={"file": mf, "scope": scope, "name": filename})
+                      data={"file": mf, "scope": scope, "name": filename}, inline=len(data) <= INLINE_BYTES)
 
 
 @page(roles=ROLES)
@@ -160,7 +163,8 @@ def confirm(ctx: Ctx, job: str):
         return {**summarize(res), "skip_invalid": skip}
 
     j = jobs.start(ctx, "import", "导入名册", work,
-                   data={"name": prev.data.get("name", ""), "scope": scope, "from": prev.id})
+                   data={"name": prev.data.get("name", ""), "scope": scope, "from": prev.id},
+                   inline=len(mf.data) <= INLINE_BYTES)
     return ctx.redirect(f"/import/{j.id}")
 
 
