@@ -70,3 +70,12 @@ def web(world):
     yield make
     for c in clients:
         c.__exit__(*sys.exc_info())
+
+
+@pytest.fixture
+def soffice():
+    """LibreOffice is part of ./dev setup: a test that needs it fails without it, never skips."""
+    import shutil
+
+    if shutil.which("soffice") is None:
+        pytest.fail("LibreOffice (soffice) is missing: run ./dev setup")

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import time
 
 import pytest
 
 from tests.web.conftest import csrf_of
 
-needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
 
 
 def _docx_text(data: bytes) -> str:
@@ -95,8 +93,7 @@ def _wait(b, url: str, timeout: float = 180) -> str:
         time.sleep(0.3)
 
 
-@needs_soffice
-def test_bind_runs_as_a_job_and_the_pdf_opens(web, world):
+def test_bind_runs_as_a_job_and_the_pdf_opens(soffice, web, world):
     import pypdf
 
     ref, p = world.add_person(entries=2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import zipfile
 from datetime import date, timedelta
 
@@ -155,11 +154,9 @@ def test_inspection_rule_choice_and_unknown_rule(web, world):
     assert r.status_code == 400 and "NOPE" in r.text
 
 
-needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice missing")
 
 
-@needs_soffice
-def test_paper_verification_accepts_a_generated_forms_code_and_refuses_a_forged_one(web, world):
+def test_paper_verification_accepts_a_generated_forms_code_and_refuses_a_forged_one(soffice, web, world):
     from dossier.forms import service
 
     ref, p = world.add_person(entries=2)

@@ -95,15 +95,20 @@ def campaign(ctx: Ctx, key: str):
                       as_of=as_of.isoformat(), error=error, status=400 if error else 200)
 
 
+def _chart(ctx: Ctx, kind: str, token: str, draw, chart: str):
+    """One chart of a result kept for this session (``draw(data, chart)``; unknown chart: 404)."""
+    data = results.get(ctx, kind, token)["data"]
+    try:
+        return results.png(draw(data, chart))
+    except KeyError:
+        return ctx.render("error.html", status=404, title="未找到", message="没有这个图表")
+
+
 @page(roles=READERS)
 def campaign_chart(ctx: Ctx, token: str, chart: str):
     from ...reports.render import progress_chart
 
-    p = results.get(ctx, "progress", token)["data"]
-    try:
-        return results.png(progress_chart(p, chart))
-    except KeyError:
-        return ctx.render("error.html", status=404, title="未找到", message="没有这个图表")
+    return _chart(ctx, "progress", token, progress_chart, chart)
 
 
 @page(roles=READERS)
@@ -151,11 +156,7 @@ def stats(ctx: Ctx):
 def stats_chart(ctx: Ctx, token: str, chart: str):
     from ...reports.render import stats_chart as draw
 
-    s = results.get(ctx, "stats", token)["data"]
-    try:
-        return results.png(draw(s, chart))
-    except KeyError:
-        return ctx.render("error.html", status=404, title="未找到", message="没有这个图表")
+    return _chart(ctx, "stats", token, draw, chart)
 
 
 @page(roles=READERS)
