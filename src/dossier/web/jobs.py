@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 import threading
@@ -50,9 +51,27 @@ class Job:
     data: dict = field(default_factory=dict)      # what the pages keep between steps (an upload)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def progress(self, stage: str, done: int, total: int) -> None:
-        self.stage, self.done, self.total = stage, done, total
+        with self._lock:
+            self.stage, self.done, self.total = stage, done, total
+
+    def finish(self, status: str, result: dict | None = None, message: str = "") -> None:
+        """The outcome, all at once: a page never sees "done" without its result."""
+        with self._lock:
+            self.result = result if result is not None else self.result
+            self.message, self.status, self.finished = message, status, time.monotonic()
+
+    def snapshot(self) -> "Job":
+        """A consistent copy for one page (status, result, progress read together; ``data``
+        and ``files`` are the job's own dicts). A page that read ``result`` and then
+        ``running`` separately could see the job finish in between and show an empty
+        result as final (the roster preview's intermittent failure)."""
+        with self._lock:
+            snap = copy.copy(self)
+        snap._lock = threading.Lock()
+        return snap
 
     @property
     def running(self) -> bool:
@@ -82,16 +101,16 @@ def start(ctx, kind: str, title: str, work: Callable, *, data: dict | None = Non
             if ws.unlocked is None:
                 raise NotFound("会话已结束")
             ar = open_library(path, ws)
-            job.result = work(ar, job) or {}
-            job.status = "done"
+            job.finish("done", work(ar, job) or {})
         except DossierError as e:
-            job.message, job.status = e.message, "failed"
+            job.finish("failed", message=e.message)
         except Exception as e:   # noqa: BLE001 - never a traceback to the browser, nor values in the log
             ref = secrets.token_hex(4)
             log.error("后台任务出错 %s：%s（编号 %s）", kind, type(e).__name__, ref)
-            job.message, job.status = f"处理时出错（编号 {ref}）。请稍后再试，或把编号告诉管理员。", "failed"
+            job.finish("failed", message=f"处理时出错（编号 {ref}）。请稍后再试，或把编号告诉管理员。")
         finally:
-            job.finished = time.monotonic()
+            if job.finished is None:        # BaseException: still a finished job
+                job.finish("failed", message="处理中断")
             if ar is not None:
                 try:
                     ar.close()
@@ -112,12 +131,13 @@ def _make_room(ws) -> None:
 
 
 def get(ctx, job_id: str, kind: str | tuple[str, ...] | None = None) -> Job:
-    """This session's job (another session's or an unknown id: not found)."""
+    """This session's job (another session's or an unknown id: not found), as a
+    :meth:`Job.snapshot`: what a page shows of it is one consistent state."""
     job = ctx.ws.jobs.get(job_id) if ctx.ws is not None else None
     kinds = (kind,) if isinstance(kind, str) else kind
     if job is None or (kinds and job.kind not in kinds):
         raise NotFound("没有这项任务（可能已过期或会话已重新登录），请重新开始。")
-    return job
+    return job.snapshot()
 
 
 def drop(ctx, kind_prefix: str) -> None:
