@@ -8,7 +8,10 @@ does) and again in the same session (signatures already checked, as the web
 server's long-lived session on its second page), against ``person list`` of the
 same scope in the same state — the baseline: the same decrypting pass with no rules.
 
-    DOSSIER_KDF=weak-for-tests python benchmarks/bench_agenda.py [--persons 5000] [--repeat 3]
+    DOSSIER_KDF=weak-for-tests python benchmarks/bench_agenda.py [--persons 5000] [--repeat 3] [--keep DIR]
+
+``--keep DIR`` builds the archive there and reuses it when it exists (before/after
+comparisons on the same archive).
 
 Target: 社区 of 500 < 200 ms; 街道 of 5,000 < 1 s.
 """
@@ -92,11 +95,18 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", type=Path, help="build the archive here and keep it (reused when it exists)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "archive"
-        t_build, comms = timed(lambda: build(path, args.persons))
-        print(f"built {args.persons} persons in {t_build:.1f} s")
+        path = args.keep or Path(d) / "archive"
+        listing = path / "bench-communities.txt"
+        if listing.exists():
+            comms = listing.read_text(encoding="utf-8").split("\n")
+            print(f"reusing the archive in {path}")
+        else:
+            t_build, comms = timed(lambda: build(path, args.persons))
+            listing.write_text("\n".join(comms), encoding="utf-8")
+            print(f"built {args.persons} persons in {t_build:.1f} s")
         rows = [measure(path, comms[0], args.repeat), measure(path, STREET, args.repeat)]
     targets = {comms[0]: 0.2, STREET: 1.0}
     print(f"{'scope':<22} {'persons':>7} {'items':>6} {'agenda cold':>12} {'list cold':>10} {'ratio':>6} "

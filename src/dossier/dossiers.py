@@ -131,27 +131,52 @@ class Dossiers:
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
         return v, open_content(ar.archive_id, row.scope, v, key)
 
-    def heads(self, scope_ids: set[int]):
-        """(row, version row, content) of the head of every dossier in ``scope_ids``,
-        in 档号 order — decrypted and verified like :meth:`load` (hash, chain link to the
-        parent, author's signature), in one query rather than three per dossier."""
+    def head_rows(self, scope_ids: set[int]) -> list[DossierRow]:
+        """The row (id, 档号, scope, head version) of every dossier in ``scope_ids``, in 档号
+        order, from the dossiers table alone: no version is read, decrypted or verified
+        (a caller trusting a version it verified earlier identifies it by id and number:
+        versions are immutable, see :class:`dossier.reports.agenda.AgendaCache`)."""
         ar = self.ar
         wanted = sorted(int(s) for s in scope_ids)
         if not wanted:
+            return []
+        rows = ar.con.execute(
+            "SELECT id, archive_no, scope, head FROM dossiers"
+            f" WHERE scope IN ({','.join('?' * len(wanted))}) AND head > 0 ORDER BY archive_no", wanted).fetchall()
+        paths: dict[int, str] = {}
+        out = []
+        for did, archive_no, sid, head in rows:
+            if sid not in paths:
+                paths[sid] = ar.scopes.path_of(sid)
+            out.append(DossierRow(did, archive_no, sid, paths[sid], head))
+        return out
+
+    def heads(self, scope_ids: set[int], only: set[str] | None = None):
+        """(row, version row, content) of the head of every dossier in ``scope_ids``,
+        in 档号 order — decrypted and verified like :meth:`load` (hash, chain link to the
+        parent, author's signature), in one query rather than three per dossier.
+        ``only``: just these dossier ids (the others are not decrypted)."""
+        ar = self.ar
+        wanted = sorted(int(s) for s in scope_ids)
+        if not wanted or (only is not None and not only):
             return
         # only the caller's scopes are read (the dossiers_scope index): the cost grows with
         # what the caller may see, not with the archive
-        rows = ar.con.execute(
-            "SELECT d.id AS did, d.archive_no, d.scope, d.head, v.*, p.hash AS parent"
-            " FROM dossiers d JOIN versions v ON v.dossier=d.id AND v.version=d.head"
-            " LEFT JOIN versions p ON p.dossier=d.id AND p.version=d.head-1"
-            f" WHERE d.scope IN ({','.join('?' * len(wanted))})"
-            " ORDER BY d.archive_no", wanted).fetchall()
+        sql = ("SELECT d.id AS did, d.archive_no, d.scope, d.head, v.*, p.hash AS parent"
+               " FROM dossiers d JOIN versions v ON v.dossier=d.id AND v.version=d.head"
+               " LEFT JOIN versions p ON p.dossier=d.id AND p.version=d.head-1"
+               f" WHERE d.scope IN ({','.join('?' * len(wanted))})")
+        params: list = list(wanted)
+        if only is not None and len(only) <= 500:
+            ids = sorted(only)
+            sql += f" AND d.id IN ({','.join('?' * len(ids))})"
+            params += ids
+        rows = ar.con.execute(sql + " ORDER BY d.archive_no", params).fetchall()
         sign_pub: dict[str, bytes | None] = {}
         paths: dict[int, str] = {}
         for r in rows:
             sid = r["scope"]
-            if sid not in scope_ids:
+            if sid not in scope_ids or (only is not None and r["did"] not in only):
                 continue
             if sid not in paths:
                 paths[sid] = ar.scopes.path_of(sid)

@@ -220,6 +220,98 @@ def test_recording_the_visit_takes_it_off(fixture, tmp_path):
     assert ("visit_plan", "visit_due", "2025-05-30") not in got(fixture, a)
 
 
+# -- the shared cache of the web server (AgendaCache) -------------------------------
+
+def _cached(ar, cache):
+    ar.agenda_cache = cache
+    return ar
+
+
+def test_the_cache_gives_the_same_agenda_and_is_shared_across_sessions(fixture):
+    from dossier.reports.agenda import AgendaCache
+
+    cache = AgendaCache()
+    with fixture.open(CLERK_A) as ar:
+        plain = ar.agenda(as_of=AS_OF).items
+    with fixture.open(CLERK_A) as ar:
+        first = _cached(ar, cache).agenda(as_of=AS_OF).items
+        filled = cache.misses
+        second = ar.agenda(as_of=AS_OF).items
+    with fixture.open(CLERK_A) as ar:                 # another session of the same scope: all hits
+        hits = cache.hits
+        third = _cached(ar, cache).agenda(as_of=AS_OF).items
+        assert cache.hits - hits == len(PEOPLE) and cache.misses == filled
+        other_window = _cached(ar, cache).agenda(as_of=AS_OF, within_days=0).items    # another variant
+    assert first == plain and second == plain and third == plain
+    with fixture.open(CLERK_A) as ar:
+        assert other_window == ar.agenda(as_of=AS_OF, within_days=0).items
+    with fixture.open(APPROVER) as ar:                # approval items are per user, from the cached 审批表
+        assert got(fixture, _cached(ar, cache).agenda(as_of=AS_OF)) == EXPECTED_APPROVER
+
+
+def test_the_cache_never_answers_across_scopes(fixture):
+    """The admin's pass fills the cache with every scope's items; a clerk of another
+    scope still gets only their own, and asking for a scope they may not read is refused
+    exactly as without the cache."""
+    from dossier.reports.agenda import AgendaCache
+
+    cache = AgendaCache()
+    with fixture.open("admin") as ar:
+        _cached(ar, cache).agenda(as_of=AS_OF)
+    assert len(cache) == len(PEOPLE) + 1
+    with fixture.open("wang") as ar:
+        assert got(fixture, _cached(ar, cache).agenda(as_of=AS_OF)) == EXPECTED_OTHER_SCOPE
+    with fixture.open(CLERK_A) as ar:
+        _cached(ar, cache)
+        with pytest.raises(PermissionDenied):
+            ar.agenda(SCOPE_B, as_of=AS_OF)
+        assert got(fixture, ar.agenda(as_of=AS_OF)) == EXPECTED_CLERK
+    with fixture.open(INSPECTOR) as ar, pytest.raises(PermissionDenied):
+        _cached(ar, cache).agenda(as_of=AS_OF)
+
+
+def test_a_cached_item_needs_the_callers_key(fixture, monkeypatch):
+    """A hit is used only after the caller's keyring yields the data key of that scope and
+    key version: without it, PermissionDenied — as decrypting the dossier would give."""
+    from dossier.reports.agenda import AgendaCache
+
+    cache = AgendaCache()
+    with fixture.open(CLERK_A) as ar:
+        _cached(ar, cache).agenda(as_of=AS_OF)
+    with fixture.open(CLERK_A) as ar:
+        _cached(ar, cache)
+
+        def no_key(scope, kind="data", key_version=None):
+            raise PermissionDenied("当前用户没有该辖区的数据密钥，无法解密")
+
+        monkeypatch.setattr(ar.keyring, "scope_key", no_key)
+        with pytest.raises(PermissionDenied):
+            ar.agenda(as_of=AS_OF)
+
+
+def test_a_new_version_replaces_the_cached_items(fixture, tmp_path):
+    import shutil
+
+    from dossier.reports.agenda import AgendaCache
+
+    w = World(tmp_path / "copy")
+    shutil.copytree(fixture.path, w.path)
+    cache = AgendaCache()
+    with w.open(CLERK_A) as ar:
+        assert ("visit_plan", "visit_due", "2025-05-30") in got(fixture, _cached(ar, cache).agenda(as_of=AS_OF))
+    with w.open(CLERK_A) as ar:       # another session writes: the head moves
+        ar.entries.add(fixture.refs["visit_plan"], "interview", {"date": "2025-06-01", **SEEN}, today=AS_OF)
+    with w.open(CLERK_A) as ar:
+        misses = cache.misses
+        a = _cached(ar, cache).agenda(as_of=AS_OF)
+        assert cache.misses == misses + 1          # only the changed dossier was read again
+        del ar.agenda_cache                        # the same session without the cache
+        assert a.items == ar.agenda(as_of=AS_OF).items
+        later = _cached(ar, cache).agenda(as_of=AS_OF, within_days=30)
+    assert ("visit_plan", "visit_due", "2025-05-30") not in got(fixture, a)
+    assert ("visit_plan", "visit_due", "2025-06-21") in got(fixture, later)     # 06-01 + 20 days
+
+
 # -- CLI -------------------------------------------------------------------------
 
 def test_cli_table_and_json(fixture, monkeypatch):

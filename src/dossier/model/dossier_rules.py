@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,8 +32,36 @@ class Period:
     entry: dict
 
 
+_PERIODS_MEMO: ContextVar[dict | None] = ContextVar("status_periods_memo", default=None)
+
+
+@contextmanager
+def periods_memo():
+    """Within this block :func:`status_periods` is computed once per entries list and axis
+    (a pass of read-only rules over many dossiers: the agenda calls it ~7 times per
+    person). The lists must not change inside the block; the result is shared, not copied."""
+    token = _PERIODS_MEMO.set({})
+    try:
+        yield
+    finally:
+        _PERIODS_MEMO.reset(token)
+
+
 def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]:
     """Status entries as periods sorted by start, per axis, with implied ends."""
+    memo = _PERIODS_MEMO.get()
+    if memo is None:
+        return _status_periods(entries, axis)
+    key = (id(entries), axis)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is entries:
+        return hit[1]
+    out = _status_periods(entries, axis)
+    memo[key] = (entries, out)       # the reference keeps id(entries) from being reused meanwhile
+    return out
+
+
+def _status_periods(entries: list[dict], axis: str | None) -> list[Period]:
     by_axis: dict[str, list[dict]] = {}
     for e in entries:
         if e.get("type") == "status" and (axis is None or e.get("axis") == axis):

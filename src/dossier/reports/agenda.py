@@ -16,6 +16,7 @@ from ..errors import InvalidInput, PermissionDenied
 from ..rules.agenda import KINDS, AgendaConfig, Item, person_items
 
 if TYPE_CHECKING:
+    from ..dossiers import DossierRow
     from ..session import Session, User
     from .campaigns import Campaign
     from .population import PersonRecord
@@ -59,7 +60,13 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
            kinds: Iterable[str] | None = None) -> Agenda:
     """What must be done in ``scope`` (default: all the user's scopes) by ``as_of + within_days``,
     overdue items first. Admins, clerks and approvers (they hold the data keys); inspectors
-    get :class:`PermissionDenied` — their 工作台 is the masked search."""
+    get :class:`PermissionDenied` — their 工作台 is the masked search.
+
+    A long-lived process (the web server) may hang an :class:`AgendaCache` on the session
+    as ``ar.agenda_cache``: each dossier's items are then derived once per head version
+    (and date, window, configuration and campaigns) and shared by every session that may
+    decrypt that dossier."""
+    from ..model.dossier_rules import periods_memo
     from .population import scope_ids
 
     if ar.user.role not in READ_ROLES:
@@ -72,27 +79,167 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
     config = AgendaConfig.from_config(ar.config.get("agenda"))
     sids = scope_ids(ar, scope)
     camps = _campaigns(ar, as_of, horizon, config) if "campaign_action" in wanted_kinds else []
-    want_person = bool(wanted_kinds & set(PERSON_KINDS))
+    want_items = bool(wanted_kinds & set(PERSON_KINDS)) or bool(camps)
     want_approvals = bool(wanted_kinds & set(APPROVAL_KINDS))
+    derive = _Deriver(as_of, within_days, horizon, config, camps)
+    cache = getattr(ar, "agenda_cache", None)
     items: list[dict] = []
-    n = 0
-    for row, _, content in ar.dossiers.heads(sids):
-        n += 1
-        state = content["state"]
-        profile, entries = state.get("profile", {}), state.get("entries", [])
-        found: list[Item] = []
-        if want_person:
-            found += person_items(profile, entries, as_of, within_days, config)
-        if camps:
-            found += campaign_items(camps, _record(row, profile, entries), as_of, horizon)
-        if want_approvals and state.get("approvals"):
-            found += approval_items(state, ar.user)
+
+    def emit(row, name, rec, found) -> None:
+        if want_approvals and rec is not None:
+            found = [*found, *approval_items_of(rec, ar.user)]
         for it in found:
             if it.kind in wanted_kinds:
-                items.append(_item_dict(it, row, profile, as_of))
+                items.append(_item_dict(it, row, name, as_of))
+
+    with periods_memo():
+        if cache is None:
+            n = 0
+            for row, _, content in ar.dossiers.heads(sids):
+                n += 1
+                name, rec, found = derive(row, content["state"], want_items)
+                emit(row, name, rec, found)
+        else:
+            n = _agenda_cached(ar, cache, sids, derive, want_items, emit)
     items.sort(key=lambda i: (i["due"], i["archive_no"], i["kind"]))
     ar.audit("agenda", scope=scope or "*", count=len(items))
     return Agenda(as_of, within_days, scope or "*", n, items)
+
+
+def _agenda_cached(ar: "Session", cache: "AgendaCache", sids: set[int], derive: "_Deriver", want_items: bool,
+                   emit) -> int:
+    """The agenda pass through the cache: the heads are identified (id, 档号, scope, head
+    version) from the dossiers table without reading them; a head whose derived items are
+    cached is used only after checking that this user holds the data key of its scope and
+    key version (the cache never answers for a dossier the caller could not decrypt); the
+    others are decrypted and verified as usual, and cached."""
+    rows = ar.dossiers.head_rows(sids)
+    misses: set[str] = set()
+    for row in rows:
+        hit = cache.lookup(ar.archive_id, row, derive.key if want_items else None)
+        if hit is None:
+            misses.add(row.id)
+            continue
+        kv, *derived = hit
+        ar.keyring.scope_key(row.scope, "data", kv)        # PermissionDenied, as decrypting would
+        emit(row, *derived)
+    if misses:
+        keep = not ar.con.in_transaction       # never cache what this connection has not committed
+        for row, v, content in ar.dossiers.heads(sids, only=misses):
+            name, rec, found = derive(row, content["state"], want_items)
+            if keep:
+                cache.store(ar.archive_id, row, v.key_version, name, rec, derive.key if want_items else None, found)
+            emit(row, name, rec, found)
+    return len(rows)
+
+
+class _Deriver:
+    """What one dossier's state gives the agenda for a date, window, configuration and
+    campaigns (pure): its name, its current 审批表 (the user's approval items are derived
+    from it per call) and its person and campaign items."""
+
+    def __init__(self, as_of: date, within_days: int, horizon: date, config: AgendaConfig, camps: list):
+        self.as_of, self.within_days, self.horizon, self.config, self.camps = as_of, within_days, horizon, config, camps
+        self.key = (as_of, within_days, _config_key(config), tuple(_campaign_key(c) for c in camps))
+
+    def __call__(self, row, state: dict, want_items: bool) -> tuple[str | None, dict | None, tuple[Item, ...]]:
+        from ..approve.chain import current
+
+        profile, entries = state.get("profile", {}), state.get("entries", [])
+        found: list[Item] = []
+        if want_items:
+            found += person_items(profile, entries, self.as_of, self.within_days, self.config)
+            if self.camps:
+                found += campaign_items(self.camps, _record(row, profile, entries), self.as_of, self.horizon)
+        rec = current(state) if state.get("approvals") else None
+        return profile.get("name"), rec, tuple(found)
+
+
+def _config_key(config: AgendaConfig) -> tuple:
+    return (tuple(sorted(config.visit_days.items())), config.unassessed_visit_days, config.report_days,
+            config.campaign_grace_days)
+
+
+def _campaign_key(c: "Campaign") -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(c.to_dict(), ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+class AgendaCache:
+    """Derived agenda items per dossier head, in this process's memory only (never on
+    disk), shared by the sessions of a long-lived process (``dossier serve``).
+
+    - Keyed by archive id and dossier id; an entry holds the head version number and
+      scope it was derived from, and is used only while the dossier's head is still
+      that version in that scope (a new version, or a move to another scope, makes it
+      stale: it is replaced the next time that dossier is read). Versions are immutable
+      and signed, so a version number identifies one content.
+    - The version was decrypted and verified (hash, chain link, signature) when the
+      entry was made; a hit skips decrypting it again, as a warm session skips the
+      signature check of a version it already verified. (Tampering with a stored
+      version is found by ``check`` and by every page that opens it; the 工作台 keeps
+      showing what the verified version said.)
+    - :func:`agenda` consults it only for heads in the caller's scopes, after checking
+      that the caller holds the data key of that scope and key version: a clerk never
+      gets another scope's items, even those derived for an admin.
+    - Bounded: at most ``max_dossiers`` dossiers (least recently used dropped first),
+      ``max_variants`` (date, window, configuration, campaigns) per dossier.
+    Items hold names and reasons in plaintext: memory only, like the keys of the
+    sessions; :meth:`clear` drops everything (the server calls it when it stops).
+    """
+
+    def __init__(self, max_dossiers: int = 50_000, max_variants: int = 4):
+        import threading
+        from collections import OrderedDict
+
+        self.max_dossiers, self.max_variants = max_dossiers, max_variants
+        self._lock = threading.Lock()
+        self._by_dossier: "OrderedDict[tuple[str, str], list]" = OrderedDict()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._by_dossier)
+
+    def lookup(self, archive_id: str, row, key) -> tuple | None:
+        """(key version, name, current 审批表, items) of ``row``'s head, or None (derive
+        it). ``key``: the variant of the items wanted (None: items not wanted). The caller
+        checks that its user holds the data key of that key version before using it."""
+        k = (archive_id, row.id)
+        with self._lock:
+            e = self._by_dossier.get(k)
+            if e is None or e[0] != (row.head, row.scope):
+                self.misses += 1
+                return None
+            found = () if key is None else e[4].get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._by_dossier.move_to_end(k)
+            self.hits += 1
+            return e[1], e[2], e[3], found
+
+    def store(self, archive_id: str, row, key_version: int, name, rec, key, found: tuple) -> None:
+        k = (archive_id, row.id)
+        with self._lock:
+            e = self._by_dossier.get(k)
+            if e is None or e[0] != (row.head, row.scope):
+                e = [(row.head, row.scope), key_version, name, rec, {}]
+                self._by_dossier[k] = e
+            self._by_dossier.move_to_end(k)
+            if key is not None:
+                variants = e[4]
+                variants.pop(key, None)
+                variants[key] = tuple(found)
+                while len(variants) > self.max_variants:
+                    variants.pop(next(iter(variants)))
+            while len(self._by_dossier) > self.max_dossiers:
+                self._by_dossier.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_dossier.clear()
 
 
 def _kinds(role: str, kinds: Iterable[str] | None) -> set[str]:
@@ -105,9 +252,9 @@ def _kinds(role: str, kinds: Iterable[str] | None) -> set[str]:
     return kinds
 
 
-def _item_dict(it: Item, row, profile: dict, as_of: date) -> dict:
+def _item_dict(it: Item, row, name: str | None, as_of: date) -> dict:
     return {"archive_no": row.archive_no, "id": row.id, "scope": row.scope_path,
-            "name": profile.get("name"), "kind": it.kind, "kind_label": KINDS[it.kind],
+            "name": name, "kind": it.kind, "kind_label": KINDS[it.kind],
             "due": it.due.isoformat(), "overdue": it.overdue(as_of), "days": (it.due - as_of).days,
             "reason": it.reason, **dict(it.extra)}
 
@@ -131,13 +278,16 @@ def _campaigns(ar: "Session", as_of: date, horizon: date, config: AgendaConfig) 
 
 def campaign_items(camps: list["Campaign"], record: "PersonRecord", as_of: date, horizon: date) -> list[Item]:
     """Campaign actions this person still needs, due by ``horizon`` (pure)."""
-    from .campaigns import in_population, person_progress
+    from .campaigns import in_population, person_actions
 
     out = []
+    lost = None
     for c in camps:
         if not in_population(c, record):
             continue
-        for a in person_progress(c, record, as_of)["actions"]:
+        if lost is None:
+            lost = record.presence(as_of) == "失控"
+        for a in person_actions(c, record, as_of, lost):
             due = date.fromisoformat(a["due"])
             if a["done"] or due > horizon:
                 continue
@@ -153,9 +303,15 @@ def campaign_items(camps: list["Campaign"], record: "PersonRecord", as_of: date,
 def approval_items(state: dict, user: "User") -> list[Item]:
     """The dossier's 审批表 if its next step is this user's to sign (or it was returned to
     them); due = the day of the last step (pure: the state and the user)."""
-    from ..approve.chain import OPEN, RETURNED, SIGNER_ROLES, Approvals, current, next_step
+    from ..approve.chain import current
 
-    rec = current(state)
+    return approval_items_of(current(state), user)
+
+
+def approval_items_of(rec: dict | None, user: "User") -> list[Item]:
+    """:func:`approval_items` of the dossier's current 审批表 record ``rec``."""
+    from ..approve.chain import OPEN, RETURNED, SIGNER_ROLES, Approvals, next_step
+
     if not rec:
         return []
     nxt = next_step(rec) if rec["status"] == OPEN else ("社区初评" if rec["status"] == RETURNED else None)

@@ -287,11 +287,12 @@ def in_population(c: Campaign, r: PersonRecord) -> bool:
 def campaign_entries(c: Campaign, r: PersonRecord, kind: str, as_of: date) -> list[dict]:
     """Entries of ``kind`` inside the campaign window (start … min(end, as_of)) not tagged
     with another campaign."""
-    hi = min(c.end, as_of)
+    lo, hi = c.start, min(c.end, as_of)
+    name = c.name
     out = []
     for e in r.dated(kind):
         d = as_date(e["date"])
-        if c.start <= d <= hi and e.get("campaign") in (None, "", c.name):
+        if lo <= d <= hi and e.get("campaign") in (None, "", name):
             out.append(e)
     return out
 
@@ -308,9 +309,22 @@ def interview_status(interviews: list[dict], count: int = 2) -> dict:
 
 
 def person_progress(c: Campaign, r: PersonRecord, as_of: date) -> dict:
-    actions = []
-    overdue = []
     lost = r.presence(as_of) == "失控"
+    actions = person_actions(c, r, as_of, lost)
+    overdue = [x["label"] for x in actions if x["overdue"]]
+    interviews = campaign_entries(c, r, "interview", as_of)
+    seen = any(e.get("person_seen") or e.get("subject") == "本人" for e in interviews)
+    return {"archive_no": r.archive_no, "name": r.masked_name(), "community": r.community, "scope": r.scope,
+            "met": seen, "lost": lost, "risk": r.risk_level(as_of),
+            "complete": all(x["done"] for x in actions), "actions": actions, "overdue": overdue}
+
+
+def person_actions(c: Campaign, r: PersonRecord, as_of: date, lost: bool | None = None) -> list[dict]:
+    """Each required action's state for one person (the part of :func:`person_progress`
+    the 工作台 needs: no masked name, no risk level)."""
+    if lost is None:
+        lost = r.presence(as_of) == "失控"
+    actions = []
     for a in c.actions:
         items = campaign_entries(c, r, a.action, as_of)
         if a.action == "test" and lost:
@@ -328,13 +342,7 @@ def person_progress(c: Campaign, r: PersonRecord, as_of: date) -> dict:
         late = not done and as_of > due
         actions.append({"action": a.action, "label": a.label, "required": a.count, "have": have,
                         "done": done, "due": due.isoformat(), "overdue": late, "by": a.by})
-        if late:
-            overdue.append(a.label)
-    interviews = campaign_entries(c, r, "interview", as_of)
-    seen = any(e.get("person_seen") or e.get("subject") == "本人" for e in interviews)
-    return {"archive_no": r.archive_no, "name": r.masked_name(), "community": r.community, "scope": r.scope,
-            "met": seen, "lost": lost, "risk": r.risk_level(as_of),
-            "complete": all(x["done"] for x in actions), "actions": actions, "overdue": overdue}
+    return actions
 
 
 def campaign_progress(c: Campaign, records: list[PersonRecord], as_of: date) -> dict:

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..api import read_config
+from ..reports.agenda import AgendaCache
 from .render import STATIC, Templates
 from .security import SecurityHeaders
 from .sessions import SessionStore
@@ -52,6 +53,7 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
         finally:
             task.cancel()
             app.state.sessions.end_all()      # a restart ends every session: keys only in memory
+            app.state.agenda_cache.clear()
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, tls=tls)],
                     exception_handlers={404: _not_found, 405: _not_allowed})
@@ -60,7 +62,8 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
     app.state.archive_name = cfg.get("name", "")
     app.state.settings = settings
     app.state.tls = tls
-    app.state.sessions = SessionStore(path, settings)
+    app.state.agenda_cache = AgendaCache()     # the 工作台's items per dossier version (reports/agenda.py)
+    app.state.sessions = SessionStore(path, settings, shared={"agenda_cache": app.state.agenda_cache})
     app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
     app.state.failed_logins = []      # waiting to be written to the audit chain (see views.auth)
     app.state.templates = Templates(paths)

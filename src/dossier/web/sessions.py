@@ -39,6 +39,7 @@ class WebSession:
     ended: str | None = None        # why it ended (logout, idle, absolute, revoked)
     flashes: list = field(default_factory=list)     # messages for the next page
     jobs: dict = field(default_factory=dict)        # background work and its results (web/jobs.py): memory only
+    shared: dict = field(default_factory=dict)      # the process's caches hung on the library session (see SessionStore)
 
     def library(self, path: Path):
         """The open library session (opened on first use; the user re-checked each time)."""
@@ -54,8 +55,11 @@ class WebSession:
             ar.scopes.invalidate()
             ar.user.scopes = ar.scopes.granted_paths(self.user)
             return ar
-        self._ar = api.open_unlocked(path, self.unlocked)
-        return self._ar
+        ar = api.open_unlocked(path, self.unlocked)
+        for name, value in self.shared.items():     # e.g. agenda_cache: read only for what this user may decrypt
+            setattr(ar, name, value)
+        self._ar = ar
+        return ar
 
     def wipe(self) -> None:
         ar, self._ar, self.unlocked = self._ar, None, None
@@ -65,10 +69,13 @@ class WebSession:
 
 
 class SessionStore:
-    def __init__(self, archive_path, settings: WebSettings, clock=time.monotonic):
+    def __init__(self, archive_path, settings: WebSettings, clock=time.monotonic, shared: dict | None = None):
         self.path = Path(archive_path)
         self.settings = settings
         self.clock = clock
+        # caches shared by every session of this process (memory only; each checks the
+        # caller's keys before answering): set on each session's library session
+        self.shared = dict(shared or {})
         self._by_id: dict[str, WebSession] = {}
         self._lock = threading.Lock()
 
@@ -82,7 +89,7 @@ class SessionStore:
         unlocked = api.unlock(self.path, user=user, password=password)
         now = self.clock()
         ws = WebSession(secrets.token_urlsafe(32), unlocked.user, unlocked.role, secrets.token_urlsafe(32),
-                        now, now, unlocked)
+                        now, now, unlocked, shared=self.shared)
         with self._lock:
             self._by_id[ws.sid] = ws
         return ws
