@@ -38,8 +38,10 @@ _PERIODS_MEMO: ContextVar[dict | None] = ContextVar("status_periods_memo", defau
 @contextmanager
 def periods_memo():
     """Within this block :func:`status_periods` is computed once per entries list and axis
-    (a pass of read-only rules over many dossiers: the agenda calls it ~7 times per
-    person). The lists must not change inside the block; the result is shared, not copied."""
+    while the same list is asked about again (a pass of read-only rules over many
+    dossiers, one after another: the agenda asks ~7 times per person). Only the latest
+    list is remembered (nothing else is kept alive); it must not change meanwhile, and
+    the result is shared, not copied."""
     token = _PERIODS_MEMO.set({})
     try:
         yield
@@ -52,12 +54,13 @@ def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]
     memo = _PERIODS_MEMO.get()
     if memo is None:
         return _status_periods(entries, axis)
-    key = (id(entries), axis)
-    hit = memo.get(key)
-    if hit is not None and hit[0] is entries:
-        return hit[1]
-    out = _status_periods(entries, axis)
-    memo[key] = (entries, out)       # the reference keeps id(entries) from being reused meanwhile
+    if memo.get("of") is not entries:
+        memo.clear()
+        memo["of"] = entries
+    key = ("axis", axis)
+    out = memo.get(key)
+    if out is None:
+        out = memo[key] = _status_periods(entries, axis)
     return out
 
 

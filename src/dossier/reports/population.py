@@ -43,11 +43,21 @@ class PersonRecord:
         """Entries of ``types`` (all if none) with a date, oldest first; computed once per
         record (reports only read them: do not modify the list)."""
         key = ("dated", types)
-        if key not in self._cache:
-            self._cache[key] = sorted(
-                (e for e in self.entries if (not types or e.get("type") in types) and as_date(e.get("date"))),
-                key=lambda e: (e["date"], e.get("recorded_at", "")))
-        return self._cache[key]
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(types) == 1:          # one type (the frequent case): from one sort of them all, grouped
+                groups = self._cache.get("by_type")
+                if groups is None:
+                    groups = self._cache["by_type"] = {}
+                    for e in self.dated():
+                        groups.setdefault(e.get("type"), []).append(e)
+                hit = groups.get(types[0], [])
+            else:
+                hit = sorted(
+                    (e for e in self.entries if (not types or e.get("type") in types) and as_date(e.get("date"))),
+                    key=lambda e: (e["date"], e.get("recorded_at", "")))
+            self._cache[key] = hit
+        return hit
 
     def death(self) -> date | None:
         if "death" not in self._cache:
