@@ -241,6 +241,71 @@ def _anchor(a) -> tuple[int, str]:
     return int(seq), str(h)
 
 
+class _Pending:
+    __slots__ = ("fn", "done", "result", "error")
+
+    def __init__(self, fn):
+        self.fn, self.done, self.result, self.error = fn, False, None, None
+
+
+_GROUPS: dict[int, list] = {}        # id(writer lock) → events waiting for a commit
+_GROUPS_GUARD = __import__("threading").Lock()
+
+
+def _group_commit(conn, fn) -> "AuditEvent":
+    """An event of its own (no caller transaction), committed together with the events
+    other threads of this process are appending meanwhile: the first to get the
+    database's writer lock (store/meta.py) writes every waiting event in one
+    transaction (one fsync), in the order they arrived, each signed by its own actor;
+    the others find theirs done. Each caller returns once its event is durable, as
+    before. If the shared transaction fails, each waiting event is retried alone, so
+    one event's error is its own caller's only."""
+    from .store.meta import writing
+
+    me = _Pending(fn)
+    key = id(conn.write_lock)
+    with _GROUPS_GUARD:
+        _GROUPS.setdefault(key, []).append(me)
+    with writing(conn):
+        if not me.done:
+            with _GROUPS_GUARD:
+                batch, _GROUPS[key] = _GROUPS.get(key, []), []
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    results = [p.fn(conn) for p in batch]
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                for p, r in zip(batch, results):
+                    p.result, p.done = r, True
+            except Exception:   # noqa: BLE001 - one by one: each event's error goes to its own caller
+                for p in batch:
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        try:
+                            p.result = p.fn(conn)
+                            conn.execute("COMMIT")
+                        except BaseException:
+                            if conn.in_transaction:
+                                conn.execute("ROLLBACK")
+                            raise
+                    except Exception as e:   # noqa: BLE001
+                        p.error = e
+                    p.done = True
+            except BaseException:
+                for p in batch:         # interrupted: nothing of the batch was committed
+                    if p is not me:
+                        with _GROUPS_GUARD:
+                            _GROUPS.setdefault(key, []).insert(0, p)
+                raise
+    if me.error is not None:
+        raise me.error
+    return me.result
+
+
 class AuditLog:
     """The audit chain in a SQLite connection (the archive's ``meta.db``).
 
@@ -270,11 +335,18 @@ class AuditLog:
         if private and seal_key is None and seal_to is None:
             raise IntegrityError("审计详情含个人信息，必须加密（缺少密钥）")
         public = dict(public or {})
-        own_tx = not self.conn.in_transaction
+        if not self.conn.in_transaction and getattr(self.conn, "write_lock", None) is not None:
+            return _group_commit(self.conn, lambda con: self._append(con, actor, sign_key, action, public, private,
+                                                                     seal_key, key_id, ts, seal_to, False))
+        return self._append(self.conn, actor, sign_key, action, public, private, seal_key, key_id, ts, seal_to,
+                            not self.conn.in_transaction)
+
+    def _append(self, con, actor, sign_key, action, public, private, seal_key, key_id, ts, seal_to,
+                own_tx: bool) -> AuditEvent:
         if own_tx:
-            self.conn.execute("BEGIN IMMEDIATE")
+            con.execute("BEGIN IMMEDIATE")
         try:
-            row = self.conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+            row = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
             event_id = os.urandom(16).hex()
             ts = ts or _now()
@@ -290,13 +362,13 @@ class AuditLog:
                 key_id = None
             h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
             sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
-            self.conn.execute("INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            con.execute("INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                               (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
             if own_tx:
-                self.conn.execute("COMMIT")
+                con.execute("COMMIT")
         except BaseException:
-            if own_tx and self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if own_tx and con.in_transaction:
+                con.execute("ROLLBACK")
             raise
         return AuditEvent(seq, event_id, ts, actor, action, public, key_id, sealed, prev, h, sig)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,8 +53,51 @@ CREATE TABLE IF NOT EXISTS blobs(
 """
 
 
+class Connection(sqlite3.Connection):
+    """A connection that carries its database file's in-process writer lock (see
+    :func:`writing`)."""
+
+    write_lock: "threading.RLock | None" = None
+
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(path: Path) -> threading.RLock:
+    """The lock every connection of this process to ``path`` takes around a write
+    transaction. SQLite serialises writers across processes by polling (a busy writer
+    sleeps 1 … 100 ms between tries), so threads of one process — the web server's
+    sessions, each with its own connection — queued behind each other's fsyncs in
+    sleeps far longer than the writes; on this lock they wait their turn and start
+    at once. Another process still waits in SQLite's busy handler."""
+    key = os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
+
+
+@contextmanager
+def writing(con, timeout: float = 30.0):
+    """Hold ``con``'s in-process writer lock (nothing for a plain connection);
+    :class:`Locked` after ``timeout`` seconds."""
+    lock = getattr(con, "write_lock", None)
+    if lock is None:
+        yield
+        return
+    if not lock.acquire(timeout=max(0.0, timeout)):
+        raise Locked()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def connect(path: Path, *, timeout: float = 30.0, synchronous: str = "FULL") -> sqlite3.Connection:
-    con = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    con = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False, factory=Connection)
+    con.write_lock = writer_lock(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute(f"PRAGMA synchronous={synchronous}")
     con.execute("PRAGMA foreign_keys=ON")
@@ -73,32 +117,34 @@ def create(path: Path) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(con: sqlite3.Connection, *, timeout: float = 30.0):
-    """BEGIN IMMEDIATE … COMMIT; writers are serialised by SQLite.
+    """BEGIN IMMEDIATE … COMMIT; writers are serialised: the threads of this process
+    by the file's writer lock (:func:`writing`), processes by SQLite.
 
     A writer that cannot get the lock within ``timeout`` gets :class:`Locked`
     (exit 11); any exception rolls the whole transaction back.
     """
     deadline = time.monotonic() + timeout
-    while True:
+    with writing(con, timeout):
+        while True:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise Locked() from None
+                time.sleep(0.01)
         try:
-            con.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e):
-                raise
-            if time.monotonic() >= deadline:
-                raise Locked() from None
-            time.sleep(0.01)
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        try:
-            con.execute("COMMIT")
-        except sqlite3.OperationalError as e:
+            yield con
+        except BaseException:
             con.execute("ROLLBACK")
-            if "locked" in str(e) or "busy" in str(e):
-                raise Locked() from None
             raise
+        else:
+            try:
+                con.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                con.execute("ROLLBACK")
+                if "locked" in str(e) or "busy" in str(e):
+                    raise Locked() from None
+                raise
