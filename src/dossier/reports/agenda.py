@@ -86,11 +86,15 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
     items: list[dict] = []
 
     def emit(row, name, rec, found) -> None:
+        # ``found``: the dossier's person and campaign items as dicts (shared with the
+        # cache: copied here, so a caller changing its list never changes the cache)
+        for d in found:
+            if d["kind"] in wanted_kinds:
+                items.append(dict(d))
         if want_approvals and rec is not None:
-            found = [*found, *approval_items_of(rec, ar.user)]
-        for it in found:
-            if it.kind in wanted_kinds:
-                items.append(_item_dict(it, row, name, as_of))
+            for it in approval_items_of(rec, ar.user):
+                if it.kind in wanted_kinds:
+                    items.append(_item_dict(it, row, name, as_of))
 
     with periods_memo():
         if cache is None:
@@ -115,8 +119,7 @@ def _agenda_cached(ar: "Session", cache: "AgendaCache", sids: set[int], derive: 
     others are decrypted and verified as usual, and cached."""
     rows = ar.dossiers.head_rows(sids)
     misses: set[str] = set()
-    for row in rows:
-        hit = cache.lookup(ar.archive_id, row, derive.key if want_items else None)
+    for row, hit in zip(rows, cache.lookup_many(ar.archive_id, rows, derive.key if want_items else None)):
         if hit is None:
             misses.add(row.id)
             continue
@@ -142,7 +145,7 @@ class _Deriver:
         self.as_of, self.within_days, self.horizon, self.config, self.camps = as_of, within_days, horizon, config, camps
         self.key = (as_of, within_days, _config_key(config), tuple(_campaign_key(c) for c in camps))
 
-    def __call__(self, row, state: dict, want_items: bool) -> tuple[str | None, dict | None, tuple[Item, ...]]:
+    def __call__(self, row, state: dict, want_items: bool) -> tuple[str | None, dict | None, tuple[dict, ...]]:
         from ..approve.chain import current
 
         profile, entries = state.get("profile", {}), state.get("entries", [])
@@ -152,7 +155,8 @@ class _Deriver:
             if self.camps:
                 found += campaign_items(self.camps, _record(row, profile, entries), self.as_of, self.horizon)
         rec = current(state) if state.get("approvals") else None
-        return profile.get("name"), rec, tuple(found)
+        name = profile.get("name")
+        return name, rec, tuple(_item_dict(it, row, name, self.as_of) for it in found)
 
 
 def _config_key(config: AgendaConfig) -> tuple:
@@ -173,7 +177,7 @@ class AgendaCache:
 
     - Keyed by archive id and dossier id; an entry holds the head version number and
       scope it was derived from, and is used only while the dossier's head is still
-      that version in that scope (a new version, or a move to another scope, makes it
+      that version in that scope under that 档号 (a new version, or a move to another scope, makes it
       stale: it is replaced the next time that dossier is read). Versions are immutable
       and signed, so a version number identifies one content.
     - The version was decrypted and verified (hash, chain link, signature) when the
@@ -186,8 +190,8 @@ class AgendaCache:
       gets another scope's items, even those derived for an admin.
     - Bounded: at most ``max_dossiers`` dossiers (least recently used dropped first),
       ``max_variants`` (date, window, configuration, campaigns) per dossier.
-    Items hold names and reasons in plaintext: memory only, like the keys of the
-    sessions; :meth:`clear` drops everything (the server calls it when it stops).
+    Items (the agenda's dicts, with 档号, scope and name) hold names and reasons in
+    plaintext: memory only, like the keys of the sessions; :meth:`clear` drops everything (the server calls it when it stops).
     """
 
     def __init__(self, max_dossiers: int = 50_000, max_variants: int = 4):
@@ -202,30 +206,38 @@ class AgendaCache:
     def __len__(self) -> int:
         return len(self._by_dossier)
 
+    def lookup_many(self, archive_id: str, rows, key) -> list[tuple | None]:
+        """:meth:`lookup` of each row, under one acquisition of the lock."""
+        with self._lock:
+            return [self._lookup(archive_id, row, key) for row in rows]
+
     def lookup(self, archive_id: str, row, key) -> tuple | None:
         """(key version, name, current 审批表, items) of ``row``'s head, or None (derive
         it). ``key``: the variant of the items wanted (None: items not wanted). The caller
         checks that its user holds the data key of that key version before using it."""
-        k = (archive_id, row.id)
         with self._lock:
-            e = self._by_dossier.get(k)
-            if e is None or e[0] != (row.head, row.scope):
-                self.misses += 1
-                return None
-            found = () if key is None else e[4].get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._by_dossier.move_to_end(k)
-            self.hits += 1
-            return e[1], e[2], e[3], found
+            return self._lookup(archive_id, row, key)
+
+    def _lookup(self, archive_id: str, row, key) -> tuple | None:
+        k = (archive_id, row.id)
+        e = self._by_dossier.get(k)
+        if e is None or e[0] != (row.head, row.scope, row.archive_no):
+            self.misses += 1
+            return None
+        found = () if key is None else e[4].get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._by_dossier.move_to_end(k)
+        self.hits += 1
+        return e[1], e[2], e[3], found
 
     def store(self, archive_id: str, row, key_version: int, name, rec, key, found: tuple) -> None:
         k = (archive_id, row.id)
         with self._lock:
             e = self._by_dossier.get(k)
-            if e is None or e[0] != (row.head, row.scope):
-                e = [(row.head, row.scope), key_version, name, rec, {}]
+            if e is None or e[0] != (row.head, row.scope, row.archive_no):
+                e = [(row.head, row.scope, row.archive_no), key_version, name, rec, {}]
                 self._by_dossier[k] = e
             self._by_dossier.move_to_end(k)
             if key is not None:
