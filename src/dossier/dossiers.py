@@ -151,11 +151,17 @@ class Dossiers:
             out.append(DossierRow(did, archive_no, sid, paths[sid], head))
         return out
 
-    def heads(self, scope_ids: set[int], only: set[str] | None = None):
+    def heads(self, scope_ids: set[int], only: set[str] | None = None, *, signatures_aside: bool = False):
         """(row, version row, content) of the head of every dossier in ``scope_ids``,
         in 档号 order — decrypted and verified like :meth:`load` (hash, chain link to the
         parent, author's signature), in one query rather than three per dossier.
-        ``only``: just these dossier ids (the others are not decrypted)."""
+        ``only``: just these dossier ids (the others are not decrypted).
+
+        ``signatures_aside``: for a caller that uses nothing before the generator is
+        exhausted (a report computed over all of them): the Ed25519 signatures may be
+        verified by a forked child on another core meanwhile
+        (:mod:`dossier.crypto.verify_aside`); a bad one then raises
+        :class:`IntegrityError` after the last head, before the caller's result exists."""
         ar = self.ar
         wanted = sorted(int(s) for s in scope_ids)
         if not wanted or (only is not None and not only):
@@ -171,26 +177,46 @@ class Dossiers:
             ids = sorted(only)
             sql += f" AND d.id IN ({','.join('?' * len(ids))})"
             params += ids
-        rows = ar.con.execute(sql + " ORDER BY d.archive_no", params).fetchall()
+        rows = [r for r in ar.con.execute(sql + " ORDER BY d.archive_no", params).fetchall()
+                if r["scope"] in scope_ids and (only is None or r["did"] in only)]
         sign_pub: dict[str, bytes | None] = {}
-        paths: dict[int, str] = {}
         for r in rows:
-            sid = r["scope"]
-            if sid not in scope_ids or (only is not None and r["did"] not in only):
-                continue
-            if sid not in paths:
-                paths[sid] = ar.scopes.path_of(sid)
-            row = DossierRow(r["did"], r["archive_no"], sid, paths[sid], r["head"])
-            v = VersionRow.from_row(r)
-            author = v.author
-            if author not in sign_pub:
-                sign_pub[author] = self._sign_public(author)
-            parent = GENESIS if v.version == 1 else r["parent"]
-            problems = v.verify(ar.archive_id, sign_pub[author], parent, self._verified)
-            if problems:
-                raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
-            _, key = ar.keyring.scope_key(sid, "data", v.key_version)
-            yield row, v, open_content(ar.archive_id, sid, v, key)
+            if r["author"] not in sign_pub:
+                sign_pub[r["author"]] = self._sign_public(r["author"])
+        verified, aside, delegated = self._verified, None, []
+        if signatures_aside:
+            from .crypto import verify_aside
+
+            delegated = [(sign_pub[r["author"]], bytes(r["signature"]), bytes(r["hash"])) for r in rows
+                         if sign_pub[r["author"]] is not None
+                         and (sign_pub[r["author"]], bytes(r["signature"]), bytes(r["hash"])) not in self._verified]
+            aside = verify_aside.start(delegated)
+            if aside is not None:       # taken as checked here; the child's answer decides below
+                verified = self._verified | set(delegated)
+        paths: dict[int, str] = {}
+        try:
+            for r in rows:
+                sid = r["scope"]
+                if sid not in paths:
+                    paths[sid] = ar.scopes.path_of(sid)
+                row = DossierRow(r["did"], r["archive_no"], sid, paths[sid], r["head"])
+                v = VersionRow.from_row(r)
+                parent = GENESIS if v.version == 1 else r["parent"]
+                problems = v.verify(ar.archive_id, sign_pub[v.author], parent, verified)
+                if problems:
+                    raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
+                _, key = ar.keyring.scope_key(sid, "data", v.key_version)
+                yield row, v, open_content(ar.archive_id, sid, v, key)
+            if aside is not None:
+                bad = aside.failures()
+                if bad:
+                    h = delegated[bad[0]][2]
+                    r = next(r for r in rows if bytes(r["hash"]) == h)
+                    raise IntegrityError(f"档案 {r['archive_no']} 第 {r['version']} 版完整性校验失败：作者签名无效")
+                self._verified.update(delegated)
+        finally:
+            if aside is not None:
+                aside.close()
 
     def show(self, ref: str, version: int | None = None, as_of: date | None = None) -> DossierView:
         from .rules.alerts import alerts

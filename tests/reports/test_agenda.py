@@ -344,3 +344,46 @@ def test_real_executable_json(fixture, run_dossier):
     assert data["as_of"] == "2025-06-01" and data["within_days"] == 14
     r = run_dossier(["agenda", "--json"], env=fixture.env(INSPECTOR))
     assert r.code == 13 and "search" in r.stderr
+
+
+# -- a fresh pass verifies the signatures on the other core (crypto/verify_aside.py) ----
+
+@pytest.fixture
+def aside_always(monkeypatch):
+    from dossier.crypto import verify_aside
+
+    monkeypatch.setattr(verify_aside, "MIN_TRIPLES", 1)
+    monkeypatch.setattr(verify_aside, "_single_threaded", lambda: True)
+    monkeypatch.setattr(verify_aside, "_cores", lambda: 2)
+    started = []
+    real = verify_aside.start
+    monkeypatch.setattr(verify_aside, "start", lambda triples: started.append(len(triples)) or real(triples))
+    return started
+
+
+def test_signatures_checked_aside_give_the_same_agenda(fixture, aside_always):
+    with fixture.open(CLERK_A) as ar:
+        a = ar.agenda(as_of=AS_OF)
+    assert aside_always == [len(PEOPLE)]
+    assert got(fixture, a) == EXPECTED_CLERK
+
+
+def test_a_forged_signature_found_aside_fails_the_whole_agenda(fixture, aside_always, tmp_path):
+    import shutil
+    import sqlite3
+
+    from dossier.errors import IntegrityError
+
+    w = World(tmp_path / "copy")
+    shutil.copytree(fixture.path, w.path)
+    con = sqlite3.connect(w.path / "meta.db")
+    did, head = con.execute("SELECT id, head FROM dossiers ORDER BY archive_no LIMIT 1").fetchone()
+    sig = bytearray(con.execute("SELECT signature FROM versions WHERE dossier=? AND version=?",
+                                (did, head)).fetchone()[0])
+    sig[5] ^= 0x01
+    con.execute("UPDATE versions SET signature=? WHERE dossier=? AND version=?", (bytes(sig), did, head))
+    con.commit()
+    con.close()
+    with w.open(CLERK_A) as ar, pytest.raises(IntegrityError, match="签名"):
+        ar.agenda(as_of=AS_OF)
+    assert aside_always and aside_always[0] == len(PEOPLE)

@@ -99,7 +99,8 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
     with periods_memo():
         if cache is None:
             n = 0
-            for row, _, content in ar.dossiers.heads(sids):
+            # nothing is shown before the pass ends: the signatures may be checked on the other core
+            for row, _, content in ar.dossiers.heads(sids, signatures_aside=True):
                 n += 1
                 name, rec, found = derive(row, content["state"], want_items)
                 emit(row, name, rec, found)
