@@ -43,3 +43,17 @@ def test_a_saved_visit_leaves_the_home_page_at_once(web, world):
     assert r.status_code == 303, r.text
     page = b.get("/").text
     assert f'href="/persons/{ref.id}"' not in page
+
+
+def test_serve_adds_the_pages_index_to_an_older_archive(world):
+    import sqlite3
+
+    from dossier.web.app import create_app
+
+    con = sqlite3.connect(world.path / "meta.db")
+    con.execute("DROP INDEX dossiers_scope_heads")
+    con.commit()
+    create_app(world.path)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    con.close()
+    assert "dossiers_scope_heads" in names

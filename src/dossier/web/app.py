@@ -32,6 +32,7 @@ log = logging.getLogger("dossier.web")
 def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool = False) -> Starlette:
     path = Path(archive_path)
     cfg = read_config(path)            # NoArchive before anything listens
+    _ensure_indexes(path, cfg)
     settings = settings or WebSettings.from_config(cfg)
     routes = []
     for name in VIEWS:
@@ -69,6 +70,18 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
     app.state.templates = Templates(paths)
     app.state.jobs = {}
     return app
+
+
+def _ensure_indexes(path: Path, cfg: dict) -> None:
+    """The indexes the pages read on every request, added to an older archive once."""
+    from ..store import meta
+
+    sync = str(cfg.get("store", {}).get("synchronous", "FULL")).upper()
+    con = meta.connect(path / "meta.db", synchronous=sync if sync in ("FULL", "NORMAL") else "FULL")
+    try:
+        meta.ensure_serving_indexes(con)
+    finally:
+        con.close()
 
 
 async def _sweeper(app) -> None:

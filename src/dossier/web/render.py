@@ -80,7 +80,7 @@ def agenda_rows(items) -> Markup:
 
 class Templates:
     def __init__(self, routes: set[str]):
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), auto_reload=False,
                                       autoescape=True, trim_blocks=True, lstrip_blocks=True,
                                       undefined=jinja2.ChainableUndefined)
         self.env.filters["text"] = text
