@@ -80,6 +80,8 @@ def _ensure_indexes(path: Path, cfg: dict) -> None:
     con = meta.connect(path / "meta.db", synchronous=sync if sync in ("FULL", "NORMAL") else "FULL")
     try:
         meta.ensure_serving_indexes(con)
+    except Exception as e:   # noqa: BLE001 - only speed depends on it: serve without
+        log.warning("未能为档案库添加页面索引（%s），页面照常提供，只是较慢", type(e).__name__)
     finally:
         con.close()
 
