@@ -49,14 +49,23 @@ def periods_memo():
         _PERIODS_MEMO.reset(token)
 
 
-def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]:
-    """Status entries as periods sorted by start, per axis, with implied ends."""
+def rules_memo(entries: list[dict]) -> dict | None:
+    """Inside :func:`periods_memo`: a dict for results derived from ``entries`` alone (plus
+    what the key names), emptied when another entries list comes; None outside."""
     memo = _PERIODS_MEMO.get()
     if memo is None:
-        return _status_periods(entries, axis)
+        return None
     if memo.get("of") is not entries:
         memo.clear()
         memo["of"] = entries
+    return memo
+
+
+def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]:
+    """Status entries as periods sorted by start, per axis, with implied ends."""
+    memo = rules_memo(entries)
+    if memo is None:
+        return _status_periods(entries, axis)
     key = ("axis", axis)
     out = memo.get(key)
     if out is None:

@@ -147,15 +147,17 @@ class _Deriver:
         self.key = (as_of, within_days, _config_key(config), tuple(_campaign_key(c) for c in camps))
 
     def __call__(self, row, state: dict, want_items: bool) -> tuple[str | None, dict | None, tuple[dict, ...]]:
-        from ..approve.chain import current
-
         profile, entries = state.get("profile", {}), state.get("entries", [])
         found: list[Item] = []
         if want_items:
             found += person_items(profile, entries, self.as_of, self.within_days, self.config)
             if self.camps:
                 found += campaign_items(self.camps, _record(row, profile, entries), self.as_of, self.horizon)
-        rec = current(state) if state.get("approvals") else None
+        rec = None
+        if state.get("approvals"):      # (imported only then: approve.chain pulls in the PDF signer)
+            from ..approve.chain import current
+
+            rec = current(state)
         name = profile.get("name")
         return name, rec, tuple(_item_dict(it, row, name, self.as_of) for it in found)
 

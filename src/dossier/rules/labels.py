@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dossier.model.dates import add_months, add_years, as_date
-from dossier.model.dossier_rules import death_date, status_on, status_periods
+from dossier.model.dossier_rules import death_date, rules_memo, status_on, status_periods
 
 # 措施 → which end of its period is the 起算日 ("start": 自执行之日; "end": 出所/结束之日)
 MEASURE_ANCHORS: dict[str, str] = {
@@ -64,6 +64,16 @@ def latest_trigger(profile: dict, entries: list[dict], as_of: date) -> Anchor | 
 
 def anchor_info(profile: dict, entries: list[dict], as_of: date) -> Anchor | None:
     """The anchor in force on ``as_of`` (None if none, or its measure has not ended yet)."""
+    memo = rules_memo(entries)
+    if memo is not None:
+        key = ("anchor", id(profile), as_of)     # the profile is alive while its entries are asked about
+        if key not in memo:
+            memo[key] = _anchor_info(profile, entries, as_of)
+        return memo[key]
+    return _anchor_info(profile, entries, as_of)
+
+
+def _anchor_info(profile: dict, entries: list[dict], as_of: date) -> Anchor | None:
     a = latest_trigger(profile, entries, as_of)
     if a is None or a.day is None or a.day > as_of:
         return None
@@ -76,7 +86,17 @@ def anchor_date(profile: dict, entries: list[dict], as_of: date) -> date | None:
 
 
 def relapses(entries: list[dict], after: date, as_of: date) -> list[dict]:
-    """Relapse entries dated in (after, as_of]."""
+    """Relapse entries dated in (after, as_of] (a shared list inside ``periods_memo``: read only)."""
+    memo = rules_memo(entries)
+    if memo is not None:
+        key = ("relapses", after, as_of)
+        if key not in memo:
+            memo[key] = _relapses(entries, after, as_of)
+        return memo[key]
+    return _relapses(entries, after, as_of)
+
+
+def _relapses(entries: list[dict], after: date, as_of: date) -> list[dict]:
     out = []
     for e in entries:
         d = as_date(e.get("date"))
