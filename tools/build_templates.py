@@ -194,6 +194,27 @@ def bookmark(paragraph, name):
     paragraph._p.append(end)
 
 
+STAMP_BAND_PT = 48   # the empty band of a 审批表 signature block where the stamp goes
+
+
+def labelled_runs(p, parts, size=10.5):
+    """Runs of ``(text, bookmark name or None)``: a named run is wrapped in its own bookmark
+    (LibreOffice exports it as a named destination at the run's position)."""
+    for text, name in parts:
+        run = p.add_run(text)
+        set_font(run, FANG, size)
+        if name:
+            _bookmark_id[0] += 1
+            start = OxmlElement("w:bookmarkStart")
+            start.set(qn("w:id"), str(_bookmark_id[0]))
+            start.set(qn("w:name"), name)
+            end = OxmlElement("w:bookmarkEnd")
+            end.set(qn("w:id"), str(_bookmark_id[0]))
+            run._r.addprevious(start)
+            run._r.addnext(end)
+    return p
+
+
 def border_bottom(paragraph, color="FF0000", size=12):
     ppr = paragraph._p.get_or_add_pPr()
     bdr = OxmlElement("w:pBdr")
@@ -303,7 +324,10 @@ def build_risk_approval(path):
         ["其他情形说明", ("{{ assessment.other }}", 5)],
     ]
     kv_table(doc, rows, W, size=10.5)
-    # five signature blocks, each its own table row with a bookmarked signature line
+    # five signature blocks, each its own table row: what the block asks for, then an empty band
+    # (bookmark sig_<block>) where the signature stamp goes — clear of every printed label —
+    # then the printed 签名 and 盖章/日期 lines. Bookmarks fill_* mark where the chain fills in
+    # the 会商 and final conclusions (dossier.approve.formpdf.FILL_BOOKMARKS).
     blocks = [
         ("community", "①社区（村）初评意见",
          "建议等级：{{ assessment.proposed_checks }}\n{{ assessment.community.opinion }}",
@@ -312,9 +336,7 @@ def build_risk_approval(path):
         ("police", "②派出所核查意见", "{{ assessment.police.opinion }}",
          "社区民警（签名）：{{ assessment.police.signer }}　　所长（签名）：{{ assessment.police.signer2 }}",
          "（派出所盖章）　　%s" % _date_line("police")),
-        ("meeting", "③会商评估意见",
-         "会议纪要编号：{{ assessment.meeting_no }}　会商日期：{{ assessment.meeting.date }}\n"
-         "会商结论：{{ assessment.level_checks }}　{{ assessment.meeting.opinion }}",
+        ("meeting", "③会商评估意见", None,
          "主持人（签名）：{{ assessment.meeting.signer }}",
          _date_line("meeting")),
         ("street", "④街道（乡镇）审批意见", "{{ assessment.street.opinion }}",
@@ -329,13 +351,28 @@ def build_risk_approval(path):
         cell_text(t.cell(i, 0), label, size=10.5, align="center")
         vcenter(t.cell(i, 0))
         c = t.cell(i, 1)
-        cell_text(c, opinion, size=10.5)
-        p = para(c, signer, size=10.5, align="right", space_before=6)
-        bookmark(p, f"sig_{key}")
+        if opinion is not None:
+            cell_text(c, opinion, size=10.5)
+        else:   # ③: minutes number and date, and the 会商结论 boxes, each a place the chain fills in
+            c.text = ""
+            p = c.paragraphs[0]
+            labelled_runs(p, [("会议纪要编号：", None), ("{{ assessment.meeting_no }}", "fill_meeting_no"),
+                              ("　会商日期：", None), ("{{ assessment.meeting.date }}", "fill_meeting_date")])
+            p = c.add_paragraph()
+            labelled_runs(p, [("会商结论：", None), ("{{ assessment.level_checks }}", "fill_conclusion"),
+                              ("　{{ assessment.meeting.opinion }}", None)])
+        band = para(c, size=10.5)
+        band.paragraph_format.line_spacing = Pt(STAMP_BAND_PT)
+        bookmark(band, f"sig_{key}")
+        para(c, signer, size=10.5, align="right")
         para(c, date, size=10.5, align="right")
         min_height(t.rows[i], 28)
     cell_text(t.cell(len(blocks), 0), "最终等级", size=10.5, align="center")
-    cell_text(t.cell(len(blocks), 1), "{{ assessment.level_checks }}　{{ assessment.level_detail }}　下次复评日期：{{ assessment.next_review }}", size=10.5)
+    c = t.cell(len(blocks), 1)
+    c.text = ""
+    labelled_runs(c.paragraphs[0], [("{{ assessment.level_checks }}", "fill_final_level"),
+                                    ("　{{ assessment.level_detail }}　下次复评日期：", None),
+                                    ("{{ assessment.next_review }}", "fill_next_review")])
     cell_text(t.cell(len(blocks) + 1, 0), "备注", size=10.5, align="center")
     cell_text(t.cell(len(blocks) + 1, 1), "{{ assessment.remarks }}", size=10.5)
     para(doc, "注：各栏日期须满足①≤②≤③≤④≤⑤；定级为高风险的，须附“一人一策”管控方案。", size=9, space_before=4)
