@@ -194,7 +194,7 @@ def bookmark(paragraph, name):
     paragraph._p.append(end)
 
 
-STAMP_BAND_PT = 48   # the empty band of a 审批表 signature block where the stamp goes
+STAMP_BAND_PT = 40   # the empty band of a 审批表 signature block where the stamp goes
 
 
 def labelled_runs(p, parts, size=10.5):
@@ -330,19 +330,20 @@ def build_risk_approval(path):
     # the 会商 and final conclusions (dossier.approve.formpdf.FILL_BOOKMARKS).
     blocks = [
         ("community", "①社区（村）初评意见",
-         "建议等级：{{ assessment.proposed_checks }}\n{{ assessment.community.opinion }}",
+         "建议等级：{{ assessment.proposed_checks }}\n{%p if assessment.community.opinion %}\n"
+         "{{ assessment.community.opinion }}\n{%p endif %}",
          "评估人（签名）：{{ assessment.community.signer }}　　社区负责人（签名）：{{ assessment.community.signer2 }}",
          "（社区居委会/村委会盖章）　　%s" % _date_line("community")),
-        ("police", "②派出所核查意见", "{{ assessment.police.opinion }}",
+        ("police", "②派出所核查意见", "{%p if assessment.police.opinion %}\n{{ assessment.police.opinion }}\n{%p endif %}",
          "社区民警（签名）：{{ assessment.police.signer }}　　所长（签名）：{{ assessment.police.signer2 }}",
          "（派出所盖章）　　%s" % _date_line("police")),
         ("meeting", "③会商评估意见", None,
          "主持人（签名）：{{ assessment.meeting.signer }}",
          _date_line("meeting")),
-        ("street", "④街道（乡镇）审批意见", "{{ assessment.street.opinion }}",
+        ("street", "④街道（乡镇）审批意见", "{%p if assessment.street.opinion %}\n{{ assessment.street.opinion }}\n{%p endif %}",
          "党政主要领导（签名）：{{ assessment.street.signer }}",
          "（街道办事处/乡镇人民政府或禁毒办盖章）　　%s" % _date_line("street")),
-        ("district", "⑤区（县）禁毒办备案意见", "{{ assessment.district.opinion }}",
+        ("district", "⑤区（县）禁毒办备案意见", "{%p if assessment.district.opinion %}\n{{ assessment.district.opinion }}\n{%p endif %}",
          "经办人（签名）：{{ assessment.district.signer }}",
          "（禁毒办盖章）　　%s" % _date_line("district")),
     ]

@@ -93,7 +93,7 @@ BLOCK_STEPS = {"community": "社区初评", "police": "派出所核查", "meetin
 # the bookmark sig_<block> marks the band's top-left corner. The stamp fills the band, inset
 # STAMP_INSET points, from the bookmark to the cell's right text edge (RIGHT_MARGIN from the
 # page's right edge): clear of every printed label of the block.
-STAMP_BAND_PT, STAMP_INSET, RIGHT_MARGIN = 48.0, 2.0, 56.0
+STAMP_BAND_PT, STAMP_INSET, RIGHT_MARGIN = 40.0, 2.0, 56.0
 # fill-in places (bookmarks fill_<name>): one printed line (LINE_PT high) from the bookmark,
 # as wide as the blank the chain's context prints there (FILL_BLANK_EM ideographic spaces)
 LINE_PT = 17.0
