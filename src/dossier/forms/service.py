@@ -57,7 +57,8 @@ class FillResult:
 
 
 def _stamp_paper(ar, result: FillResult) -> None:
-    """Stamp the paper token (QR + text) on every page of a PDF result.
+    """Stamp the paper token (QR + short code + text) on every page of a PDF result, or
+    the QR code and short code in the footer of every page of a docx result.
 
     A kept document's token names the version that filed it (so the token says
     "unchanged" until the dossier changes again) and its ``paper_doc`` id; the
@@ -65,9 +66,9 @@ def _stamp_paper(ar, result: FillResult) -> None:
     version, issuer), and a bound volume carries its own. Minutes filed in
     several dossiers carry the token of the first person discussed."""
     from dossier import paper
-    from dossier.paper_stamp import stamp_pdf
+    from dossier.paper_stamp import stamp_docx, stamp_pdf
 
-    if result.fmt != "pdf":
+    if result.fmt not in ("pdf", "docx"):
         return
     if result.kept:
         k = result.kept[0]
@@ -76,7 +77,12 @@ def _stamp_paper(ar, result: FillResult) -> None:
         tok = paper.issue(ar, result.paper_ref[0], version=result.paper_ref[1])
     else:
         return                          # lists and statistics: no single dossier version to name
-    result.data = stamp_pdf(result.data, tok)
+    if result.fmt == "pdf":
+        result.data = stamp_pdf(result.data, tok)
+    if result.docx is not None:         # the copy kept in the dossier is stored already, unstamped
+        result.docx = stamp_docx(result.docx, tok)
+        if result.fmt == "docx":
+            result.data = result.docx
     result.paper = tok
 
 
