@@ -142,3 +142,20 @@ def test_docx_only_form_carries_the_code(person_world, run_dossier, tmp_path):
     with world.open("qian") as ar:
         assert paper.verify(ar, codes[0])["valid"]
     assert TODAY  # the forms kit's date is the one the fixture used
+
+
+def test_printed_docx_is_reproducible_from_the_kept_one(person_world):
+    from dossier.forms import service
+    from dossier.paper_stamp import stamp_docx
+
+    world, no, _ = person_world
+    with world.open("li") as ar:
+        r = service.fill(ar, "审批表", ref=no, today=TODAY)
+        view = ar.dossiers.show(no)
+        doc = view.state["documents"][-1]
+        kept = ar.blobs.get(doc["blob"], scope=view.scope, dossier_id=view.id, kind="document")
+        again = paper.issue(ar, no, version=view.version, doc_id=doc["paper_doc"])
+    assert r.data == kept and r.docx != kept                  # kept unstamped; printed with the code
+    assert again.short == r.paper.short and stamp_docx(kept, again) == r.docx
+    assert r.paper.short in "\n".join(p.text for s in __import__("docx").Document(io.BytesIO(r.docx)).sections
+                                      for p in s.footer.paragraphs)

@@ -46,7 +46,7 @@ class FillResult:
     title: str
     fmt: str
     data: bytes
-    docx: bytes | None = None
+    docx: bytes | None = None           # the Word file as printed (QR code + short code in the footer)
     kept: list[dict] = field(default_factory=list)
     signature_places: dict = field(default_factory=dict)
     targets: list = field(default_factory=list)      # (dossier id, title, basis version) to keep in
@@ -79,10 +79,11 @@ def _stamp_paper(ar, result: FillResult) -> None:
         return                          # lists and statistics: no single dossier version to name
     if result.fmt == "pdf":
         result.data = stamp_pdf(result.data, tok)
-    if result.docx is not None:         # the copy kept in the dossier is stored already, unstamped
+    if result.docx is not None:
+        # the printed Word file: QR code and short code in every page's footer. ``data`` of a docx
+        # result stays the document exactly as kept in the dossier (unstamped, like the kept PDF);
+        # the printed one is reproducible: stamp_docx(kept, paper.issue(…same doc id, version…)).
         result.docx = stamp_docx(result.docx, tok)
-        if result.fmt == "docx":
-            result.data = result.docx
     result.paper = tok
 
 
