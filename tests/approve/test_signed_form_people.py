@@ -139,6 +139,10 @@ def test_pdfsig_and_approve_verify_accept_every_signature(signed):
     assert v["ok"] and v["archive_checked"] and not v["problems"]
     sig = v["signatures"]
     assert [s["signer_full_name"] for s in sig] == ["李秋菊", "王卫东", "李秋菊", "陈启航", "刘素琴"]
+    st = json.loads(a.run("li", "approve", "status", a.ref, "--json").stdout)
+    assert [(s["signer_full_name"], s["signer_unit"]) for s in st["steps"]][1] == ("王卫东", "粤汉派出所")
+    assert st["steps"][-1]["next_review"] == "2024-06-10"
+    assert "王卫东，粤汉派出所" in a.run("liu", "approve", "verify", str(out)).stdout
     assert [s["signer_unit"] for s in sig][1:4] == ["粤汉派出所", "苗圃社区居委会", "粤汉街道办事处"]
     assert sig[0]["certified"] and all(s["modification"] in ("FORM_FILLING", "NONE") for s in sig)
     assert pdfsign.field_values(out.read_bytes())["Conclusion"] == "☑高 ☐中 ☐低"

@@ -163,9 +163,14 @@ class Approvals:
                                  extra_lines=extra, fill=fill, certify=step == STEPS[0])
 
     def _step_entry(self, step, opinion, d, pdf, blob, action="sign", **more) -> dict:
+        from ..users import user_profile
+
         u = self.ar.user
+        prof = user_profile(self.ar.con, u.name)      # the person behind the account, when recorded
+        who = {k: prof[k] for k in ("full_name", "unit") if prof.get(k)}
         return {"step": step, "action": action, "signer": u.name, "role": u.role, "opinion": opinion,
-                "date": d.isoformat(), "time": now_iso(), "blob": blob, "sha256": _sha(pdf), **more}
+                "date": d.isoformat(), "time": now_iso(), "blob": blob, "sha256": _sha(pdf),
+                **({"signer_" + k: v for k, v in who.items()}), **more}
 
     # ------------------------------------------------------------------ the chain
     def submit(self, ref: str, *, level: str, reason: str, date=None, opinion: str | None = None,
@@ -374,8 +379,9 @@ class Approvals:
         return {"archive_no": row.archive_no, "approval": rec["id"], "status": rec["status"],
                 "level": self._final_level(rec), "next": next_step(rec) if rec["status"] == OPEN else None,
                 "basis_version": rec["basis_version"], "version": version or row.head,
-                "steps": [{k: s.get(k) for k in ("step", "action", "signer", "opinion", "date", "superseded",
-                                                  "returned_to", "minutes_no")} for s in rec["steps"]]}
+                "steps": [{k: s.get(k) for k in ("step", "action", "signer", "signer_full_name", "signer_unit",
+                                                  "opinion", "date", "superseded", "returned_to", "minutes_no",
+                                                  "next_review")} for s in rec["steps"]]}
 
     def status(self, ref: str) -> dict:
         row, state = self._row_and_state(ref)

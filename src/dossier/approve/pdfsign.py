@@ -22,6 +22,7 @@ The stamp needs an OpenType CJK font. Looked up in this order: the
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import io
 import os
@@ -142,11 +143,19 @@ def _runs_by_font(text: str) -> list[tuple[tuple[str, int], str]]:
 
 
 def _subset_font(text: str, font: tuple[str, int] | None = None) -> bytes:
-    """The CJK font (or ``font``) cut down to the glyphs of ``text`` (a few KB, ~0.3 s)."""
+    """The CJK font (or ``font``) cut down to the glyphs of ``text`` (a few KB, ~0.3 s; the last
+    subsets are kept, so a stamp and its revision's form fields — or the same ☐ ☑ boxes again —
+    share one)."""
+    return _subset_cached("".join(sorted(set(text + "0123456789"))), font or find_cjk_font())
+
+
+@functools.lru_cache(maxsize=32)
+def _subset_cached(chars: str, font: tuple[str, int]) -> bytes:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    path, idx = font or find_cjk_font()
+    text = chars
+    path, idx = font
     kw = {"fontNumber": idx} if path.lower().endswith(".ttc") else {}
     font = TTFont(path, lazy=True, **kw)
     opts = subset.Options()
@@ -262,10 +271,11 @@ def prepare_form(pdf: bytes, *, form_ref: str | None = None,
             raise InvalidInput(field="areas", reason=f"{step} 签名栏的页码 {page} 超出范围")
         fields.append_signature_field(w, fields.SigFieldSpec(sig_field_name=name, on_page=page,
                                                              box=tuple(box)))
+    engines = _fill_engines(w, [initial for _p, _r, initial in (fills or {}).values()]) if fills else {}
     for name, (page, rect, initial) in (fills or {}).items():
         if not 0 <= page < n_pages:
             raise InvalidInput(field="fills", reason=f"填写栏 {name} 的页码 {page} 超出范围")
-        _add_text_field(w, name, page, rect, initial)
+        _add_text_field(w, name, page, rect, initial, engines)
     if form_ref is not None:
         info = w.trailer["/Info"].get_object() if "/Info" in w.trailer else None
         if info is None:
@@ -299,7 +309,26 @@ def level_checks(level: str | None, levels=("高", "中", "低")) -> str:
     return " ".join(("☑" if lv == level else "☐") + lv for lv in levels)
 
 
-def _fill_appearance(w, text: str, width: float, height: float):
+def _fill_engines(w, texts, also: str = "") -> dict:
+    """One font engine per font for all ``texts`` (one subset each: subsetting the CJK font costs
+    ~0.3 s, so it is done once per revision, not once per field). ``also``: more text for the
+    CJK subset — the stamp's, so that the stamp and the fields share one subset."""
+    chars: dict[tuple[str, int], str] = {}
+    for t in texts:
+        for font, run in _runs_by_font(t or ""):
+            chars[font] = chars.get(font, "") + run
+    if also and chars:
+        cjk = find_cjk_font()
+        chars[cjk] = chars.get(cjk, "") + also
+    engines = {}
+    for font, cs in chars.items():
+        engine = _font_factory("".join(sorted(set(cs))), FILL_FONT_PT, font=font).create_font_engine(w)
+        engine.font_size = FILL_FONT_PT
+        engines[font] = engine
+    return engines
+
+
+def _fill_appearance(w, text: str, width: float, height: float, engines: dict | None = None):
     """A widget appearance: white ground (hides what is under it) and ``text`` on one line,
     its baseline :data:`FILL_BASELINE` above the bottom (level with the printed label)."""
     from pyhanko.pdf_utils import generic
@@ -308,20 +337,18 @@ def _fill_appearance(w, text: str, width: float, height: float):
     ops = [b"q 1 1 1 rg 0 0 %.3f %.3f re f Q" % (width, height)]
     res = generic.DictionaryObject()
     if text:
+        engines = engines if engines is not None else _fill_engines(w, [text])
         fonts = generic.DictionaryObject()
-        names: dict[tuple[str, int], tuple[str, object]] = {}
+        names: dict[tuple[str, int], str] = {}
         x = 0.0
         for font, run in _runs_by_font(text):
+            engine = engines[font]
             if font not in names:
-                engine = _font_factory("".join(r for f, r in _runs_by_font(text) if f == font),
-                                       FILL_FONT_PT, font=font).create_font_engine(w)
-                engine.font_size = FILL_FONT_PT
-                names[font] = (f"/F{len(names) + 1}", engine)
-                fonts[generic.NameObject(names[font][0])] = engine.as_resource()
-            fname, engine = names[font]
+                names[font] = f"/F{len(names) + 1}"
+                fonts[generic.NameObject(names[font])] = engine.as_resource()
             shaped = engine.shape(run)
-            ops.append(b"BT %s %.2f Tf 1 0 0 1 %.3f %.3f Tm %s ET" % (fname.encode(), FILL_FONT_PT, x, FILL_BASELINE,
-                                                                      shaped.graphics_ops))
+            ops.append(b"BT %s %.2f Tf 1 0 0 1 %.3f %.3f Tm %s ET" % (names[font].encode(), FILL_FONT_PT, x,
+                                                                      FILL_BASELINE, shaped.graphics_ops))
             x += shaped.x_advance * FILL_FONT_PT
         res[generic.NameObject("/Font")] = fonts
     xobj = init_xobject_dictionary(command_stream=b"\n".join(ops), box_width=width, box_height=height,
@@ -329,7 +356,7 @@ def _fill_appearance(w, text: str, width: float, height: float):
     return generic.DictionaryObject({generic.NameObject("/N"): w.add_object(xobj)})
 
 
-def _add_text_field(w, name: str, page: int, rect, initial: str) -> None:
+def _add_text_field(w, name: str, page: int, rect, initial: str, engines: dict | None = None) -> None:
     from pyhanko.pdf_utils import generic
 
     x1, y1, x2, y2 = (float(v) for v in rect)
@@ -347,7 +374,7 @@ def _add_text_field(w, name: str, page: int, rect, initial: str) -> None:
         generic.NameObject("/Rect"): generic.ArrayObject([generic.FloatObject(v) for v in (x1, y1, x2, y2)]),
         generic.NameObject("/P"): page_ref,
     })
-    field[generic.NameObject("/AP")] = _fill_appearance(w, initial, x2 - x1, y2 - y1)
+    field[generic.NameObject("/AP")] = _fill_appearance(w, initial, x2 - x1, y2 - y1, engines)
     ref = w.add_object(field)
     fields_arr = form["/Fields"]
     fields_arr.append(ref)
@@ -377,12 +404,13 @@ def field_values(pdf: bytes) -> dict[str, str]:
     return {k: str(ref.get_object().get("/V", "")) for k, ref in text_fields(r).items()}
 
 
-def _fill_fields(w, values: dict[str, str]) -> list[str]:
+def _fill_fields(w, values: dict[str, str], also: str = "") -> list[str]:
     """Write ``values`` into the form's text fields (those present); the names filled."""
     from pyhanko.pdf_utils import generic
 
     present = text_fields(w.prev)
     done = []
+    engines = _fill_engines(w, [t for n, t in values.items() if n in present], also=also)
     for name, text in values.items():
         ref = present.get(name)
         if ref is None:
@@ -390,7 +418,7 @@ def _fill_fields(w, values: dict[str, str]) -> list[str]:
         field = ref.get_object()
         r = [float(v) for v in field["/Rect"]]
         field[generic.NameObject("/V")] = generic.TextStringObject(text)
-        field[generic.NameObject("/AP")] = _fill_appearance(w, text, abs(r[2] - r[0]), abs(r[3] - r[1]))
+        field[generic.NameObject("/AP")] = _fill_appearance(w, text, abs(r[2] - r[0]), abs(r[3] - r[1]), engines)
         w.update_container(field)
         done.append(name)
     return done
@@ -512,11 +540,12 @@ def sign_step(pdf: bytes, *, step: str, signer_name: str, opinion: str, date: st
                 break
             font_size -= 1
         text = "\n".join(lines)
+    fill_chars = "".join(fill.values()) if fill else ""
     if fill:
-        _fill_fields(w, fill)
+        _fill_fields(w, fill, also=text + fill_chars)
     style = stamp.TextStampStyle(
         stamp_text=text.replace("%", "%%"),
-        text_box_style=TextBoxStyle(font=_font_factory(text, font_size), font_size=font_size,
+        text_box_style=TextBoxStyle(font=_font_factory(text + fill_chars, font_size), font_size=font_size,
                                     leading=font_size + 3, box_layout_rule=_tight_layout()),
         border_width=1, border_color=(0.7, 0.1, 0.1),
         # opaque white: the stamp covers the printed “（签名）/日期” labels of its block
