@@ -212,7 +212,8 @@ def stamp_pdf(pdf: bytes, token=None, *, tokens: Sequence | None = None, increme
 
 def stamp_docx(docx: bytes, token) -> bytes:
     """``docx`` with the QR code of ``token`` and its short code in the footer of every
-    section (so on every printed page): Word and WPS print it like the PDF's stamp."""
+    section (so on every printed page): Word and WPS print it like the PDF's stamp. The code
+    is repeated in a last small line of the body (text extraction often skips footers)."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Mm, Pt
@@ -234,6 +235,14 @@ def stamp_docx(docx: bytes, token) -> bytes:
         run.add_picture(io.BytesIO(png), width=Mm(13), height=Mm(13))
         text = (f" 纸质核验码 {short}" if short else " 纸质核验") + "（dossier verify-paper）"
         t = p.add_run(text)
+        t.font.size = Pt(8)
+    if short:
+        # and once at the end of the body, for readers that skip headers and footers
+        p = doc.add_paragraph()
+        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        p.paragraph_format.space_before = Pt(2)
+        p.paragraph_format.space_after = Pt(0)
+        t = p.add_run(f"纸质核验码：{short}")
         t.font.size = Pt(8)
     out = io.BytesIO()
     doc.save(out)

@@ -137,6 +137,7 @@ def test_docx_only_form_carries_the_code(person_world, run_dossier, tmp_path):
     doc = docx.Document(str(out))
     codes = CODE.findall("\n".join(p.text for s in doc.sections for p in s.footer.paragraphs))
     assert len(codes) == 1
+    assert CODE.findall("\n".join(p.text for p in doc.paragraphs)) == codes     # also in the body's last line
     res = run_dossier(["verify-paper", codes[0], "--json"], env=world.env("qian"))
     assert res.code == 0 and json.loads(res.stdout)["archive_no"] == no
     with world.open("qian") as ar:
