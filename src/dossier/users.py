@@ -27,7 +27,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,32}$")
 # in each signature box. Staff identity, not the data of the persons on file: kept in clear like
 # the login name, and carried by the user's signing certificate (dossier.crypto.ca).
 PROFILE_SCHEMA = ("CREATE TABLE IF NOT EXISTS user_profiles("
-                  "name TEXT PRIMARY KEY, full_name TEXT, unit TEXT, title TEXT, updated TEXT NOT NULL)")
+                  "name TEXT PRIMARY KEY, full_name TEXT, unit TEXT, title TEXT, updated TEXT NOT NULL, seal BLOB)")
+SEAL_MAX_BYTES = 2 * 1024 * 1024
+SEAL_MAX_PIXELS = 600          # the stored image's longer side (a stamp is ~40 pt high)
 PROFILE_LIMITS = {"full_name": ("姓名", 40), "unit": ("单位", 60), "title": ("职务", 30)}
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -46,6 +48,41 @@ def user_profile(con, name: str) -> dict:
         row = None
     return {"full_name": row[0] if row else None, "unit": row[1] if row else None,
             "title": row[2] if row else None}
+
+
+def seal_context(archive_id: str, name: str) -> bytes:
+    from .crypto import aead as _aead
+
+    return _aead.ad_for("user-seal", archive_id, name)
+
+
+def prepare_seal_image(data: bytes) -> bytes:
+    """An uploaded image of a unit's seal or a handwritten signature → a small RGBA PNG
+    (white made transparent, so the stamp's text shows through); InvalidInput otherwise."""
+    import io
+
+    from PIL import Image
+
+    if not data or len(data) > SEAL_MAX_BYTES:
+        raise InvalidInput(field="seal", reason="印章/签名图片应为不超过 2 MB 的 PNG 或 JPG")
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.width * img.height > 40_000_000:
+            raise ValueError("too large")
+        img.load()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidInput(field="seal", reason="无法读取印章/签名图片（应为 PNG 或 JPG）") from None
+    img = img.convert("RGBA")
+    img.thumbnail((SEAL_MAX_PIXELS, SEAL_MAX_PIXELS))
+    px = img.load()
+    for y in range(img.height):
+        for x in range(img.width):
+            r, g, b, a = px[x, y]
+            if r > 235 and g > 235 and b > 235:
+                px[x, y] = (255, 255, 255, 0)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
 
 
 def clean_profile_value(key: str, value) -> str | None:
@@ -200,16 +237,17 @@ class Users:
         """Every user; ``complete`` is false for an account whose person (full name and unit)
         is not recorded yet — it works, but its signatures show the login name only."""
         ensure_profiles(self.ar.con)
-        profiles = {r[0]: r for r in self.ar.con.execute("SELECT name, full_name, unit, title FROM user_profiles")}
+        profiles = {r[0]: r for r in self.ar.con.execute(
+            "SELECT name, full_name, unit, title, seal IS NOT NULL FROM user_profiles")}
         out = []
         for r in self.ar.con.execute("SELECT name, role, step, status, created, revoked FROM users ORDER BY name"):
             pr = profiles.get(r["name"])
-            full_name, unit, title = (pr[1], pr[2], pr[3]) if pr else (None, None, None)
+            full_name, unit, title, seal = (pr[1], pr[2], pr[3], bool(pr[4])) if pr else (None, None, None, False)
             out.append({"name": r["name"], "role": r["role"], "step": r["step"], "status": r["status"],
                         "scopes": self.ar.scopes.granted_paths(r["name"]) if r["role"] != "admin" else ["*"],
                         "created": r["created"], "revoked": r["revoked"],
                         "full_name": full_name, "unit": unit, "title": title,
-                        "complete": bool(full_name and unit)})
+                        "complete": bool(full_name and unit), "seal": seal})
         return out
 
     def profile(self, name: str) -> dict:
@@ -222,7 +260,24 @@ class Users:
                     " title=excluded.title, updated=excluded.updated",
                     (name, full_name, unit, title, now_iso()))
 
-    def edit(self, name: str, *, full_name=None, unit=None, title=None) -> dict:
+    def seal_image(self) -> bytes | None:
+        """The current user's seal/signature image (PNG), unsealed with the user's own key."""
+        ar = self.ar
+        ensure_profiles(ar.con)
+        row = ar.con.execute("SELECT seal FROM user_profiles WHERE name=?", (ar.user.name,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return ar.keys.unwrap(bytes(row[0]), seal_context(ar.archive_id, ar.user.name))
+
+    def _store_seal(self, con, name: str, box_pub: bytes, seal: bytes | None) -> None:
+        from .crypto.keys import wrap_to
+
+        wrapped = wrap_to(box_pub, seal, seal_context(self.ar.archive_id, name)) if seal else None
+        con.execute("INSERT INTO user_profiles(name, updated, seal) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE"
+                    " SET seal=excluded.seal, updated=excluded.updated", (name, now_iso(), wrapped))
+
+    def edit(self, name: str, *, full_name=None, unit=None, title=None, seal: bytes | None = None,
+             clear_seal: bool = False) -> dict:
         """(admin) Record or change the person behind an account: full name, unit, post.
         ``None`` leaves a value as it is, ``""`` clears it. The user's signing certificate is
         re-issued so later signatures carry the new values (earlier ones keep theirs)."""
@@ -233,8 +288,9 @@ class Users:
             raise NotFound(f"用户“{name}”不存在")
         if row["status"] != "active":
             raise RefusedOperation(f"用户“{name}”已停用")
-        if full_name is None and unit is None and title is None:
-            raise InvalidInput(field="full_name", reason="请至少给出 --full-name、--unit 或 --title 之一")
+        if full_name is None and unit is None and title is None and seal is None and not clear_seal:
+            raise InvalidInput(field="full_name", reason="请至少给出 --full-name、--unit、--title 或 --seal 之一")
+        png = prepare_seal_image(seal) if seal is not None else None
         ensure_profiles(ar.con)
         cur = user_profile(ar.con, name)
         new = dict(cur)
@@ -247,11 +303,17 @@ class Users:
             hook = getattr(ar, "on_user_edited", None)
             if hook and changed:
                 hook(name, row["role"], row["step"], bytes(row["box_pub"]))
+            if png is not None or clear_seal:
+                self._store_seal(con, name, bytes(row["box_pub"]), png)
+                changed.append("seal")
             ar.audit("user.edit", user=name, changed=changed)
-        return {"name": name, **new, "complete": bool(new["full_name"] and new["unit"]), "changed": changed}
+        has_seal = ar.con.execute("SELECT seal IS NOT NULL FROM user_profiles WHERE name=?", (name,)).fetchone()
+        return {"name": name, **new, "complete": bool(new["full_name"] and new["unit"]), "changed": changed,
+                "seal": bool(has_seal and has_seal[0])}
 
     def add(self, name: str, *, role: str, password, scopes: list[str] = (), step: str | None = None,
-            full_name: str | None = None, unit: str | None = None, title: str | None = None) -> dict:
+            full_name: str | None = None, unit: str | None = None, title: str | None = None,
+            seal: bytes | None = None) -> dict:
         ar = self.ar
         ar.require_role("admin", what="新增用户")
         validate_user_name(name)
@@ -272,6 +334,7 @@ class Users:
         full_name = clean_profile_value("full_name", full_name)
         unit = clean_profile_value("unit", unit)
         title = clean_profile_value("title", title)
+        png = prepare_seal_image(seal) if seal is not None else None
         ensure_profiles(ar.con)
         params = kdf.KdfParams.from_dict(ar.config["kdf"])
         keys = UserKeys.generate()
@@ -288,6 +351,8 @@ class Users:
             ar.keyring.grant_archive_key(name, keys.box_public, "blind")
             if full_name or unit or title:
                 self._store_profile(con, name, full_name, unit, title)
+            if png:
+                self._store_seal(con, name, keys.box_public, png)
             covered = set(ar.scopes._load()) if role == "admin" else set()
             for sid in sids:
                 con.execute("INSERT OR IGNORE INTO grants(user, scope) VALUES(?,?)", (name, sid))

@@ -204,3 +204,44 @@ def test_certificate_carries_the_person(signed):
     assert (info.name, info.full_name, info.unit, info.title, info.step) == \
         ("wang", "王卫东", "粤汉派出所", "副所长", "派出所核查")
     assert info.display_name == "王卫东（副所长）"
+
+
+def test_a_seal_image_is_printed_in_the_stamp(tmp_path):
+    """Optional: an image of the unit's seal, kept wrapped to its user's key, pressed on the stamp."""
+    from PIL import Image, ImageDraw
+
+    a = Arch(tmp_path)
+    a.run(None, "init", "--name", "测试街道", "--admin", "admin")
+    a.run("admin", "scope", "add", SCOPE)
+    a.run("admin", "user", "add", "li", "--role", "clerk", "--scope", SCOPE, "--password-file", str(a.pwfile),
+          "--full-name", "李秋菊", "--unit", "苗圃社区居委会")
+    img = Image.new("RGB", (300, 300), "white")
+    ImageDraw.Draw(img).ellipse((10, 10, 290, 290), outline=(200, 0, 0), width=12)
+    img.save(tmp_path / "公章.png")
+    assert a.run("admin", "user", "edit", "li", "--seal", str(tmp_path / "p.json"), ok=False).returncode == 2
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    assert a.run("admin", "user", "edit", "li", "--seal", str(tmp_path / "bad.png"), ok=False).returncode == 1
+    a.run("admin", "user", "edit", "li", "--seal", str(tmp_path / "公章.png"))
+    users = {u["name"]: u for u in json.loads(a.run("admin", "user", "list", "--json").stdout)}
+    assert users["li"]["seal"] is True
+    assert (tmp_path / "公章.png").read_bytes()[:64] not in (a.path / "meta.db").read_bytes()
+    (a.tmp / "p.json").write_text(json.dumps(PERSON, ensure_ascii=False))
+    ref = json.loads(a.run("li", "person", "add", "--scope", SCOPE, "--file", "p.json", "--json").stdout)["archive_no"]
+    a.run("li", "approve", "submit", ref, "--level", "低", "--reason", "戒断三年以上", "--date", "2024-05-06")
+    out = a.tmp / "seal.pdf"
+    a.run("li", "approve", "export", ref, "-o", str(out))
+    r = PdfReader(io.BytesIO(out.read_bytes()))
+    widget = next(an.get_object() for p in r.pages for an in p.get("/Annots") or []
+                  if an.get_object().get("/T") == pdfsign.FIELD_NAMES["社区初评"])
+
+    def images(xobj, depth=0):
+        res = xobj.get("/Resources", {})
+        found = 0
+        for v in (res.get("/XObject") or {}).values():
+            v = v.get_object()
+            found += 1 if v.get("/Subtype") == "/Image" else (images(v, depth + 1) if depth < 4 else 0)
+        return found
+
+    assert images(widget["/AP"]["/N"].get_object()) >= 1
+    assert all(s["valid"] for s in pdfsign.pdfsig_report(str(out)))
+    a.run("li", "approve", "verify", str(out))

@@ -160,7 +160,8 @@ class Approvals:
         return pdfsign.sign_step(pdf, step=step, signer_name=info.display_name or self.ar.user.name,
                                  signer_unit=info.unit, opinion=opinion, date=d,
                                  key_pem=key_pem, cert_pem=cert_pem, chain_pems=[ca_cert_pem(self.ar)],
-                                 extra_lines=extra, fill=fill, certify=step == STEPS[0])
+                                 extra_lines=extra, fill=fill, certify=step == STEPS[0],
+                                 seal_png=self.ar.users.seal_image())
 
     def _step_entry(self, step, opinion, d, pdf, blob, action="sign", **more) -> dict:
         from ..users import user_profile

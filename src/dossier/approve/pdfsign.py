@@ -458,6 +458,22 @@ def _tight_layout():
                                       inner_content_scaling=layout.InnerScaling.NO_SCALING)
 
 
+def _seal_image(png: bytes):
+    from PIL import Image
+    from pyhanko.pdf_utils.images import PdfImage
+
+    return PdfImage(Image.open(io.BytesIO(png)))
+
+
+def _seal_layout():
+    from pyhanko.pdf_utils import layout
+
+    return layout.SimpleBoxLayoutRule(x_align=layout.AxisAlignment.ALIGN_MAX,
+                                      y_align=layout.AxisAlignment.ALIGN_MID,
+                                      margins=layout.Margins(2, 4, 2, 2),
+                                      inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT)
+
+
 def _white():
     from pyhanko.pdf_utils.content import RawContent
     from pyhanko.pdf_utils.layout import BoxConstraints
@@ -495,13 +511,15 @@ def sign_step(pdf: bytes, *, step: str, signer_name: str, opinion: str, date: st
               key_pem: bytes, cert_pem: bytes, chain_pems: list[bytes] | None = None,
               extra_lines: list[str] | None = None, location: str | None = None,
               font_size: int = 9, signer_unit: str | None = None, fill: dict[str, str] | None = None,
-              certify: bool = False) -> bytes:
+              certify: bool = False, seal_png: bytes | None = None) -> bytes:
     """Append an incremental PAdES signature in ``step``'s field; returns the new PDF bytes.
 
     ``signer_name`` is what the stamp shows (the full name and post when known),
     ``signer_unit`` the signer's unit. ``fill``: text field name → value, written in the
     same revision (so this signature covers it). ``certify``: the first signature
-    certifies the form, permitting later form filling and signatures only (DocMDP P=2)."""
+    certifies the form, permitting later form filling and signatures only (DocMDP P=2).
+    ``seal_png``: an image of the unit's seal or a handwritten signature, placed at the right
+    end of the stamp (over the text, as a seal is pressed over a signature)."""
     from pyhanko import stamp
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.text import TextBoxStyle
@@ -543,13 +561,18 @@ def sign_step(pdf: bytes, *, step: str, signer_name: str, opinion: str, date: st
     fill_chars = "".join(fill.values()) if fill else ""
     if fill:
         _fill_fields(w, fill, also=text + fill_chars)
+    background = dict(background=_white(), background_opacity=1.0, background_layout=_fill_layout())
+    if seal_png:
+        background = dict(background=_seal_image(seal_png), background_opacity=0.85,
+                          background_layout=_seal_layout())
     style = stamp.TextStampStyle(
         stamp_text=text.replace("%", "%%"),
         text_box_style=TextBoxStyle(font=_font_factory(text + fill_chars, font_size), font_size=font_size,
                                     leading=font_size + 3, box_layout_rule=_tight_layout()),
         border_width=1, border_color=(0.7, 0.1, 0.1),
-        # opaque white: the stamp covers the printed “（签名）/日期” labels of its block
-        background=_white(), background_opacity=1.0, background_layout=_fill_layout(),
+        # opaque white (the stamp sits in an empty band; white hides any stray mark under it),
+        # or the signer's seal image
+        **background,
         inner_content_layout=_text_layout(),
     )
     meta = signers.PdfSignatureMetadata(

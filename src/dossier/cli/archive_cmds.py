@@ -88,8 +88,10 @@ def user():
 @click.option("--full-name", "full_name", help="使用人的真实姓名（签批时显示在审批表上），如 王五")
 @click.option("--unit", help="所在单位，如 粤汉派出所、粤汉街道办事处、珠晖区禁毒办")
 @click.option("--title", help="职务（可选），如 副所长")
+@click.option("--seal", "seal", type=click.Path(dir_okay=False, exists=True),
+              help="单位印章或手写签名图片（PNG/JPG，可选），签批时印在签章上")
 @with_archive
-def user_add(ar, name, role, scopes, step, password_file, full_name, unit, title):
+def user_add(ar, name, role, scopes, step, password_file, full_name, unit, title, seal):
     """新增用户并授予辖区密钥。
 
     --full-name 与 --unit 写入该用户的签名证书，签批审批表时签章显示“姓名（职务）、单位、意见、日期”；
@@ -104,8 +106,10 @@ def user_add(ar, name, role, scopes, step, password_file, full_name, unit, title
     from ..config import read_password_file
 
     pw = read_password_file(password_file, "新用户口令文件")
+    from pathlib import Path
+
     info = ar.users.add(name, role=role, scopes=list(scopes), step=step, password=pw, full_name=full_name,
-                        unit=unit, title=title)
+                        unit=unit, title=title, seal=Path(seal).read_bytes() if seal else None)
     who = "、".join(v for v in (info["full_name"], info["unit"], info["title"]) if v)
     click.echo(f"已新增用户 {info['name']}（{role}）" + (f"，{who}" if who else "")
                + (f"，辖区：{'、'.join(info['scopes'])}" if info["scopes"] else ""))
@@ -118,9 +122,12 @@ def user_add(ar, name, role, scopes, step, password_file, full_name, unit, title
 @click.option("--full-name", "full_name", help="真实姓名（空字符串表示清除）")
 @click.option("--unit", help="所在单位（空字符串表示清除）")
 @click.option("--title", help="职务（空字符串表示清除）")
+@click.option("--seal", "seal", type=click.Path(dir_okay=False, exists=True),
+              help="单位印章或手写签名图片（PNG/JPG），签批时印在签章上（只有本人能解密使用）")
+@click.option("--no-seal", "no_seal", is_flag=True, help="删除印章/签名图片")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
-def user_edit(ar, name, full_name, unit, title, as_json):
+def user_edit(ar, name, full_name, unit, title, seal, no_seal, as_json):
     """补填或修改用户的姓名、单位、职务（管理员）。
 
     重新签发该用户的签名证书：此后的签批显示新信息，已有签名不受影响。
@@ -129,8 +136,14 @@ def user_edit(ar, name, full_name, unit, title, as_json):
     示例：
       dossier --user admin user edit wang --full-name 王五 --unit 粤汉派出所 --title 副所长
       dossier --user admin user edit wang --title ""
+      dossier --user admin user edit wang --seal 粤汉派出所公章.png
     """
-    info = ar.users.edit(name, full_name=full_name, unit=unit, title=title)
+    from pathlib import Path
+
+    if seal and no_seal:
+        raise click.UsageError("--seal 与 --no-seal 不能同时给出")
+    info = ar.users.edit(name, full_name=full_name, unit=unit, title=title,
+                         seal=Path(seal).read_bytes() if seal else None, clear_seal=no_seal)
     if as_json:
         emit_json(info)
         return
