@@ -81,6 +81,7 @@ class Demo:
                          password=Password(PASSWORDS["liu"]), full_name="刘素琴", unit="珠晖区禁毒办")
             ar.users.add("du", role="inspector", scopes=["珠晖区/粤汉街道"], password=Password(PASSWORDS["du"]),
                          full_name="杜若川", unit="珠晖区禁毒委督导组")
+            ar.users.edit("admin", full_name="钟启川", unit="粤汉街道禁毒办")    # `user edit`: the admin too
             for u in ar.users.list():
                 who = f"{u['full_name']}（{u['unit']}）" if u["complete"] else ""
                 self.say(f"  {u['name']:<5} {u['role']:<9} {u['step'] or '':<6} {'、'.join(u['scopes'])}  {who}")

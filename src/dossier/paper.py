@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .crypto import aead, keys
-from .errors import IntegrityError, InvalidInput
+from .errors import IntegrityError, InvalidInput, PermissionDenied
 
 if TYPE_CHECKING:
     from .session import Session
@@ -232,7 +232,11 @@ def _issue(ar, dossier_id: str, archive_no: str, version: int, vhash: bytes, mas
     sig = ar.keys.sign_bytes(_signed(ar.archive_id, payload))
     ar.audit("paper-token", dossier=dossier_id, version=version, doc=did.hex())
     token = PREFIX + _b32(payload + sig)
-    return PaperToken(token, did.hex(), archive_no, version, short=register_code(ar, token))
+    try:
+        short = register_code(ar, token)
+    except PermissionDenied:        # a user without the archive's blind key: the long token only
+        short = None
+    return PaperToken(token, did.hex(), archive_no, version, short=short)
 
 
 def parse(token: str) -> dict:

@@ -38,6 +38,9 @@ def ensure_profiles(con) -> None:
     """Create the table in an archive made before it existed (one statement: safe inside a
     transaction, unlike executescript, which commits first)."""
     con.execute(PROFILE_SCHEMA)
+    cols = {r[1] for r in con.execute("PRAGMA table_info(user_profiles)")}
+    if "seal" not in cols:          # a table made before the seal image existed
+        con.execute("ALTER TABLE user_profiles ADD COLUMN seal BLOB")
 
 
 def user_profile(con, name: str) -> dict:
