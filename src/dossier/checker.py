@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .crosscheck import VersionLink, link_of
+from . import received
 from .crypto import aead, keys
 from .errors import DossierError
 from .store.queries import MetaQueries
@@ -64,6 +65,8 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
             rep.add(f"用户 {name}", "用户记录签名无效（角色或公钥被改动）", user=name)
     sign_pub = {n: u["sign_pub"] for n, u in users.items()}
     _check_wrapped_keys(ar, q, rep)
+    received_origins = received.origins(ar.con)
+    foreign_roles = received.foreign_roles(ar.con)
     rows = q.dossiers()
     total = sum(r["head"] for r in rows)
     if progress:
@@ -77,19 +80,35 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
         parent = GENESIS
         for v in vrows:
             rep.versions += 1
-            for p in v.verify(ar.archive_id, sign_pub.get(v.author), parent):
+            o = received_origins.get((d["id"], v.version))
+            if o is not None:      # received from another archive (issue 13): its own archive and author key
+                archive_id, scope, key_version, author_key = o.archive_id, o.scope, o.local_key_version, o.author_key
+                role = foreign_roles.get((o.archive_id, v.author))
+                if role is None:
+                    rep.add(f"{where} 第 {v.version} 版", f"接收的版本作者“{v.author}”没有来源档案库的用户记录",
+                            archive_no=d["archive_no"], version=v.version)
+                elif role[1] != author_key.hex():
+                    rep.add(f"{where} 第 {v.version} 版", f"接收的版本作者“{v.author}”的公钥与来源档案库的用户记录不符",
+                            archive_no=d["archive_no"], version=v.version)
+                elif role[0] not in ("admin", "clerk", "approver"):
+                    rep.add(f"{where} 第 {v.version} 版", f"作者“{v.author}”的角色无权写档案",
+                            archive_no=d["archive_no"], version=v.version)
+            else:
+                archive_id, scope, key_version, author_key = ar.archive_id, d["scope"], v.key_version, sign_pub.get(v.author)
+                if v.author in users and users[v.author]["role"] not in ("admin", "clerk", "approver"):
+                    rep.add(f"{where} 第 {v.version} 版", f"作者“{v.author}”的角色无权写档案",
+                            archive_no=d["archive_no"], version=v.version)
+            for p in v.verify(archive_id, author_key, parent):
                 rep.add(f"{where} 第 {v.version} 版", p, archive_no=d["archive_no"], version=v.version)
-            if v.author in users and users[v.author]["role"] not in ("admin", "clerk", "approver"):
-                rep.add(f"{where} 第 {v.version} 版", f"作者“{v.author}”的角色无权写档案",
-                        archive_no=d["archive_no"], version=v.version)
             parent = v.hash
-            rep.links.append(link_of(ar.archive_id, v))
+            if o is None:          # received versions have no change event here: the import event names them
+                rep.links.append(link_of(ar.archive_id, v))
             try:
-                _, key = ar.keyring.scope_key(d["scope"], "data", v.key_version)
+                _, key = ar.keyring.scope_key(d["scope"], "data", key_version)
             except DossierError:      # not held (or damaged: reported with the wrapped keys)
                 continue
             try:
-                aead.open_envelope(key, v.content, content_ad(ar.archive_id, d["scope"], d["id"], v.version))
+                aead.open_envelope(key, v.content, content_ad(archive_id, scope, d["id"], v.version))
                 rep.decrypted += 1
             except DossierError as e:
                 rep.add(f"{where} 第 {v.version} 版", e.message, archive_no=d["archive_no"], version=v.version)

@@ -9,7 +9,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Callable
 
 from .clock import now_iso
-from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
+from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied, RefusedOperation
+from . import received
 from .store.atomic import crash_point
 from .versions import GENESIS, VersionRow, content_ad, encode_state, open_content, version_hash
 
@@ -49,6 +50,8 @@ class DossierView:
     as_of: date
     labels: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    received: list[dict] = field(default_factory=list)   # transfers that brought versions here (issue 13)
+    sent: dict | None = None                              # the transfer that took the file away
 
     @property
     def profile(self) -> dict:
@@ -63,6 +66,10 @@ class DossierView:
              "head": self.head, "author": self.author, "time": self.time, "message": self.message,
              "as_of": self.as_of.isoformat(), "profile": self.profile, "entries": self.entries,
              "labels": self.labels, "alerts": self.alerts}
+        if self.received:
+            d["received_from"] = self.received
+        if self.sent:
+            d["transferred_to"] = {k: self.sent[k] for k in ("id", "peer_archive", "peer_name", "time", "keep_copy")}
         for k, v in self.state.items():
             d.setdefault(k, v)
         return d
@@ -125,11 +132,24 @@ class Dossiers:
             raise NotFound(f"档案 {row.archive_no} 没有第 {version} 版（共 {row.head} 版）")
         v = self.version_row(row.id, version)
         parent = GENESIS if version == 1 else self.version_row(row.id, version - 1).hash
+        o = received.origin(ar.con, row.id, version)
+        if o is not None:
+            return v, self._open_received(row, v, parent, o)
         problems = v.verify(ar.archive_id, self._sign_public(v.author), parent, self._verified)
         if problems:
             raise IntegrityError(f"档案 {row.archive_no} 第 {version} 版完整性校验失败：{'；'.join(problems)}")
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
         return v, open_content(ar.archive_id, row.scope, v, key)
+
+    def _open_received(self, row: DossierRow, v: VersionRow, parent: bytes, o: "received.Origin") -> dict:
+        """A version received from another archive: its header verifies against the
+        origin archive and the author's key recorded at import; its data key is
+        wrapped under this archive's scope key (``o.local_key_version``)."""
+        problems = v.verify(o.archive_id, o.author_key, parent, self._verified)
+        if problems:
+            raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版（接收的版本）完整性校验失败：{'；'.join(problems)}")
+        _, key = self.ar.keyring.scope_key(row.scope, "data", o.local_key_version)
+        return open_content(o.archive_id, o.scope, v, key)
 
     def heads(self, scope_ids: set[int]):
         """(row, version row, content) of the head of every dossier in ``scope_ids``,
@@ -149,6 +169,7 @@ class Dossiers:
             " ORDER BY d.archive_no", wanted).fetchall()
         sign_pub: dict[str, bytes | None] = {}
         paths: dict[int, str] = {}
+        with_received = received.has_tables(ar.con)
         for r in rows:
             sid = r["scope"]
             if sid not in scope_ids:
@@ -161,6 +182,9 @@ class Dossiers:
             if author not in sign_pub:
                 sign_pub[author] = self._sign_public(author)
             parent = GENESIS if v.version == 1 else r["parent"]
+            if with_received and (o := received.origin(ar.con, row.id, v.version)) is not None:
+                yield row, v, self._open_received(row, v, parent, o)
+                continue
             problems = v.verify(ar.archive_id, sign_pub[author], parent, self._verified)
             if problems:
                 raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
@@ -179,6 +203,8 @@ class Dossiers:
                            content.get("message", ""), state, as_of)
         view.labels = derive_labels(view.profile, view.entries, as_of)
         view.alerts = alerts(view.profile, view.entries, as_of)
+        view.received = received.received_from(self.ar.con, row.id)
+        view.sent = received.sent(self.ar.con, row.id)
         self.ar.audit("view", dossier=row.id, version=v.version)
         return view
 
@@ -210,10 +236,20 @@ class Dossiers:
         with ar.transaction():
             row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
             ar.scopes.require(row.scope, what)
+            self.refuse_if_sent(row)
             _, content = self.load(row)
             state = content["state"]      # freshly decoded by load(): nobody else holds it, no copy needed
             mutate(state)
             return self._write(row, state, message)
+
+    def refuse_if_sent(self, row: DossierRow) -> None:
+        """A file handed over to another archive is read-only here (issue 13)."""
+        t = received.sent(self.ar.con, row.id)
+        if t is not None:
+            kept = "只读副本" if t["keep_copy"] else "脱敏存根"
+            raise RefusedOperation(f"档案 {row.archive_no} 已于 {t['time'][:10]} 移交至“{t['peer_name']}”"
+                                   f"（档案库 {t['peer_archive']}），本库只保留{kept}，不能修改；"
+                                   "如需续写请在接收方档案库进行")
 
     def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
                message: str) -> DossierRow:

@@ -193,6 +193,9 @@ class Users:
                  ar.keys.sign_bytes(user_record_bytes(ar.archive_id, name, role, step,
                                                       keys.box_public, keys.sign_public))))
             ar.keyring.grant_archive_key(name, keys.box_public, "blind")
+            if role == "admin" and con.execute("SELECT 1 FROM archive_keys WHERE kind='transfer' AND user=?",
+                                               (ar.user.name,)).fetchone():
+                ar.keyring.grant_archive_key(name, keys.box_public, "transfer")   # issue 13: admins import
             covered = set(ar.scopes._load()) if role == "admin" else set()
             for sid in sids:
                 con.execute("INSERT OR IGNORE INTO grants(user, scope) VALUES(?,?)", (name, sid))
