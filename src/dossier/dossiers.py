@@ -217,6 +217,11 @@ class Dossiers:
                         "hash": v.hash.hex()})
         return out
 
+    def provenance(self, ref: str) -> tuple[list[dict], dict | None]:
+        """(transfers that brought versions here, the transfer that took the file away) — issue 13."""
+        row = self._readable(ref)
+        return received.received_from(self.ar.con, row.id), received.sent(self.ar.con, row.id)
+
     def diff(self, ref: str, v1: int, v2: int) -> dict:
         from .diffing import diff_states
 
