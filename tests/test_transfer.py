@@ -354,3 +354,64 @@ def test_only_admins_import_and_the_key_needs_the_root_admin(two, run_dossier, w
         ar.users.add("admin3", role="admin", password="admin3-pass-01")
     world.passwords["admin3"] = "admin3-pass-01"
     assert run_dossier(["transfer", "key", "--json"], env=world.env("admin3")).code == 0
+
+
+def _docx_text(path: Path) -> str:
+    import docx
+
+    d = docx.Document(str(path))
+    parts = [p.text for p in d.paragraphs]
+    for t in d.tables:
+        for row in t.rows:
+            parts.extend(c.text for c in row.cells)
+    return "\n".join(parts)
+
+
+def test_transfer_letter_on_both_sides_with_paper_code(two, run_dossier):
+    w = two["world"]
+    ref, profile = two["refs"][0]
+    res, bundle = _export(run_dossier, two, "--keep-copy", refs=[ref.archive_no])
+    exp = js(res)
+    eb = env_b(two["b"], w)
+    imp = js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--trust-fingerprint",
+                          exp["from"]["root_fingerprint"], "--json"], env=eb))
+    b_no = imp["persons"][0]["archive_no"]
+    # sender: the letter from the 迁出 entry; the read-only copy does not keep it
+    out_a = two["tmp"] / "移交函A.docx"
+    r = run_dossier(["form", "fill", "移交函", ref.archive_no, "-o", out_a], env=w.env("admin"))
+    assert r.code == 0, r.stderr
+    text = _docx_text(out_a)
+    for s in ("蒸湘区禁毒办", "粤汉街道", "执行地变更", profile["name"], profile["id_number"], exp["bundle_id"],
+              exp["to"]["root_fingerprint"], exp["from"]["root_fingerprint"], "保留只读副本"):
+        assert s in text, s
+    assert "{{" not in text
+    # receiver: from the transfer that brought the file, as a PDF with the paper verification code
+    out_b = two["tmp"] / "移交函B.docx"
+    r = run_dossier(["form", "fill", "移交函", b_no, "-o", out_b, "--pdf"], env=eb, timeout=180)
+    assert r.code == 0, r.stderr
+    text = _docx_text(out_b)
+    for s in ("蒸湘区禁毒办", "粤汉街道", "执行地变更", profile["name"], ref.archive_no, exp["bundle_id"]):
+        assert s in text, s
+    token = _qr_token(out_b.with_suffix(".pdf"), two["tmp"])
+    ok = run_dossier(["verify-paper", token, "--json"], env=eb)
+    assert ok.code == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["archive_no"] == b_no
+
+
+def _qr_token(pdf: Path, tmp: Path) -> str:
+    """The paper verification code read from the QR in page 1's bottom-right corner."""
+    import subprocess
+
+    import zxingcpp
+    from PIL import Image
+    from pypdf import PdfReader
+
+    page = PdfReader(str(pdf)).pages[0]
+    w, h = float(page.cropbox.width) * 300 / 72, float(page.cropbox.height) * 300 / 72
+    prefix = tmp / "qr"
+    subprocess.run(["pdftoppm", "-r", "300", "-f", "1", "-l", "1", "-singlefile", "-gray", "-x", str(int(w - 1400)),
+                    "-y", str(int(h - 420)), "-W", "1400", "-H", "420", "-png", str(pdf), str(prefix)],
+                   check=True, capture_output=True)
+    hits = [b.text for b in zxingcpp.read_barcodes(Image.open(f"{prefix}.png")) if b.text.startswith("DP1")]
+    assert len(hits) == 1
+    return hits[0]

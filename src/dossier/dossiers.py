@@ -203,7 +203,7 @@ class Dossiers:
                            content.get("message", ""), state, as_of)
         view.labels = derive_labels(view.profile, view.entries, as_of)
         view.alerts = alerts(view.profile, view.entries, as_of)
-        view.received = received.received_from(self.ar.con, row.id)
+        view.received = self._received_from(row)
         view.sent = received.sent(self.ar.con, row.id)
         self.ar.audit("view", dossier=row.id, version=v.version)
         return view
@@ -220,7 +220,21 @@ class Dossiers:
     def provenance(self, ref: str) -> tuple[list[dict], dict | None]:
         """(transfers that brought versions here, the transfer that took the file away) — issue 13."""
         row = self._readable(ref)
-        return received.received_from(self.ar.con, row.id), received.sent(self.ar.con, row.id)
+        return self._received_from(row), received.sent(self.ar.con, row.id)
+
+    def _received_from(self, row: DossierRow) -> list[dict]:
+        """The transfers that brought this file, with the sender's reason (sealed under the scope key)."""
+        from .crypto import aead
+
+        out = received.received_from(self.ar.con, row.id)
+        for r in out:
+            sealed = r.pop("_reason", None)
+            r["reason"] = ""
+            if sealed:
+                _, key = self.ar.keyring.scope_key(row.scope, "data", int.from_bytes(sealed[:4], "big"))
+                r["reason"] = aead.open_(key, sealed[4:], received.reason_ad(self.ar.archive_id, row.scope, row.id,
+                                                                              r["transfer"])).decode()
+        return out
 
     def diff(self, ref: str, v1: int, v2: int) -> dict:
         from .diffing import diff_states

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS foreign_users(
     archive TEXT NOT NULL, name TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY(archive, name));
 CREATE TABLE IF NOT EXISTS foreign_archives(
     archive TEXT PRIMARY KEY, name TEXT NOT NULL, root_key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS received_dossiers(
+    dossier TEXT NOT NULL, transfer TEXT NOT NULL, original_archive_no TEXT NOT NULL, sent_date TEXT NOT NULL,
+    reason BLOB NOT NULL, PRIMARY KEY(dossier, transfer));
 CREATE TABLE IF NOT EXISTS received_blobs(alias TEXT PRIMARY KEY, target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trusted_offices(
     fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, added_by TEXT NOT NULL, added TEXT NOT NULL,
@@ -109,9 +112,12 @@ def received_from(con: sqlite3.Connection, dossier: str) -> list[dict]:
     for r in rows:
         origin_names = {o["origin_archive"] for o in con.execute(
             "SELECT DISTINCT origin_archive FROM received_versions WHERE dossier=? AND transfer=?", (dossier, r["id"]))}
+        d = con.execute("SELECT * FROM received_dossiers WHERE dossier=? AND transfer=?", (dossier, r["id"])).fetchone()
         out.append({"transfer": r["id"], "archive_id": r["peer_archive"], "archive_name": r["peer_name"],
                     "root_fingerprint": r["peer_root"], "date": r["time"], "versions": [r["first"], r["last"]],
-                    "origin_archives": sorted(origin_names)})
+                    "origin_archives": sorted(origin_names),
+                    "original_archive_no": d["original_archive_no"] if d else "",
+                    "sent_date": d["sent_date"] if d else "", "_reason": bytes(d["reason"]) if d else None})
     return out
 
 
@@ -169,3 +175,9 @@ def blob_target(con: sqlite3.Connection, blob_id: str) -> str | None:
         return None
     r = con.execute("SELECT target FROM received_blobs WHERE alias=?", (blob_id,)).fetchone()
     return r[0] if r else None
+
+
+def reason_ad(archive_id: str, scope: int, dossier: str, transfer: str) -> bytes:
+    from .crypto import aead
+
+    return aead.ad_for("transfer-reason", archive_id, scope, dossier, transfer)

@@ -187,7 +187,7 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
             entry.update({"id": str(uuid.uuid4()), "recorded_at": now_iso(), "author": ar.user.name,
                           "transfer": {"bundle": bundle_id, "to": recipient.name, "to_archive": recipient.archive_id,
                                        "to_root": recipient.root_fingerprint, "reason": reason,
-                                       "keep_copy": keep_copy}})
+                                       "keep_copy": keep_copy, "versions": exported[row.id]}})
 
             def mutate(state, entry=entry):
                 flags = list(state["profile"].get("record_flags") or [])
@@ -472,6 +472,12 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
                             " local_key_version, transfer) VALUES(?,?,?,?,?,?,?)",
                             (did, n, v["origin_archive"], int(v["origin_scope"]), v["_author_key"], kv, b.bundle_id))
                 vhashes[str(n)] = v["hash"]
+            tr = op.manifest.get("transfer") or {}
+            con.execute("INSERT INTO received_dossiers(dossier, transfer, original_archive_no, sent_date, reason)"
+                        " VALUES(?,?,?,?,?)",
+                        (did, b.bundle_id, str(d.get("archive_no") or ""), str(tr.get("date") or ""),
+                         kv.to_bytes(4, "big") + aead.seal(key, str(tr.get("reason") or "").encode(),
+                                                           received.reason_ad(ar.archive_id, sid, did, b.bundle_id))))
             for blob in d.get("blobs") or []:
                 local = ar.blobs.put(op.part(blob["data"]), scope=sid, dossier_id=did, kind=blob["kind"])
                 con.execute("INSERT OR REPLACE INTO received_blobs(alias, target) VALUES(?,?)", (blob["id"], local))
