@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import dossier
-from conftest import snapshot
+from tests.conftest import snapshot
 
 B_ADMIN, B_PASS = "boss", "boss-pass-0001"
 B_SCOPE = "蒸湘区/联合街道/华新社区"
@@ -157,6 +157,17 @@ def test_without_keep_copy_the_sender_keeps_a_masked_stub(two, run_dossier):
     assert chk.code == 0, chk.stdout
     lst = js(run_dossier(["person", "list", "--json"], env=w.env("admin")))
     assert any(p["archive_no"] == ref.archive_no for p in lst)
+    # the earlier versions keep their signed headers (history, check) but not their content
+    hist = js(run_dossier(["history", ref.archive_no, "--json"], env=w.env("admin")))
+    assert len(hist) == head["version"] and all("清除" in h["message"] for h in hist[:-1])
+    r = run_dossier(["show", ref.archive_no, "--version", "1", "--json"], env=w.env("admin"))
+    assert r.code == 1 and "清除" in r.stderr
+    with w.open() as ar:
+        rid = ar.dossiers.resolve(ref.archive_no).id
+        assert ar.con.execute("SELECT COUNT(*) FROM blobs WHERE dossier=?", (rid,)).fetchone()[0] == 0
+        assert ar.con.execute("SELECT MAX(LENGTH(content)) FROM versions WHERE dossier=? AND version<?",
+                              (rid, head["version"])).fetchone()[0] == 2
+    assert len([p for p in (w.path / "objects").rglob("*") if p.is_file()]) == 0   # the photo's file is gone
     r = run_dossier(["transfer", "export", ref.archive_no, "--to", two["key"], "--reason", "再次", "-o",
                      two["tmp"] / "again.dtb"], env=w.env("admin"))
     assert r.code == 1 and "脱敏存根" in r.stderr and not (two["tmp"] / "again.dtb").exists()
@@ -268,18 +279,18 @@ def test_person_already_here_is_refused_naming_the_existing_file(two, run_dossie
 
 
 def test_no_known_value_in_plaintext_in_the_bundle(two, run_dossier):
-    res, bundle = _export(run_dossier, two)
-    js(res)
-    data = bundle.read_bytes()
     needles = set()
     for ref, p in two["refs"]:
         needles.update(v for k, v in p.items() if isinstance(v, str) and len(v) >= 2)
         needles.update([p["id_number"], p["id_number"][-6:], ref.archive_no, "苗圃社区", "珠晖区"])
     with two["world"].open() as ar:
         for ref, _ in two["refs"]:
-            for e in ar.dossiers.show(ref.archive_no, version=ar.dossiers.resolve(ref.archive_no).head - 1).entries:
+            for e in ar.dossiers.show(ref.archive_no).entries:
                 needles.update(str(v) for k, v in e.items() if isinstance(v, str) and len(v) >= 4
                                and k not in ("id", "date", "recorded_at", "author", "type"))
+    res, bundle = _export(run_dossier, two)
+    js(res)
+    data = bundle.read_bytes()
     found = []
     for s in needles:
         for enc in ("utf-8", "utf-16-le", "utf-16-be", "gb18030"):

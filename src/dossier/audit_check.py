@@ -69,8 +69,14 @@ def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None
         from .versions import VersionRow
 
         # versions received from another archive have no change event here (issue 13)
-        links = [crosscheck.link_of(ar.archive_id, VersionRow.from_row(r)) for r in q.all_versions()
-                 if (r["dossier"], r["version"]) not in origins]
+        removed = received.redacted(ar.con)
+        links = []
+        for r in q.all_versions():
+            if (r["dossier"], r["version"]) in origins:
+                continue
+            v = VersionRow.from_row(r)
+            v.body_digest = removed.get((v.dossier, v.version))    # content removed at a hand-over
+            links.append(crosscheck.link_of(ar.archive_id, v))
     unreadable: list[dict] = []
     inp = _inputs(ar, q, links, events, unreadable)
     if origins:

@@ -55,9 +55,10 @@ class VersionLink:
 
 
 def version_digest(archive_id: str, dossier: str, version: int, parent_hash: bytes, author: str, time: str,
-                   key_version: int, content: bytes) -> str:
+                   key_version: int, content: bytes, body_digest: bytes | None = None) -> str:
     """The hash a ``dossier.change`` event records for its version (the version hash minus its anchor)."""
-    return version_hash(archive_id, dossier, version, parent_hash, author, time, key_version, content, None).hex()
+    return version_hash(archive_id, dossier, version, parent_hash, author, time, key_version, content, None,
+                        body_digest).hex()
 
 
 def anchor_seq(audit_head: bytes | None) -> int | None:
@@ -72,7 +73,7 @@ def anchor_seq(audit_head: bytes | None) -> int | None:
 def link_of(archive_id: str, v: VersionRow) -> VersionLink:
     return VersionLink(v.dossier, v.version, v.author, anchor_seq(v.audit_head),
                        version_digest(archive_id, v.dossier, v.version, v.parent_hash, v.author, v.time,
-                                      v.key_version, v.content))
+                                      v.key_version, v.content, v.body_digest))
 
 
 def user_key_digest(sign_pub: bytes) -> str:

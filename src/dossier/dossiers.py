@@ -23,6 +23,10 @@ EMPTY_STATE = {"profile": {}, "entries": [], "attachments": [], "documents": []}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+class ContentRemoved(RefusedOperation):
+    """该版本的内容已随档案移交从本库清除。"""
+
+
 def ref_norm(archive_no: str) -> str:
     return re.sub(r"[\s·.．・\-—_]", "", archive_no).upper()
 
@@ -133,6 +137,9 @@ class Dossiers:
         v = self.version_row(row.id, version)
         parent = GENESIS if version == 1 else self.version_row(row.id, version - 1).hash
         o = received.origin(ar.con, row.id, version)
+        gone = received.redacted(ar.con, row.id).get((row.id, version)) if received.has_tables(ar.con) else None
+        if gone is not None:
+            self._check_removed(row, v, parent, o, gone)
         if o is not None:
             return v, self._open_received(row, v, parent, o)
         problems = v.verify(ar.archive_id, self._sign_public(v.author), parent, self._verified)
@@ -140,6 +147,18 @@ class Dossiers:
             raise IntegrityError(f"档案 {row.archive_no} 第 {version} 版完整性校验失败：{'；'.join(problems)}")
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
         return v, open_content(ar.archive_id, row.scope, v, key)
+
+    def _check_removed(self, row: DossierRow, v: VersionRow, parent: bytes, o, digest: bytes) -> None:
+        """A version whose content the file's hand-over removed: its header still verifies
+        (hash from the recorded body digest, link, signature); then say the content is gone."""
+        v.body_digest = digest
+        problems = v.verify(o.archive_id if o else self.ar.archive_id,
+                            o.author_key if o else self._sign_public(v.author), parent, self._verified)
+        if problems:
+            raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
+        t = received.sent(self.ar.con, row.id) or {}
+        raise ContentRemoved(f"档案 {row.archive_no} 第 {v.version} 版的内容已在移交至“{t.get('peer_name', '?')}”时"
+                             "从本库清除（本库只保留脱敏存根）", version=v.version)
 
     def _open_received(self, row: DossierRow, v: VersionRow, parent: bytes, o: "received.Origin") -> dict:
         """A version received from another archive: its header verifies against the
@@ -212,7 +231,10 @@ class Dossiers:
         row = self._readable(ref, "查看档案历史")
         out = []
         for n in range(1, row.head + 1):
-            v, content = self.load(row, n)
+            try:
+                v, content = self.load(row, n)
+            except ContentRemoved:      # handed over: header verified, content gone (issue 13)
+                v, content = self.version_row(row.id, n), {"message": "（内容已随档案移交从本库清除）"}
             out.append({"version": n, "author": v.author, "time": v.time, "message": content.get("message", ""),
                         "hash": v.hash.hex()})
         return out

@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS foreign_archives(
 CREATE TABLE IF NOT EXISTS received_dossiers(
     dossier TEXT NOT NULL, transfer TEXT NOT NULL, original_archive_no TEXT NOT NULL, sent_date TEXT NOT NULL,
     reason BLOB NOT NULL, PRIMARY KEY(dossier, transfer));
+CREATE TABLE IF NOT EXISTS redacted_versions(
+    dossier TEXT NOT NULL, version INTEGER NOT NULL, body_sha256 BLOB NOT NULL, transfer TEXT NOT NULL,
+    PRIMARY KEY(dossier, version));
 CREATE TABLE IF NOT EXISTS received_blobs(alias TEXT PRIMARY KEY, target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trusted_offices(
     fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, added_by TEXT NOT NULL, added TEXT NOT NULL,
@@ -181,3 +184,15 @@ def reason_ad(archive_id: str, scope: int, dossier: str, transfer: str) -> bytes
     from .crypto import aead
 
     return aead.ad_for("transfer-reason", archive_id, scope, dossier, transfer)
+
+
+def redacted(con: sqlite3.Connection, dossier: str | None = None) -> dict[tuple[str, int], bytes]:
+    """(dossier, version) → SHA-256 of the sealed body, for versions whose content the
+    sender removed when it handed the file over without ``--keep-copy`` (the hash and
+    signature stay verifiable; the content is gone)."""
+    if not has_tables(con):
+        return {}
+    q, args = "SELECT dossier, version, body_sha256 FROM redacted_versions", ()
+    if dossier is not None:
+        q, args = q + " WHERE dossier=?", (dossier,)
+    return {(r[0], r[1]): bytes(r[2]) for r in con.execute(q, args)}

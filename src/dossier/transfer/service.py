@@ -170,7 +170,9 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
     if write is not None:
         write(data)
     digest = hashlib.sha256(data).hexdigest()
-    out = []
+    out, unlink = [], []
+    if not keep_copy:      # freed pages are overwritten with zeros (SQLite's secure_delete)
+        ar.con.execute("PRAGMA secure_delete=ON")
     with ar.batch(size_hint=len(rows)) as con:
         received.ensure_tables(con)
         con.execute("INSERT INTO transfers(id, direction, peer_archive, peer_name, peer_root, persons, time, actor,"
@@ -208,15 +210,39 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
                                    what="移交档案")
             con.execute("INSERT INTO transfers_out(dossier, transfer, keep_copy) VALUES(?,?,?)",
                         (row.id, bundle_id, int(keep_copy)))
+            if not keep_copy:
+                unlink += _remove_content(con, row.id, n, bundle_id)
             ar.audit("transfer.export", dossier=row.id, transfer=bundle_id, to_archive=recipient.archive_id,
                      version=n)
             out.append({"archive_no": row.archive_no, "id": row.id, "versions": exported[row.id],
                         "status_version": n})
+    for bid in unlink:        # after the commit (a crash before leaves orphans for gc)
+        try:
+            ar.object_store.path(bid).unlink()
+        except FileNotFoundError:
+            pass
     return {"bundle_id": bundle_id, "bundle_sha256": digest, "size": len(data), "persons": out,
             "to": {"name": recipient.name, "archive_id": recipient.archive_id,
                    "root_fingerprint": recipient.root_fingerprint, "key_fingerprint": recipient.key_fingerprint},
             "from": {"name": own.name, "archive_id": own.archive_id, "root_fingerprint": own.root_fingerprint},
             "keep_copy": keep_copy, "bundle": data}
+
+
+def _remove_content(con, dossier: str, stub_version: int, bundle_id: str) -> list[str]:
+    """The masked stub: every version before ``stub_version`` keeps its header, hash and
+    signature (the chain and the audit cross-check still verify, with the body's recorded
+    digest), but loses its content — data key and sealed body; the dossier's blobs go too.
+    Returns the blob ids whose files are to be removed after the commit."""
+    for ver, content in con.execute("SELECT version, content FROM versions WHERE dossier=? AND version<?",
+                                    (dossier, stub_version)).fetchall():
+        con.execute("INSERT OR REPLACE INTO redacted_versions(dossier, version, body_sha256, transfer) VALUES(?,?,?,?)",
+                    (dossier, ver, hashlib.sha256(body_of(bytes(content))).digest(), bundle_id))
+        con.execute("UPDATE versions SET content=? WHERE dossier=? AND version=?", (b"\x00\x00", dossier, ver))
+    ids = [r[0] for r in con.execute("SELECT id FROM blobs WHERE dossier=?", (dossier,))]
+    for bid in ids:
+        con.execute("DELETE FROM received_blobs WHERE target=?", (bid,))
+    con.execute("DELETE FROM blobs WHERE dossier=?", (dossier,))
+    return ids
 
 
 # ----------------------------------------------------------------------------- reading a bundle
