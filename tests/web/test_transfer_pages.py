@@ -36,6 +36,8 @@ def test_export_and_import_pages(web, world, receiver, snap):
     snapshot = snap
     ref, profile = world.add_person(entries=3)
     a = web("admin")
+    form = a.get(f"/transfers/export?pid={ref.id}")
+    assert form.status_code == 200 and ref.archive_no in form.text
     # the receiver makes its key and hands over the file
     r = receiver.get("/transfers")
     assert r.status_code == 200 and "生成移交密钥" in r.text
@@ -61,7 +63,7 @@ def test_export_and_import_pages(web, world, receiver, snap):
     assert "no-store" in bundle.headers["cache-control"] and "attachment" in bundle.headers["content-disposition"]
     assert profile["name"].encode() not in bundle.content
     shown = a.get(f"/persons/{ref.id}")
-    assert "蒸湘区禁毒办" in shown.text
+    assert "蒸湘区禁毒办" in shown.text and "只读副本" in shown.text and "＋ 见面核查" not in shown.text
 
     # import: upload → masked persons and the sender's fingerprint; nothing written until confirmed
     r = receiver.post("/transfers/import", {}, files={"bundle": ("x.dtb", bundle.content, "application/octet-stream")},
@@ -80,7 +82,7 @@ def test_export_and_import_pages(web, world, receiver, snap):
     assert r2.status_code == 200 and "已从“粤汉街道”接收 1 份档案" in r2.text
     person = re.search(r'href="(/persons/[0-9a-f-]+)"', r2.text).group(1)
     p = receiver.get(person)
-    assert p.status_code == 200 and profile["name"] in p.text
+    assert p.status_code == 200 and profile["name"] in p.text and "接收自“粤汉街道”" in p.text
     # the office is trusted now
     assert fp_a in receiver.get("/transfers").text
 

@@ -86,7 +86,8 @@ def export(ctx: Ctx):
     from ...transfer import export as do_export
 
     ar = ctx.ar
-    form = {"refs": ctx.query("ref"), "reason": "执行地变更", "keep_copy": False}
+    pid = ctx.query("pid")        # from a person page: the opaque id, never a 档号, in the URL
+    form = {"refs": ar.dossiers.resolve(pid).archive_no if pid else "", "reason": "执行地变更", "keep_copy": False}
     error, result = "", None
     if ctx.request.method == "POST":
         form = {"refs": ctx.field("refs"), "reason": ctx.field("reason").strip(),
