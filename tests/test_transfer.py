@@ -426,3 +426,23 @@ def _qr_token(pdf: Path, tmp: Path) -> str:
     hits = [b.text for b in zxingcpp.read_barcodes(Image.open(f"{prefix}.png")) if b.text.startswith("DP1")]
     assert len(hits) == 1
     return hits[0]
+
+
+def test_trusting_the_senders_key_fingerprint_from_its_key_command(two, run_dossier):
+    """What the sender reads out by phone (``transfer key``: its fingerprint) is what the
+    receiver puts in its trusted list; then the import needs no confirmation."""
+    w = two["world"]
+    res, bundle = _export(run_dossier, two)
+    js(res)
+    mine = js(run_dossier(["transfer", "key", "--json"], env=w.env("admin")))
+    assert mine["fingerprint"] == mine["key_fingerprint"] == js(res)["from"]["fingerprint"]
+    eb = env_b(two["b"], w)
+    assert run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE], env=eb).code == 20
+    added = run_dossier(["transfer", "trust", "add", mine["fingerprint"].replace("-", "").lower(), "--name", "粤汉街道"],
+                        env=eb)
+    assert added.code == 0, added.stderr
+    assert js(run_dossier(["transfer", "show", bundle, "--json"], env=eb))["sender_trusted"] is True
+    imp = js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--json"], env=eb))
+    assert len(imp["persons"]) == 2
+    listed = js(run_dossier(["transfer", "trust", "list", "--json"], env=eb))
+    assert [t["fingerprint"] for t in listed] == [mine["fingerprint"]]

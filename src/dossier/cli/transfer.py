@@ -41,11 +41,12 @@ def key(ar, output, as_json):
         write_output_file(output, pk.to_text().encode("utf-8"))
     if as_json:
         emit_json({"archive_id": pk.archive_id, "name": pk.name, "root_fingerprint": pk.root_fingerprint,
-                   "key_fingerprint": pk.key_fingerprint, "public_key": pk.to_dict(), "output": output})
+                   "key_fingerprint": pk.key_fingerprint, "fingerprint": pk.key_fingerprint, "public_key": pk.to_dict(), "output": output})
         return
     click.echo(f"档案库：{pk.name}（{pk.archive_id}）")
-    click.echo(f"根密钥指纹：{pk.root_fingerprint}")
     click.echo(f"接收公钥指纹：{pk.key_fingerprint}")
+    click.echo(f"根密钥指纹：{pk.root_fingerprint}")
+    click.echo("（两者都可用于对方的 --trust-fingerprint 或 transfer trust add）")
     if output:
         click.echo(f"已写入 {output}；请把它交给发送方，并电话核对以上两个指纹")
     else:

@@ -223,8 +223,10 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
             pass
     return {"bundle_id": bundle_id, "bundle_sha256": digest, "size": len(data), "persons": out,
             "to": {"name": recipient.name, "archive_id": recipient.archive_id,
-                   "root_fingerprint": recipient.root_fingerprint, "key_fingerprint": recipient.key_fingerprint},
-            "from": {"name": own.name, "archive_id": own.archive_id, "root_fingerprint": own.root_fingerprint},
+                   "root_fingerprint": recipient.root_fingerprint, "key_fingerprint": recipient.key_fingerprint,
+                   "fingerprint": recipient.key_fingerprint},
+            "from": {"name": own.name, "archive_id": own.archive_id, "root_fingerprint": own.root_fingerprint,
+                     "key_fingerprint": own.key_fingerprint, "fingerprint": own.key_fingerprint},
             "keep_copy": keep_copy, "bundle": data}
 
 
@@ -273,13 +275,16 @@ def _check_addressed(ar: "Session", b: B.Bundle) -> None:
 
 
 def _check_trusted(ar: "Session", sender: PublicKey, trust_fingerprint: str | None) -> bool:
-    fp = sender.root_fingerprint
+    """The sender is known by its root-key fingerprint; its transfer-key fingerprint (which
+    commits to the root key too, and is what ``transfer key`` shows first) is accepted alike."""
+    fp, kfp = sender.root_fingerprint, sender.key_fingerprint
     if trust_fingerprint:
-        if normalize_fingerprint(trust_fingerprint) != fp:
-            raise IntegrityError(f"发送方“{sender.name}”的根密钥指纹是 {fp}，与确认的指纹 "
-                                 f"{normalize_fingerprint(trust_fingerprint)} 不符；未作任何改动")
+        given = normalize_fingerprint(trust_fingerprint)
+        if given not in (fp, kfp):
+            raise IntegrityError(f"发送方“{sender.name}”的根密钥指纹是 {fp}（移交公钥指纹 {kfp}），与确认的指纹 "
+                                 f"{given} 不符；未作任何改动", fingerprint=fp)
         return True
-    if not is_trusted(ar, fp):
+    if not (is_trusted(ar, fp) or is_trusted(ar, kfp)):
         raise IntegrityError(
             f"发送方“{sender.name}”（档案库 {sender.archive_id}）的根密钥指纹 {fp} 不在本库的信任列表中；"
             f"请电话向对方核对指纹，确认后用 --trust-fingerprint {fp} 导入"
@@ -388,9 +393,10 @@ def show(ar: "Session", data: bytes) -> dict:
     out = {"bundle_id": b.bundle_id, "created": h.get("created"), "format": h.get("format"),
            "sha256": b.digest, "size": len(data), "signature_valid": True,
            "sender": {"name": sender.name, "archive_id": sender.archive_id,
-                      "root_fingerprint": sender.root_fingerprint, "key_fingerprint": sender.key_fingerprint},
+                      "root_fingerprint": sender.root_fingerprint, "key_fingerprint": sender.key_fingerprint,
+                      "fingerprint": sender.key_fingerprint},
            "recipient": {"name": rec.name, "archive_id": rec.archive_id, "root_fingerprint": rec.root_fingerprint,
-                         "key_fingerprint": rec.key_fingerprint},
+                         "key_fingerprint": rec.key_fingerprint, "fingerprint": rec.key_fingerprint},
            "persons_count": h.get("persons"), "for_this_archive": False, "sender_trusted": None,
            "already_imported": None, "persons": None}
     try:
@@ -398,7 +404,7 @@ def show(ar: "Session", data: bytes) -> dict:
     except IntegrityError:
         return out
     out["for_this_archive"] = True
-    out["sender_trusted"] = is_trusted(ar, sender.root_fingerprint)
+    out["sender_trusted"] = is_trusted(ar, sender.root_fingerprint) or is_trusted(ar, sender.key_fingerprint)
     out["already_imported"] = _imported(ar, b.bundle_id) is not None
     if ar.user.role == "admin":
         op = open_bundle(ar, data, require_trust=False)
@@ -471,7 +477,7 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
                     " bundle_sha256) VALUES(?,?,?,?,?,?,?,?,?)",
                     (b.bundle_id, "in", sender.archive_id, sender.name, sender.root_fingerprint, len(dossiers), t,
                      ar.user.name, b.digest))
-        if confirmed and not is_trusted(ar, sender.root_fingerprint):
+        if confirmed and not (is_trusted(ar, sender.root_fingerprint) or is_trusted(ar, sender.key_fingerprint)):
             from .keys import trust_add
             trust_add(ar, sender.root_fingerprint, sender.name)
         kv, key = ar.keyring.scope_key(sid, "data")
