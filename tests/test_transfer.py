@@ -168,6 +168,12 @@ def test_without_keep_copy_the_sender_keeps_a_masked_stub(two, run_dossier):
         assert ar.con.execute("SELECT MAX(LENGTH(content)) FROM versions WHERE dossier=? AND version<?",
                               (rid, head["version"])).fetchone()[0] == 2
     assert len([p for p in (w.path / "objects").rglob("*") if p.is_file()]) == 0   # the photo's file is gone
+    letter = two["tmp"] / "移交函.docx"
+    r = run_dossier(["form", "fill", "双向管控函", ref.archive_no, "-o", letter], env=w.env("admin"))
+    assert r.code == 0, r.stderr
+    text = _docx_text(letter)
+    assert "蒸湘区禁毒办" in text and "执行地变更" in text and "只保留脱敏存根" in text
+    assert profile["name"] not in text and profile["id_number"] not in text
     r = run_dossier(["transfer", "export", ref.archive_no, "--to", two["key"], "--reason", "再次", "-o",
                      two["tmp"] / "again.dtb"], env=w.env("admin"))
     assert r.code == 1 and "脱敏存根" in r.stderr and not (two["tmp"] / "again.dtb").exists()
