@@ -29,7 +29,6 @@ import argparse
 import io
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path

@@ -27,7 +27,7 @@ from .. import received
 from ..clock import now_iso
 from ..crypto import aead
 from ..errors import IntegrityError, InvalidInput, PermissionDenied, RefusedOperation
-from ..versions import GENESIS, VersionRow, body_of, content_ad, version_hash
+from ..versions import GENESIS, VersionRow, body_of, content_ad
 from . import bundle as B
 from .keys import PublicKey, ensure, is_trusted, normalize_fingerprint, private_keys, public_key, root_fingerprint
 
@@ -122,10 +122,9 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
         offset += len(b)
         return [offset - len(b), len(b)]
 
-    dossiers, origin_ids, heads, exported = [], {ar.archive_id}, {}, {}
+    dossiers, origin_ids, exported = [], {ar.archive_id}, {}
     for row in rows:
         versions, blob_ids = [], {}
-        head_state = None
         for n in range(1, row.head + 1):
             v, content = ar.dossiers.load(row, n)          # verifies hash, link, signature
             o = received.origin(ar.con, row.id, n)
@@ -144,8 +143,6 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
                              "origin_scope": sid, "dek": _b64(dek), "body": part(body_of(v.content)),
                              **({"author_key": author_key.hex()} if author_key is not None else {})})
             _blob_refs(content["state"], blob_ids)
-            head_state = content["state"]
-        heads[row.id] = head_state
         exported[row.id] = len(versions)
         blobs = []
         for bid in blob_ids:
