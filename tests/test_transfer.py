@@ -452,3 +452,41 @@ def test_trusting_the_senders_key_fingerprint_from_its_key_command(two, run_doss
     assert len(imp["persons"]) == 2
     listed = js(run_dossier(["transfer", "trust", "list", "--json"], env=eb))
     assert [t["fingerprint"] for t in listed] == [mine["fingerprint"]]
+
+
+def test_merge_keeps_both_histories(two, run_dossier):
+    """``--merge``: the person is already registered here; the incoming history is kept beside
+    the existing file (verified by check), the file gains the incoming entries and attachment."""
+    w = two["world"]
+    ref, profile = two["refs"][0]              # the one with the photo
+    with dossier.open_archive(two["b"], user=B_ADMIN, password=B_PASS) as ar:
+        existing = ar.persons.add(B_SCOPE, profile, today=w.today)
+    sent_hist = js(run_dossier(["history", ref.archive_no, "--json"], env=w.env("admin")))
+    sender_head = js(run_dossier(["show", ref.archive_no, "--json"], env=w.env("admin")))
+    res, bundle = _export(run_dossier, two, "--keep-copy", refs=[ref.archive_no], out="merge.dtb")
+    exp = js(res)
+    eb = env_b(two["b"], w)
+    imp = js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--merge", "--json",
+                          "--trust-fingerprint", exp["from"]["root_fingerprint"]], env=eb))
+    p = imp["persons"][0]
+    assert p["merged"] is True and p["archive_no"] == existing.archive_no and p["attachments"] == 1
+    hist = js(run_dossier(["history", existing.archive_no, "--json"], env=eb))
+    assert len(hist) == 2 and "合并" in hist[-1]["message"]          # the existing history, plus the merge
+    merged = js(run_dossier(["transfer", "merged", existing.archive_no, "--json"], env=eb))
+    assert merged[0]["versions"] == sent_hist                            # the incoming history, as it was
+    head = js(run_dossier(["show", existing.archive_no, "--json"], env=eb))
+    assert {e["id"] for e in sender_head["entries"]} <= {e["id"] for e in head["entries"]}
+    assert head["merged_from"][0]["original_archive_no"] == ref.archive_no
+    with dossier.open_archive(two["b"], user=B_ADMIN, password=B_PASS) as ar:
+        item = ar.dossiers.show(existing.archive_no).state["attachments"][0]
+        assert ar.blobs.get(item["blob"], dossier_id=existing.id, kind="attachment")[:4] == b"\x89PNG"
+    chk = run_dossier(["check", "--json"], env=eb)
+    assert chk.code == 0 and json.loads(chk.stdout)["ok"], chk.stdout
+    # a merged history altered in place is found by check
+    import sqlite3
+    con = sqlite3.connect(two["b"] / "meta.db")
+    con.execute("UPDATE merged_versions SET time='2020-01-01T00:00:00+00:00' WHERE version=2")
+    con.commit()
+    con.close()
+    chk = run_dossier(["check", "--json"], env=eb)
+    assert chk.code == 20 and any("并入的历史第 2 版" in p["where"] for p in json.loads(chk.stdout)["problems"])

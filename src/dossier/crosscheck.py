@@ -127,7 +127,7 @@ def _received(inp: Inputs, private, out: _Out) -> None:
     named: dict[tuple[str, int], str] = {}
     blind: set[str] = set()
     for ev in inp.events:
-        if ev.action != IMPORT:
+        if ev.action != IMPORT or ev.public.get("merged"):    # a merge names versions kept beside the file
             continue
         p = private(ev)
         if p is None:

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS received_dossiers(
 CREATE TABLE IF NOT EXISTS redacted_versions(
     dossier TEXT NOT NULL, version INTEGER NOT NULL, body_sha256 BLOB NOT NULL, transfer TEXT NOT NULL,
     PRIMARY KEY(dossier, version));
+CREATE TABLE IF NOT EXISTS merged_versions(
+    host TEXT NOT NULL, dossier TEXT NOT NULL, version INTEGER NOT NULL,
+    parent_hash BLOB NOT NULL, author TEXT NOT NULL, time TEXT NOT NULL, key_version INTEGER NOT NULL,
+    content BLOB NOT NULL, audit_head BLOB, hash BLOB NOT NULL, signature BLOB NOT NULL,
+    origin_archive TEXT NOT NULL, origin_scope INTEGER NOT NULL, author_key BLOB NOT NULL,
+    local_key_version INTEGER NOT NULL, transfer TEXT NOT NULL, PRIMARY KEY(dossier, version));
 CREATE TABLE IF NOT EXISTS received_blobs(alias TEXT PRIMARY KEY, target TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trusted_offices(
     fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, added_by TEXT NOT NULL, added TEXT NOT NULL,

@@ -119,18 +119,20 @@ def show(ar, bundle, as_json):
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
 @click.option("--scope", required=True, help="接收到哪个辖区（区/街道/社区）")
 @click.option("--trust-fingerprint", help="已电话核对的发送方根密钥指纹（同时加入信任列表）")
+@click.option("--merge", is_flag=True, help="本库已有同一身份证号的人员时，把移交来的历史并入该档案（两份历史都保留）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
-def import_(ar, bundle, scope, trust_fingerprint, as_json):
+def import_(ar, bundle, scope, trust_fingerprint, merge, as_json):
     """验证并导入移交包：先校验签名、发送方和每一版本的签名链，全部通过才写入。
 
     \b
     示例：
       dossier transfer import 移交包.dtb --scope 珠晖区/粤汉街道/苗圃社区 --trust-fingerprint ABCD-EFGH-IJKL-MNOP
+      dossier transfer import 移交包.dtb --scope 珠晖区/粤汉街道/苗圃社区 --merge
     """
     from ..transfer import import_bundle
 
-    res = import_bundle(ar, Path(bundle).read_bytes(), scope, trust_fingerprint=trust_fingerprint)
+    res = import_bundle(ar, Path(bundle).read_bytes(), scope, trust_fingerprint=trust_fingerprint, merge=merge)
     if as_json:
         emit_json(res)
         return
@@ -138,7 +140,30 @@ def import_(ar, bundle, scope, trust_fingerprint, as_json):
         click.echo(f"该移交包已于 {res['imported_at']} 导入，未作改动")
         return
     click.echo(f"已从“{res['sender']['name']}”接收 {len(res['persons'])} 份档案到 {res['scope']}：")
-    table(res["persons"], [("archive_no", "本库档号"), ("sender_archive_no", "原档号"), ("versions", "版本数")])
+    table([{**p, "how": "并入已有档案" if p.get("merged") else "新建"} for p in res["persons"]],
+          [("archive_no", "本库档号"), ("sender_archive_no", "原档号"), ("versions", "版本数"), ("how", "方式")])
+
+
+@transfer.command("merged")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def merged(ar, ref, as_json):
+    """查看并入档案 REF 的移交历史（transfer import --merge），逐版校验。
+
+    \b
+    示例：
+      dossier transfer merged 430405199001011233 --json
+    """
+    from ..transfer.service import merged_history
+
+    rows = merged_history(ar, ref)
+    if as_json:
+        emit_json(rows)
+        return
+    for m in rows:
+        click.echo(f"并入的档案 {m['dossier']}：")
+        table(m["versions"], [("version", "版本"), ("time", "时间"), ("author", "作者"), ("message", "说明")])
 
 
 @transfer.group("trust")

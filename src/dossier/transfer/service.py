@@ -422,9 +422,13 @@ def _imported(ar: "Session", bundle_id: str):
 
 # ----------------------------------------------------------------------------- import
 def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: str | None = None,
-                  today: date | None = None) -> dict:
+                  today: date | None = None, merge: bool = False) -> dict:
     """Verify everything, then store every dossier of the bundle in ``scope`` with its
-    full history. The same bundle a second time changes nothing."""
+    full history. The same bundle a second time changes nothing. A person already
+    registered here is refused, or with ``merge`` merged into the existing file: the
+    incoming history is kept beside it (``merged_versions``, verified by ``check``) and
+    the existing file gets a version adding the incoming entries, attachments and
+    documents it lacks."""
     from ..persons import make_archive_no
 
     ar.require_role("admin", what="导入移交包")
@@ -442,16 +446,29 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
     confirmed = bool(trust_fingerprint)
     dossiers = op.manifest.get("dossiers") or []
     # refusals before any write: a person already here, a dossier id already here
-    tokens = {}
+    tokens, hosts = {}, {}
     for d in dossiers:
         idn = ((op.heads.get(d["id"]) or {}).get("profile") or {}).get("id_number")
         if not idn:
             raise IntegrityError(f"移交包中档案 {d.get('archive_no')} 没有公民身份号码")
         token = ar.keyring.blind_token(idn)
-        dup = ar.con.execute("SELECT archive_no FROM dossiers WHERE id_token=? OR id=?", (token, d["id"])).fetchone()
+        same = ar.con.execute("SELECT archive_no FROM dossiers WHERE id=?", (d["id"],)).fetchone()
+        if same is None and received.has_tables(ar.con):
+            same = ar.con.execute("SELECT d.archive_no FROM merged_versions m JOIN dossiers d ON d.id=m.host"
+                                  " WHERE m.dossier=? LIMIT 1", (d["id"],)).fetchone()
+        if same:
+            raise RefusedOperation(f"移交包中的档案（原档号 {d.get('archive_no')}）已在本库（档号 {same[0]}），"
+                                   "未导入任何档案")
+        dup = ar.con.execute("SELECT id, archive_no, scope FROM dossiers WHERE id_token=?", (token,)).fetchone()
+        if dup and not merge:
+            raise RefusedOperation(f"移交包中的人员（原档号 {d.get('archive_no')}）已在本库建档（档号 {dup['archive_no']}），"
+                                   "未导入任何档案；请核对后处理（同一人不能有两份档案；"
+                                   "确认是同一人时可用 --merge 把移交来的历史并入本库档案）")
         if dup:
-            raise RefusedOperation(f"移交包中的人员（原档号 {d.get('archive_no')}）已在本库建档（档号 {dup[0]}），"
-                                   "未导入任何档案；请核对后处理（同一人不能有两份档案）")
+            host = ar.dossiers.resolve(dup["id"])
+            ar.scopes.require(host.scope, "合并档案")
+            ar.dossiers.refuse_if_sent(host)
+            hosts[d["id"]] = host
         tokens[d["id"]] = token
     today = today or date.today()
     t = now_iso()
@@ -480,6 +497,9 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
         kv, key = ar.keyring.scope_key(sid, "data")
         for d in dossiers:
             did = d["id"]
+            if did in hosts:
+                out.append(_merge_into(ar, con, op, b, d, hosts[did]))
+                continue
             seq = con.execute("UPDATE scopes SET seq=seq+1 WHERE id=? RETURNING seq", (sid,)).fetchone()[0]
             archive_no = make_archive_no(persons._street_code(sid), today.year, persons._community_code(sid), seq)
             from ..dossiers import ref_norm
@@ -522,6 +542,92 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
                        "root_fingerprint": sender.root_fingerprint},
             "trusted_now": confirmed, "reason": (op.manifest.get("transfer") or {}).get("reason"),
             "persons": out}
+
+
+def _merge_into(ar: "Session", con, op: Opened, b: B.Bundle, d: dict, host) -> dict:
+    """``--merge``: keep the incoming history beside the existing file and add to the file
+    what the incoming head has that it lacks (entries by id; attachments and documents,
+    their blobs sealed again for the existing file)."""
+    did, sender = d["id"], op.sender
+    kv, key = ar.keyring.scope_key(host.scope, "data")
+    vhashes = {}
+    for v in d["versions"]:
+        n = v["version"]
+        ad = content_ad(v["origin_archive"], int(v["origin_scope"]), did, n)
+        wrapped = aead.seal(key, op.deks[(did, n)], ad + b"|dek")
+        con.execute("INSERT INTO merged_versions(host, dossier, version, parent_hash, author, time, key_version,"
+                    " content, audit_head, hash, signature, origin_archive, origin_scope, author_key, local_key_version,"
+                    " transfer) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (host.id, did, n, bytes.fromhex(v["parent_hash"]), v["author"], v["time"], int(v["key_version"]),
+                     len(wrapped).to_bytes(2, "big") + wrapped + op.part(v["body"]),
+                     _unb64(v["audit_head"]) if v.get("audit_head") is not None else None,
+                     bytes.fromhex(v["hash"]), bytes.fromhex(v["signature"]), v["origin_archive"],
+                     int(v["origin_scope"]), v["_author_key"], kv, b.bundle_id))
+        vhashes[str(n)] = v["hash"]
+    plain = {blob["id"]: (blob["kind"], op.part(blob["data"])) for blob in d.get("blobs") or []}
+    head = op.heads[did]
+    remap: dict[str, str] = {}
+
+    def local(bid):
+        if bid not in remap and bid in plain:
+            kind, data = plain[bid]
+            remap[bid] = ar.blobs.put(data, scope=host.scope, dossier_id=host.id, kind=kind)
+        return remap.get(bid, bid)
+
+    def copy(item: dict) -> dict:
+        return {k: (local(x) if k.endswith("blob") and isinstance(x, str) else x) for k, x in item.items()}
+
+    tr = op.manifest.get("transfer") or {}
+    info = {"transfer": b.bundle_id, "dossier": did, "archive_name": sender.name, "archive_id": sender.archive_id,
+            "root_fingerprint": sender.root_fingerprint, "original_archive_no": d.get("archive_no"),
+            "versions": len(d["versions"]), "head_hash": d["versions"][-1]["hash"], "reason": tr.get("reason"),
+            "date": now_iso()}
+    added = {"entries": 0, "attachments": 0, "documents": 0}
+
+    def mutate(state):
+        for key_ in ("entries", "attachments", "documents"):
+            have = {x.get("id") for x in state.get(key_) or []}
+            for item in head.get(key_) or []:
+                if item.get("id") not in have:
+                    state.setdefault(key_, []).append(copy(item) if key_ != "entries" else dict(item))
+                    added[key_] += 1
+        state.setdefault("merged_from", []).append(info)
+    n = ar.dossiers.commit(host, mutate, f"合并移交档案：来自{sender.name}（原档号 {d.get('archive_no')}）",
+                           roles=("admin",), what="合并档案")
+    ar.audit("transfer.import", dossier=host.id, merged=did, transfer=b.bundle_id, from_archive=sender.archive_id,
+             from_root=sender.root_fingerprint, vhashes=vhashes)
+    return {"archive_no": host.archive_no, "id": host.id, "sender_archive_no": d.get("archive_no"),
+            "versions": len(d["versions"]), "blobs": len(remap), "merged": True, "merged_version": n, **added}
+
+
+def merged_history(ar: "Session", ref: str) -> list[dict]:
+    """The incoming histories merged into a file (``--merge``), verified: per merged
+    dossier its versions (author, time, message, hash), as ``history`` shows them."""
+    row = ar.dossiers._readable(ref, "查看档案历史")
+    if not received.has_tables(ar.con):
+        return []
+    out: dict[str, list] = {}
+    parent: dict[str, bytes] = {}
+    for r in ar.con.execute("SELECT * FROM merged_versions WHERE host=? ORDER BY dossier, version", (row.id,)):
+        v, o = _merged_row(r)
+        problems = v.verify(o.archive_id, o.author_key, parent.get(v.dossier, GENESIS))
+        if problems:
+            raise IntegrityError(f"档案 {row.archive_no} 并入的历史第 {v.version} 版校验失败：{'；'.join(problems)}")
+        parent[v.dossier] = v.hash
+        _, key = ar.keyring.scope_key(row.scope, "data", o.local_key_version)
+        from ..versions import open_content
+        content = open_content(o.archive_id, o.scope, v, key)
+        out.setdefault(v.dossier, []).append({"version": v.version, "author": v.author, "time": v.time,
+                                              "message": content.get("message", ""), "hash": v.hash.hex()})
+    return [{"dossier": k, "versions": vs} for k, vs in out.items()]
+
+
+def _merged_row(r) -> tuple[VersionRow, "received.Origin"]:
+    v = VersionRow(r["dossier"], r["version"], bytes(r["parent_hash"]), r["author"], r["time"], r["key_version"],
+                   bytes(r["content"]), bytes(r["audit_head"]) if r["audit_head"] is not None else None,
+                   bytes(r["hash"]), bytes(r["signature"]))
+    return v, received.Origin(r["origin_archive"], r["origin_scope"], bytes(r["author_key"]), r["local_key_version"],
+                              r["transfer"])
 
 
 def transfers(ar: "Session") -> list[dict]:
