@@ -159,7 +159,8 @@ def import_job(ctx: Ctx, job: str):
         try:
             if not scope:
                 raise InvalidInput(field="scope", reason="请选择接收到哪个辖区")
-            result = import_bundle(ar, j.data["bundle"], scope, trust_fingerprint=fp or None)
+            result = import_bundle(ar, j.data["bundle"], scope, trust_fingerprint=fp or None,
+                                   merge=ctx.field("merge") == "1")
             j.data["result"] = result
             j.data.pop("bundle", None)          # imported: the upload is dropped from memory
         except DossierError as e:
