@@ -488,6 +488,39 @@ def build_interview(path):
     save(doc, path)
 
 
+def build_transfer_letter(path):
+    """移交函 / 双向管控函 (issue 13): goes on paper with a transfer bundle."""
+    doc = new_document(margins=(25, 20, 20, 25), body_size=12)
+    title_block(doc, "吸毒人员档案移交函", size=20, sub="（异地服务管理·双向管控函）")
+    para(doc, "档号：{{ archive_no }}　　移交包：{{ transfer.bundle_id }}", size=10.5, align="right", space_after=4)
+    para(doc, "{{ transfer.to_office }}：", size=14, space_before=6)
+    para(doc, "　　根据吸毒人员异地服务管理和双向管控工作的要求，我单位登记在册的吸毒人员{{ person.name }}"
+              "（公民身份号码 {{ person.id_number }}），因{{ transfer.reason }}，现将其档案（全部版本、附件、"
+              "文书及审批记录，共 {{ transfer.versions }} 版）以加密移交包移交你单位，请核对发送方根密钥指纹后接收，"
+              "及时落实管控和服务措施，并将接收情况反馈我单位。", size=14, space_after=6)
+    W = [30, 52, 30, 53]
+    rows = [
+        ["姓名", "{{ person.name }}", "性别", "{{ person.gender }}"],
+        ["公民身份号码", "{{ person.id_number }}", "出生日期", "{{ person.birth_date }}"],
+        ["户籍地", ("{{ person.hukou_address }}", 3)],
+        ["现居住地", ("{{ person.residence_address }}", 3)],
+        ["当前状态", "{{ status.text }}", "原档号", "{{ transfer.original_archive_no }}"],
+        ["移交原因", ("{{ transfer.reason }}", 3)],
+        ["移交单位", "{{ transfer.from_office }}", "移交日期", "{{ transfer.date }}"],
+        ["移交方根密钥指纹", "{{ transfer.from_fingerprint }}", "接收方根密钥指纹", "{{ transfer.to_fingerprint }}"],
+        ["接收单位", "{{ transfer.to_office }}", "接收日期", "{{ transfer.received_date }}"],
+        ["移交方存档", ("{{ transfer.kept }}", 3)],
+    ]
+    kv_table(doc, rows, W, size=11)
+    para(doc, "移交单位（盖章）：　　　　　　　经办人：　　　　　　　　　年　　月　　日", size=12, space_before=16)
+    para(doc, "—" * 30, size=10, align="center", space_before=10)
+    para(doc, "回　执", font=TITLE_FONT, size=16, bold=True, align="center", space_before=6)
+    para(doc, "{{ transfer.from_office }}：你单位移交的{{ person.name }}（档号 {{ archive_no }}）档案已收到，"
+              "已核对移交包签名及根密钥指纹，纳入我单位管理。", size=12, space_before=6)
+    para(doc, "接收单位（盖章）：　　　　　　　经办人：　　　　　　　　　年　　月　　日", size=12, space_before=12)
+    save(doc, path)
+
+
 def build_cover(path):
     doc = new_document(margins=(25, 25, 25, 30), body_size=14)
     t = table(doc, 2, 4, [22, 40, 22, 40], size=10.5)
@@ -833,6 +866,8 @@ def main(outdir: Path | None = None):
         aliases=["一人一策", "管控方案", "一人一策管控方案"], category=7)
     add("interview", "见面核查/谈话记录", "person", "见面核查谈话记录.docx", build_interview,
         aliases=["谈话记录", "见面核查"], category=8)
+    add("transfer-letter", "吸毒人员档案移交函", "person", "吸毒人员档案移交函.docx", build_transfer_letter,
+        aliases=["移交函", "双向管控函", "档案移交函"], category=11)
     add("cover", "档案封面", "person", "档案封面.docx", build_cover, aliases=["封面"], category=-1)
     add("file-index", "卷内文件目录", "person", "卷内文件目录.docx", build_file_index, aliases=["卷内目录", "目录"],
         category=0)

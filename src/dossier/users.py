@@ -356,6 +356,9 @@ class Users:
                 self._store_profile(con, name, full_name, unit, title)
             if png:
                 self._store_seal(con, name, keys.box_public, png)
+            if role == "admin" and con.execute("SELECT 1 FROM archive_keys WHERE kind='transfer' AND user=?",
+                                               (ar.user.name,)).fetchone():
+                ar.keyring.grant_archive_key(name, keys.box_public, "transfer")   # issue 13: admins import
             covered = set(ar.scopes._load()) if role == "admin" else set()
             for sid in sids:
                 con.execute("INSERT OR IGNORE INTO grants(user, scope) VALUES(?,?)", (name, sid))

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",
                           "id_number", "phone", "query", "q", "profile", "changes", "text",
                           "file",    # a file name can be a person's name (张三名册.xlsx)
-                          "vhash"})  # a version's hash: would link the event to its dossier
+                          "vhash",   # a version's hash: would link the event to its dossier
+                          "vhashes"})  # the same, of the versions a transfer brought in (issue 13)
 CA_KIND = "ca"
 AUDIT_KIND = "audit"          # admins' key for private details that name no dossier
 AUDIT_KEY_ID = "archive:audit"
@@ -175,7 +176,13 @@ def public_keys(ar: "Session") -> dict[str, bytes]:
 
 def version_anchors(ar: "Session") -> list[tuple[int, str]]:
     out = []
-    for (blob,) in ar.con.execute("SELECT audit_head FROM versions WHERE audit_head IS NOT NULL"):
+    from ..received import has_tables
+
+    # versions received from another archive carry the sending archive's chain head (issue 13)
+    q = ("SELECT audit_head FROM versions v WHERE audit_head IS NOT NULL AND NOT EXISTS"
+         " (SELECT 1 FROM received_versions r WHERE r.dossier=v.dossier AND r.version=v.version)"
+         if has_tables(ar.con) else "SELECT audit_head FROM versions WHERE audit_head IS NOT NULL")
+    for (blob,) in ar.con.execute(q):
         try:
             d = json.loads(bytes(blob))
             out.append((int(d["seq"]), str(d["hash"])))

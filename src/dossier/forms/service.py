@@ -32,6 +32,12 @@ def dossier_dict(view) -> dict:
             "labels": list(view.labels or [])}
 
 
+def _root_fingerprint(ar) -> str:
+    from dossier.transfer.keys import root_fingerprint
+
+    return root_fingerprint(bytes.fromhex(ar.config.get("root_admin_key") or ""))
+
+
 def registry_for(ar, templates: str | Path | None = None) -> Registry:
     return Registry.for_archive(ar.path, templates)
 
@@ -143,7 +149,11 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
         if not ref:
             raise InvalidInput(f"“{spec.title}”是个人文书：请给出档号或身份证号")
         view = ar.dossiers.show(ref, as_of=today)
-        ctx = context_for(spec, today, dossier=dossier_dict(view), doc_no=doc_no, interview_id=interview)
+        dd = dossier_dict(view)
+        if view.received or view.sent:      # the 移交函 (issue 13)
+            dd.update(received_from=view.received, archive_name=ar.name,
+                      root_fingerprint=_root_fingerprint(ar))
+        ctx = context_for(spec, today, dossier=dd, doc_no=doc_no, interview_id=interview)
     elif spec.kind in ("list", "statistics"):
         if since and since > today:
             raise InvalidInput(field="since", reason="统计起始日期不能晚于填表日期")
@@ -167,7 +177,7 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
         places = signature_places(pdf) if spec.signature_blocks else {}
         data = pdf
     result = FillResult(spec.code, spec.title, fmt, data, docx=docx, signature_places=places)
-    if keep and spec.kind == "person":
+    if keep and spec.kind == "person" and not view.sent:   # a file handed over is read-only here
         result.targets.append((view.id, spec.title, view.version))
     elif keep and spec.kind == "meeting" and spec.code == "minutes":
         result.targets.extend((pid, f"{spec.title}{text(m.get('no'))}", None) for pid in dossiers)

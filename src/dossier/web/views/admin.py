@@ -20,7 +20,8 @@ from .. import results
 from ..pages import Ctx, page
 
 ADMIN = ("admin",)
-TABS = (("/admin/users", "用户"), ("/admin/scopes", "辖区"), ("/admin/check", "校验"), ("/admin/audit", "审计日志"))
+TABS = (("/admin/users", "用户"), ("/admin/scopes", "辖区"), ("/admin/check", "校验"), ("/admin/audit", "审计日志"),
+        ("/transfers", "档案移交"))
 AUDIT_LIMIT = 200
 
 
