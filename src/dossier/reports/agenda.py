@@ -117,10 +117,14 @@ def _agenda_cached(ar: "Session", cache: "AgendaCache", sids: set[int], derive: 
     version) from the dossiers table without reading them; a head whose derived items are
     cached is used only after checking that this user holds the data key of its scope and
     key version (the cache never answers for a dossier the caller could not decrypt); the
-    others are decrypted and verified as usual, and cached."""
-    rows = ar.dossiers.head_rows(sids)
-    misses: set[str] = set()
-    for row, hit in zip(rows, cache.lookup_many(ar.archive_id, rows, derive.key if want_items else None)):
+    others are decrypted and verified as usual, and cached — except heads received from
+    another archive or touched by a hand-over (issue 13), always read through ``heads``."""
+    rows, special = ar.dossiers.head_rows(sids)
+    misses: set[str] = set(special)
+    if special:         # received, handed over or emptied by a hand-over: never from (nor into) the cache
+        cache.drop(ar.archive_id, special)
+    plain = [row for row in rows if row.id not in special]
+    for row, hit in zip(plain, cache.lookup_many(ar.archive_id, plain, derive.key if want_items else None)):
         if hit is None:
             misses.add(row.id)
             continue
@@ -131,7 +135,7 @@ def _agenda_cached(ar: "Session", cache: "AgendaCache", sids: set[int], derive: 
         keep = not ar.con.in_transaction       # never cache what this connection has not committed
         for row, v, content in ar.dossiers.heads(sids, only=misses):
             name, rec, found = derive(row, content["state"], want_items)
-            if keep:
+            if keep and row.id not in special:
                 cache.store(ar.archive_id, row, v.key_version, name, rec, derive.key if want_items else None, found)
             emit(row, name, rec, found)
     return len(rows)
@@ -251,6 +255,12 @@ class AgendaCache:
                     variants.pop(next(iter(variants)))
             while len(self._by_dossier) > self.max_dossiers:
                 self._by_dossier.popitem(last=False)
+
+    def drop(self, archive_id: str, ids) -> None:
+        """Forget these dossiers (their derived items leave memory)."""
+        with self._lock:
+            for i in ids:
+                self._by_dossier.pop((archive_id, i), None)
 
     def clear(self) -> None:
         with self._lock:
