@@ -490,3 +490,40 @@ def test_merge_keeps_both_histories(two, run_dossier):
     con.close()
     chk = run_dossier(["check", "--json"], env=eb)
     assert chk.code == 20 and any("并入的历史第 2 版" in p["where"] for p in json.loads(chk.stdout)["problems"])
+
+
+def test_the_servers_agenda_cache_never_answers_for_handed_over_or_received_files(two, run_dossier):
+    """The 工作台's shared cache (reports/agenda.py): a file handed over leaves it (its
+    derived items, names included, leave memory); a received file is read through its own
+    verified path every time, never from the cache."""
+    from datetime import date
+
+    from dossier.reports.agenda import AgendaCache
+
+    w = two["world"]
+    (ref, profile), (other, _) = two["refs"]
+    cache = AgendaCache()
+    with w.open() as ar:
+        ar.agenda_cache = cache
+        first = ar.agenda(as_of=date.today(), within_days=366)
+    assert len(cache) == 2 and any(i["name"] == profile["name"] for i in first.items)
+    res, bundle = _export(run_dossier, two, "--keep-copy", refs=[ref.archive_no])
+    exp = js(res)
+    with w.open() as ar:
+        ar.agenda_cache = cache
+        again = ar.agenda(as_of=date.today(), within_days=366)
+        del ar.agenda_cache
+        plain = ar.agenda(as_of=date.today(), within_days=366)
+    assert again.items == plain.items
+    assert len(cache) == 1                       # only the file still here; the handed-over one left memory
+    eb = env_b(two["b"], w)
+    imp = js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--json",
+                          "--trust-fingerprint", exp["from"]["root_fingerprint"]], env=eb))
+    b_cache = AgendaCache()
+    with dossier.open_archive(two["b"], user=B_ADMIN, password=B_PASS) as ar:
+        ar.agenda_cache = b_cache
+        got = ar.agenda(as_of=date.today(), within_days=366)
+        del ar.agenda_cache
+        want = ar.agenda(as_of=date.today(), within_days=366)
+    assert got.items == want.items and got.persons == len(imp["persons"]) == 1
+    assert len(b_cache) == 0
