@@ -161,6 +161,50 @@ def test_a_change_the_signatures_do_not_permit_fails(signed):
     assert r.returncode == 20, r.stdout + r.stderr
     problems = json.loads(r.stdout)["problems"]
     assert any("超出允许的范围" in p for p in problems), problems
+    # the user sees the Chinese verdict, not a library's tracebacks
+    assert "Traceback" not in r.stderr and "SuspiciousModification" not in r.stderr, r.stderr
+
+
+def _tampered(pdf: bytes, change) -> bytes:
+    """``pdf`` with ``change(writer)`` appended as an incremental update (earlier bytes kept)."""
+    from pypdf import PdfWriter
+
+    w = PdfWriter(io.BytesIO(pdf), incremental=True)
+    change(w)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_other_changes_after_signing_fail(signed):
+    """A form value changed after the last signature, and an annotation added to a signed page:
+    `approve verify` exits 20 with its reason, without tracebacks."""
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    a, out = signed
+
+    def change_level(w):
+        for f in w._root_object["/AcroForm"]["/Fields"]:
+            f = f.get_object()
+            if f.get("/T") == "FinalLevel":
+                f[NameObject("/V")] = TextStringObject("☐高 ☐中 ☑低")
+
+    def add_note(w):
+        note = w._add_object(DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/FreeText"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (100, 100, 300, 150)]),
+            NameObject("/Contents"): TextStringObject("改为低风险"),
+            NameObject("/DA"): TextStringObject("/Helv 12 Tf 0 g")}))
+        w.pages[0]["/Annots"].get_object().append(note)
+
+    for label, change, reason in (("field", change_level, "最后一个签名之后"),
+                                  ("annot", add_note, "超出允许的范围")):
+        bad = a.tmp / f"改动-{label}.pdf"
+        bad.write_bytes(_tampered(out.read_bytes(), change))
+        r = a.run("liu", "approve", "verify", str(bad), "--json", ok=False)
+        assert r.returncode == 20, (label, r.stdout + r.stderr)
+        assert any(reason in p for p in json.loads(r.stdout)["problems"]), (label, r.stdout)
+        assert "Traceback" not in r.stderr, (label, r.stderr)
 
 
 def test_users_without_a_full_name_keep_working_and_are_listed_incomplete(signed):
