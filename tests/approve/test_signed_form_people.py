@@ -289,3 +289,24 @@ def test_a_seal_image_is_printed_in_the_stamp(tmp_path):
     assert images(widget["/AP"]["/N"].get_object()) >= 1
     assert all(s["valid"] for s in pdfsign.pdfsig_report(str(out)))
     a.run("li", "approve", "verify", str(out))
+
+
+def test_the_paper_stamp_covers_nothing_printed_on_the_form(signed):
+    """The QR code and the codes beside it sit in the page's bottom margin: no word of the form
+    (its labels, the 年 月 日 line, the signature stamps' text) lies under them, on any page."""
+    from dossier.paper_stamp import MARGIN_MM, MM, QR_MM, stamp_ops
+
+    _, out = signed
+    r = PdfReader(io.BytesIO(out.read_bytes()))
+    _, (bx0, _, _, _) = stamp_ops("DP1" + "A" * 157)
+    size = QR_MM * MM
+    under = []
+    for page, word, box in _words(out):
+        cb = r.pages[page].cropbox
+        qx, qy = float(cb.right) - MARGIN_MM * MM - size, float(cb.bottom) + MARGIN_MM * MM
+        stamp = (qx + bx0, qy, qx + size, qy + size)
+        if re.fullmatch(r"[\x21-\x7e]+", word):      # the stamp's own ASCII text
+            continue
+        if box[0] < stamp[2] and box[2] > stamp[0] and box[1] < stamp[3] and box[3] > stamp[1]:
+            under.append((page + 1, word))
+    assert not under, under
