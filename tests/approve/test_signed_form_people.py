@@ -142,6 +142,8 @@ def test_pdfsig_and_approve_verify_accept_every_signature(signed):
     st = json.loads(a.run("li", "approve", "status", a.ref, "--json").stdout)
     assert [(s["signer_full_name"], s["signer_unit"]) for s in st["steps"]][1] == ("王卫东", "粤汉派出所")
     assert st["steps"][-1]["next_review"] == "2024-06-10"
+    text = a.run("li", "approve", "status", a.ref).stdout
+    assert "王卫东（wang）" in text and "刘素琴（liu）" in text, text
     assert "王卫东，粤汉派出所" in a.run("liu", "approve", "verify", str(out)).stdout
     assert [s["signer_unit"] for s in sig][1:4] == ["粤汉派出所", "苗圃社区居委会", "粤汉街道办事处"]
     assert sig[0]["certified"] and all(s["modification"] in ("FORM_FILLING", "NONE") for s in sig)
