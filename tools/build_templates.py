@@ -54,12 +54,20 @@ def set_font(run, name=FANG, size=12, bold=False, color=None):
         run.font.color.rgb = RGBColor.from_string(color)
 
 
+# A PDF of a person's form carries the paper stamp (QR code and verification codes) in the
+# bottom-right corner, 5 mm + 18 mm high (dossier.paper_stamp MARGIN_MM + QR_MM): the text of
+# a portrait form must end above it, or a full page runs under the QR code.
+PAPER_STAMP_CLEAR_MM = 25
+
+
 def new_document(landscape=False, margins=(25, 20, 20, 20), body_font=FANG, body_size=12):
     doc = Document()
     sec = doc.sections[0]
     sec.page_width, sec.page_height = (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
     sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
     top, right, bottom, left = margins
+    if not landscape:       # landscape lists and statistics name no single dossier: no stamp
+        bottom = max(bottom, PAPER_STAMP_CLEAR_MM)
     sec.top_margin, sec.right_margin, sec.bottom_margin, sec.left_margin = Mm(top), Mm(right), Mm(bottom), Mm(left)
     style = doc.styles["Normal"]
     style.font.name = body_font

@@ -142,6 +142,8 @@ def test_pdfsig_and_approve_verify_accept_every_signature(signed):
     st = json.loads(a.run("li", "approve", "status", a.ref, "--json").stdout)
     assert [(s["signer_full_name"], s["signer_unit"]) for s in st["steps"]][1] == ("王卫东", "粤汉派出所")
     assert st["steps"][-1]["next_review"] == "2024-06-10"
+    text = a.run("li", "approve", "status", a.ref).stdout
+    assert "王卫东（wang）" in text and "刘素琴（liu）" in text, text
     assert "王卫东，粤汉派出所" in a.run("liu", "approve", "verify", str(out)).stdout
     assert [s["signer_unit"] for s in sig][1:4] == ["粤汉派出所", "苗圃社区居委会", "粤汉街道办事处"]
     assert sig[0]["certified"] and all(s["modification"] in ("FORM_FILLING", "NONE") for s in sig)
@@ -161,6 +163,50 @@ def test_a_change_the_signatures_do_not_permit_fails(signed):
     assert r.returncode == 20, r.stdout + r.stderr
     problems = json.loads(r.stdout)["problems"]
     assert any("超出允许的范围" in p for p in problems), problems
+    # the user sees the Chinese verdict, not a library's tracebacks
+    assert "Traceback" not in r.stderr and "SuspiciousModification" not in r.stderr, r.stderr
+
+
+def _tampered(pdf: bytes, change) -> bytes:
+    """``pdf`` with ``change(writer)`` appended as an incremental update (earlier bytes kept)."""
+    from pypdf import PdfWriter
+
+    w = PdfWriter(io.BytesIO(pdf), incremental=True)
+    change(w)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_other_changes_after_signing_fail(signed):
+    """A form value changed after the last signature, and an annotation added to a signed page:
+    `approve verify` exits 20 with its reason, without tracebacks."""
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    a, out = signed
+
+    def change_level(w):
+        for f in w._root_object["/AcroForm"]["/Fields"]:
+            f = f.get_object()
+            if f.get("/T") == "FinalLevel":
+                f[NameObject("/V")] = TextStringObject("☐高 ☐中 ☑低")
+
+    def add_note(w):
+        note = w._add_object(DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/FreeText"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (100, 100, 300, 150)]),
+            NameObject("/Contents"): TextStringObject("改为低风险"),
+            NameObject("/DA"): TextStringObject("/Helv 12 Tf 0 g")}))
+        w.pages[0]["/Annots"].get_object().append(note)
+
+    for label, change, reason in (("field", change_level, "最后一个签名之后"),
+                                  ("annot", add_note, "超出允许的范围")):
+        bad = a.tmp / f"改动-{label}.pdf"
+        bad.write_bytes(_tampered(out.read_bytes(), change))
+        r = a.run("liu", "approve", "verify", str(bad), "--json", ok=False)
+        assert r.returncode == 20, (label, r.stdout + r.stderr)
+        assert any(reason in p for p in json.loads(r.stdout)["problems"]), (label, r.stdout)
+        assert "Traceback" not in r.stderr, (label, r.stderr)
 
 
 def test_users_without_a_full_name_keep_working_and_are_listed_incomplete(signed):
@@ -245,3 +291,24 @@ def test_a_seal_image_is_printed_in_the_stamp(tmp_path):
     assert images(widget["/AP"]["/N"].get_object()) >= 1
     assert all(s["valid"] for s in pdfsign.pdfsig_report(str(out)))
     a.run("li", "approve", "verify", str(out))
+
+
+def test_the_paper_stamp_covers_nothing_printed_on_the_form(signed):
+    """The QR code and the codes beside it sit in the page's bottom margin: no word of the form
+    (its labels, the 年 月 日 line, the signature stamps' text) lies under them, on any page."""
+    from dossier.paper_stamp import MARGIN_MM, MM, QR_MM, stamp_ops
+
+    _, out = signed
+    r = PdfReader(io.BytesIO(out.read_bytes()))
+    _, (bx0, _, _, _) = stamp_ops("DP1" + "A" * 157)
+    size = QR_MM * MM
+    under = []
+    for page, word, box in _words(out):
+        cb = r.pages[page].cropbox
+        qx, qy = float(cb.right) - MARGIN_MM * MM - size, float(cb.bottom) + MARGIN_MM * MM
+        stamp = (qx + bx0, qy, qx + size, qy + size)
+        if re.fullmatch(r"[\x21-\x7e]+", word):      # the stamp's own ASCII text
+            continue
+        if box[0] < stamp[2] and box[2] > stamp[0] and box[1] < stamp[3] and box[3] > stamp[1]:
+            under.append((page + 1, word))
+    assert not under, under

@@ -160,3 +160,23 @@ def test_printed_docx_is_reproducible_from_the_kept_one(person_world):
     assert again.short == r.paper.short and stamp_docx(kept, again) == r.docx
     assert r.paper.short in "\n".join(p.text for s in __import__("docx").Document(io.BytesIO(r.docx)).sections
                                       for p in s.footer.paragraphs)
+
+
+def test_portrait_templates_leave_the_bottom_margin_to_the_paper_stamp():
+    """A person's form printed from PDF carries the QR code 5 mm + 18 mm from the bottom edge:
+    every shipped portrait template keeps its text above it (a full page of the 审批表 used to
+    run its 年 月 日 line and the table's bottom rule under the QR code)."""
+    from pathlib import Path
+
+    import docx
+
+    from dossier.paper_stamp import MARGIN_MM, QR_MM
+
+    tdir = Path(__file__).parents[2] / "templates" / "docx"
+    checked = 0
+    for f in sorted(tdir.glob("*.docx")):
+        for sec in docx.Document(str(f)).sections:
+            if sec.page_width < sec.page_height:
+                assert sec.bottom_margin.mm >= MARGIN_MM + QR_MM + 1, (f.name, sec.bottom_margin.mm)
+                checked += 1
+    assert checked >= 8

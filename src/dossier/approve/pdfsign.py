@@ -652,6 +652,11 @@ def verify_pdf(pdf: bytes, *, trust_pems: list[bytes] | None = None) -> list[Sig
 
     if not is_pdf(pdf):
         raise InvalidInput("该文件不是 PDF（开头没有 %PDF- 标记），请给出审批表 PDF 文件或档号")
+    import logging
+
+    # pyhanko's diff analysis logs each refused revision with a traceback (to stderr when no
+    # handler is set); the refusal itself is reported below as docmdp_ok=False, in Chinese
+    logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.CRITICAL)
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         sigs = list(reader.embedded_signatures)

@@ -22,7 +22,9 @@ def _print_status(st: dict) -> None:
                + (f"，待“{st['next']}”" if st.get("next") else "")
                + (f"，等级 {st['level']}" if st.get("level") else ""))
     if st.get("steps"):
-        table([{**s, "action": "退回" if s["action"] == "return" else ("已作废" if s.get("superseded") else "签批")}
+        table([{**s, "action": "退回" if s["action"] == "return" else ("已作废" if s.get("superseded") else "签批"),
+                "signer": (f"{s['signer_full_name']}（{s['signer']}）" if s.get("signer_full_name")
+                           else s["signer"])}
                for s in st["steps"]],
               [("step", "环节"), ("action", "动作"), ("signer", "签名人"), ("date", "日期"), ("opinion", "意见")])
 
