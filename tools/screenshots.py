@@ -113,6 +113,13 @@ def main(argv=None) -> int:
             appr.goto(base + "/approvals/" + (signed_person(demo, pw["li"]) or first.rsplit("/", 1)[-1]))
             appr.wait_for_load_state("networkidle")
             appr.screenshot(path=str(out / "approval.png"))
+            pages = appr.locator(".pdf-pages img")
+            if pages.count() >= 2:      # the signature rows of page 2: each stamp names the signer and unit
+                pages.nth(1).scroll_into_view_if_needed()
+                x, y, w = pages.nth(1).evaluate(
+                    "e => { const r = e.getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, r.width] }")
+                appr.screenshot(path=str(out / "approval-stamps.png"), full_page=True,
+                                clip={"x": x, "y": y + 60, "width": w, "height": 580})
             adm = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
             login(adm, base, "admin", pw["admin"])
             adm.goto(base + "/admin/users")
