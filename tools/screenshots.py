@@ -51,6 +51,22 @@ def login(page, base: str, user: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def signed_person(demo: Path, li_password: str) -> str | None:
+    """The opaque id of a demo person whose 审批表 went through every step (stamps with names in every row)."""
+    import dossier
+    from dossier.errors import DossierError
+
+    with dossier.open_archive(str(demo / "archive"), user="li", password=li_password) as ar:
+        for (rid,) in ar.con.execute("SELECT id FROM dossiers ORDER BY archive_no"):
+            try:
+                st = ar.approvals.status(rid)
+            except DossierError:
+                continue
+            if st.get("approval") and st.get("next") is None and len(st.get("steps") or []) >= 4:
+                return rid
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--demo", default="demo-out")
@@ -93,13 +109,26 @@ def main(argv=None) -> int:
             appr = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
             login(appr, base, "wang", pw["wang"])
             appr.screenshot(path=str(out / "approver-home.png"))
-            appr.goto(base + first.replace("/persons/", "/approvals/"))
+            # the demo's 审批表 signed by all four steps: the stamps carry the signers' names and units
+            appr.goto(base + "/approvals/" + (signed_person(demo, pw["li"]) or first.rsplit("/", 1)[-1]))
             appr.wait_for_load_state("networkidle")
             appr.screenshot(path=str(out / "approval.png"))
+            pages = appr.locator(".pdf-pages img")
+            if pages.count() >= 2:      # the signature rows of page 2: each stamp names the signer and unit
+                pages.nth(1).scroll_into_view_if_needed()
+                x, y, w = pages.nth(1).evaluate(
+                    "e => { const r = e.getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, r.width] }")
+                appr.screenshot(path=str(out / "approval-stamps.png"), full_page=True,
+                                clip={"x": x, "y": y + 60, "width": w, "height": 580})
             adm = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
             login(adm, base, "admin", pw["admin"])
             adm.goto(base + "/admin/users")
             adm.screenshot(path=str(out / "admin-users.png"))
+            adm.goto(base + "/transfers")
+            if adm.locator("button[name=action][value=key]").count():    # the demo has no transfer key yet
+                adm.click("button[name=action][value=key]")
+                adm.wait_for_load_state("networkidle")
+            adm.screenshot(path=str(out / "transfers.png"))
             phone = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
                                         is_mobile=True, has_touch=True, locale="zh-CN")
             m = phone.new_page()
