@@ -188,6 +188,11 @@ def test_home_lists_the_approval_waiting_for_the_approver_once(web, world):
     assert 'name="opinion"' in page and "审批表（共" in page
 
 
+def test_an_approver_with_nothing_to_sign_is_told_so(web, world):
+    page = web("zhao").get("/").text
+    assert "目前没有等您签批或被退回的审批表" in page and 'href="/approvals"' in page
+
+
 def test_home_lists_a_due_visit_with_its_reason(web, world):
     from datetime import date, timedelta
 
