@@ -490,3 +490,19 @@ def test_merge_keeps_both_histories(two, run_dossier):
     con.close()
     chk = run_dossier(["check", "--json"], env=eb)
     assert chk.code == 20 and any("并入的历史第 2 版" in p["where"] for p in json.loads(chk.stdout)["problems"])
+
+
+def test_export_with_a_binary_file_as_key_is_a_clear_refusal(two, run_dossier):
+    """A user who gives the wrong file (a spreadsheet, a bundle) to --to gets a Chinese message, exit 1, no traceback,
+    and the sender's file is unchanged."""
+    w = two["world"]
+    ref = two["refs"][0][0].archive_no
+    before = js(run_dossier(["history", ref, "--json"], env=w.env("admin")))
+    wrong = two["tmp"] / "名册.xlsx"
+    wrong.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\x8d\xff\xfe binary")
+    r = run_dossier(["transfer", "export", ref, "--to", wrong, "--reason", "执行地变更", "-o", two["tmp"] / "x.dtb"],
+                    env=w.env("admin"))
+    assert r.code == 1, (r.code, r.stderr)
+    assert "Traceback" not in r.stderr and "移交公钥文件" in r.stderr
+    assert not (two["tmp"] / "x.dtb").exists()
+    assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
