@@ -506,3 +506,43 @@ def test_export_with_a_binary_file_as_key_is_a_clear_refusal(two, run_dossier):
     assert "Traceback" not in r.stderr and "移交公钥文件" in r.stderr
     assert not (two["tmp"] / "x.dtb").exists()
     assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
+
+
+def test_received_approval_form_still_verifies_on_the_receiver(two, run_dossier):
+    """The bundle carries the approvals: on the receiver `approve verify` accepts the signatures the sending
+    archive's users made (certificates from the sender's CA, signers who are the sender's users)."""
+    from tests.conftest import CLERK_A
+
+    w = two["world"]
+    ref = two["refs"][1][0].archive_no
+    r = run_dossier(["approve", "submit", ref, "--level", "中", "--reason", "正在执行社区康复"], env=w.env(CLERK_A))
+    assert r.code == 0, r.stderr
+    assert run_dossier(["approve", "verify", ref], env=w.env("admin")).code == 0
+    res, bundle = _export(run_dossier, two, refs=[ref])
+    exp = js(res)
+    eb = env_b(two["b"], w)
+    got = js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--trust-fingerprint",
+                          exp["from"]["root_fingerprint"], "--json"], env=eb))
+    local = got["persons"][0]["archive_no"]
+    r = run_dossier(["approve", "verify", local, "--json"], env=eb)
+    assert r.code == 0, (r.stdout, r.stderr)
+    out = json.loads(r.stdout)
+    assert out["ok"] is True and [s["signer"] for s in out["signatures"]] == [CLERK_A]
+    # the received form is checked against this archive's record of it, not waved through
+    assert out["archive_checked"] is True
+    assert run_dossier(["check"], env=eb).code == 0
+
+
+def test_editing_the_senders_stub_names_where_the_file_went(two, run_dossier):
+    """`person edit` on the masked stub: the refusal says the file was handed over (and to whom),
+    not that the masked ID number is invalid."""
+    w = two["world"]
+    ref = two["refs"][0][0].archive_no
+    js(_export(run_dossier, two, refs=[ref])[0])
+    changes = two["tmp"] / "changes.yaml"
+    changes.write_text("phone: '13800000000'\n", encoding="utf-8")
+    before = js(run_dossier(["history", ref, "--json"], env=w.env("admin")))
+    r = run_dossier(["person", "edit", ref, "--file", changes], env=w.env("admin"))
+    assert r.code == 1 and "蒸湘区禁毒办" in r.stderr and "脱敏存根" in r.stderr, r.stderr
+    assert "id_number" not in r.stderr
+    assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
