@@ -546,3 +546,11 @@ def test_editing_the_senders_stub_names_where_the_file_went(two, run_dossier):
     assert r.code == 1 and "蒸湘区禁毒办" in r.stderr and "脱敏存根" in r.stderr, r.stderr
     assert "id_number" not in r.stderr
     assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
+
+
+def test_transfer_list_says_the_direction_in_chinese(two, run_dossier):
+    w = two["world"]
+    js(_export(run_dossier, two, refs=[two["refs"][0][0].archive_no])[0])
+    r = run_dossier(["transfer", "list"], env=w.env("admin"))
+    assert r.code == 0 and "移出" in r.stdout and " out " not in r.stdout
+    assert js(run_dossier(["transfer", "list", "--json"], env=w.env("admin")))[0]["direction"] == "out"

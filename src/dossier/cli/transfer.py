@@ -240,5 +240,6 @@ def list_(ar, as_json):
     if as_json:
         emit_json(rows)
     else:
-        table(rows, [("time", "时间"), ("direction", "方向"), ("peer_name", "对方"), ("persons", "人数"),
+        shown = [{**r, "direction": {"out": "移出", "in": "接收"}.get(r["direction"], r["direction"])} for r in rows]
+        table(shown, [("time", "时间"), ("direction", "方向"), ("peer_name", "对方"), ("persons", "人数"),
                      ("id", "移交包")])
