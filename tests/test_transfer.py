@@ -555,3 +555,16 @@ def test_transfer_list_says_the_direction_in_chinese(two, run_dossier):
     r = run_dossier(["transfer", "list"], env=w.env("admin"))
     assert r.code == 0 and "移出" in r.stdout and " out " not in r.stdout
     assert js(run_dossier(["transfer", "list", "--json"], env=w.env("admin")))[0]["direction"] == "out"
+
+
+def test_export_to_an_unwritable_path_changes_nothing_and_says_why(two, run_dossier):
+    w = two["world"]
+    ref = two["refs"][0][0].archive_no
+    before = js(run_dossier(["history", ref, "--json"], env=w.env("admin")))
+    blocker = two["tmp"] / "一个文件"
+    blocker.write_text("x", encoding="utf-8")
+    r = run_dossier(["transfer", "export", ref, "--to", two["key"], "--reason", "执行地变更",
+                     "-o", blocker / "移交包.dtb"], env=w.env("admin"))
+    assert r.code == 1 and "Traceback" not in r.stderr and "无法写入" in r.stderr, r.stderr
+    assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
+    assert js(run_dossier(["transfer", "list", "--json"], env=w.env("admin"))) == []
