@@ -527,3 +527,81 @@ def test_the_servers_agenda_cache_never_answers_for_handed_over_or_received_file
         want = ar.agenda(as_of=date.today(), within_days=366)
     assert got.items == want.items and got.persons == len(imp["persons"]) == 1
     assert len(b_cache) == 0
+
+
+def test_export_with_a_binary_file_as_key_is_a_clear_refusal(two, run_dossier):
+    """A user who gives the wrong file (a spreadsheet, a bundle) to --to gets a Chinese message, exit 1, no traceback,
+    and the sender's file is unchanged."""
+    w = two["world"]
+    ref = two["refs"][0][0].archive_no
+    before = js(run_dossier(["history", ref, "--json"], env=w.env("admin")))
+    wrong = two["tmp"] / "名册.xlsx"
+    wrong.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\x8d\xff\xfe binary")
+    r = run_dossier(["transfer", "export", ref, "--to", wrong, "--reason", "执行地变更", "-o", two["tmp"] / "x.dtb"],
+                    env=w.env("admin"))
+    assert r.code == 1, (r.code, r.stderr)
+    assert "Traceback" not in r.stderr and "移交公钥文件" in r.stderr
+    assert not (two["tmp"] / "x.dtb").exists()
+    assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
+
+
+def test_received_approval_form_still_verifies_on_the_receiver(two, run_dossier):
+    """The bundle carries the approvals: on the receiver `approve verify` accepts the signatures the sending
+    archive's users made (certificates from the sender's CA, signers who are the sender's users)."""
+    from tests.conftest import CLERK_A
+
+    w = two["world"]
+    ref = two["refs"][1][0].archive_no
+    r = run_dossier(["approve", "submit", ref, "--level", "中", "--reason", "正在执行社区康复"], env=w.env(CLERK_A))
+    assert r.code == 0, r.stderr
+    assert run_dossier(["approve", "verify", ref], env=w.env("admin")).code == 0
+    res, bundle = _export(run_dossier, two, refs=[ref])
+    exp = js(res)
+    eb = env_b(two["b"], w)
+    got = js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--trust-fingerprint",
+                          exp["from"]["root_fingerprint"], "--json"], env=eb))
+    local = got["persons"][0]["archive_no"]
+    r = run_dossier(["approve", "verify", local, "--json"], env=eb)
+    assert r.code == 0, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr          # (pyhanko's path-building log is not the user's business)
+    out = json.loads(r.stdout)
+    assert out["ok"] is True and [s["signer"] for s in out["signatures"]] == [CLERK_A]
+    # the received form is checked against this archive's record of it, not waved through
+    assert out["archive_checked"] is True
+    assert run_dossier(["check"], env=eb).code == 0
+
+
+def test_editing_the_senders_stub_names_where_the_file_went(two, run_dossier):
+    """`person edit` on the masked stub: the refusal says the file was handed over (and to whom),
+    not that the masked ID number is invalid."""
+    w = two["world"]
+    ref = two["refs"][0][0].archive_no
+    js(_export(run_dossier, two, refs=[ref])[0])
+    changes = two["tmp"] / "changes.yaml"
+    changes.write_text("phone: '13800000000'\n", encoding="utf-8")
+    before = js(run_dossier(["history", ref, "--json"], env=w.env("admin")))
+    r = run_dossier(["person", "edit", ref, "--file", changes], env=w.env("admin"))
+    assert r.code == 1 and "蒸湘区禁毒办" in r.stderr and "脱敏存根" in r.stderr, r.stderr
+    assert "id_number" not in r.stderr
+    assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
+
+
+def test_transfer_list_says_the_direction_in_chinese(two, run_dossier):
+    w = two["world"]
+    js(_export(run_dossier, two, refs=[two["refs"][0][0].archive_no])[0])
+    r = run_dossier(["transfer", "list"], env=w.env("admin"))
+    assert r.code == 0 and "移出" in r.stdout and " out " not in r.stdout
+    assert js(run_dossier(["transfer", "list", "--json"], env=w.env("admin")))[0]["direction"] == "out"
+
+
+def test_export_to_an_unwritable_path_changes_nothing_and_says_why(two, run_dossier):
+    w = two["world"]
+    ref = two["refs"][0][0].archive_no
+    before = js(run_dossier(["history", ref, "--json"], env=w.env("admin")))
+    blocker = two["tmp"] / "一个文件"
+    blocker.write_text("x", encoding="utf-8")
+    r = run_dossier(["transfer", "export", ref, "--to", two["key"], "--reason", "执行地变更",
+                     "-o", blocker / "移交包.dtb"], env=w.env("admin"))
+    assert r.code == 1 and "Traceback" not in r.stderr and "无法写入" in r.stderr, r.stderr
+    assert js(run_dossier(["history", ref, "--json"], env=w.env("admin"))) == before
+    assert js(run_dossier(["transfer", "list", "--json"], env=w.env("admin"))) == []

@@ -89,6 +89,7 @@ class Persons:
         ar = self.ar
         with ar.transaction():
             row = ar.dossiers.resolve(ref)
+            ar.dossiers.refuse_if_sent(row)     # before the (masked) stub's profile fails validation below
             if expect_version is not None and expect_version != row.head:
                 from .errors import VersionConflict
 

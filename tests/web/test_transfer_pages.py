@@ -92,3 +92,20 @@ def test_transfer_pages_are_for_admins(web, world):
     assert li.get("/transfers").status_code == 403
     assert li.get("/transfers/export").status_code == 403
     assert li.post("/transfers/import", {}).status_code == 403
+
+
+def test_import_page_offers_a_community_first_and_labels_its_table(web, world, receiver):
+    """The receiving admin is not nudged into filing the person under the whole 区 (where no 社区 clerk sees it):
+    the community is preselected; on a phone the persons' table keeps its column names (data-label)."""
+    ref, _ = world.add_person(entries=1)
+    receiver.post("/transfers", {"action": "key"})
+    key = receiver.get("/transfers/key")
+    a = web("admin")
+    r = a.post("/transfers/export", {"refs": ref.archive_no, "reason": "执行地变更"},
+               files={"key": ("k.txt", key.content, "text/plain")}, follow_redirects=False)
+    bundle = a.get(r.headers["location"] + "/bundle")
+    r = receiver.post("/transfers/import", {}, files={"bundle": ("x.dtb", bundle.content, "application/octet-stream")},
+                      follow_redirects=False)
+    look = receiver.get(r.headers["location"]).text
+    assert re.search(r'<option value="%s" selected>' % re.escape(B_SCOPE), look), look
+    assert 'data-label="原档号"' in look and 'data-label="版本数"' in look

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
+import sqlite3
 import uuid
 from typing import TYPE_CHECKING
 
@@ -439,6 +441,7 @@ class Approvals:
             pdf = self._pdf(row, rec["form"])
         out = verify_form(pdf, trust_pems=[ca_cert_pem(ar)])
         problems = out["problems"]
+        out["problems_pdf"] = list(problems)
         fref = out["form_ref"]
         if rec is None and fref and "@v" in fref:
             did = fref.split("@v")[0]
@@ -467,14 +470,44 @@ class Approvals:
                     problems.append(f"“{sig['step']}”的签名版本不在档案的审批记录中")
             users = {r[0]: (r[1], bytes(r[2]) if r[2] else None)
                      for r in ar.con.execute("SELECT name, role, cert FROM users")}
+            cas, foreign = _origin_signers(ar, row.id)
+            if cas:
+                # a received file: its forms were signed in the archive(s) it came from, by their users,
+                # with certificates from their CA (carried in the transfer bundle, signed by the sender)
+                again = verify_form(pdf, trust_pems=[ca_cert_pem(ar), *cas])
+                problems[:] = [q for q in problems if q not in out["problems_pdf"]] + again["problems"]
+                out["signatures"] = again["signatures"]
             for sig in out["signatures"]:
                 u = users.get(sig["signer"])
+                if u is None and sig["signer"] in foreign:
+                    continue
                 if u is None:
                     problems.append(f"签名人“{sig['signer']}”不是本档案库的用户")
             out["archive_no"] = row.archive_no
             out["basis_version"] = basis
+        out.pop("problems_pdf", None)
         out["ok"] = not problems
         return out
+
+
+def _origin_signers(ar, dossier: str) -> tuple[list[bytes], set[str]]:
+    """For a dossier received from other archives (dossier transfer): those archives' CA
+    certificates and user names, as recorded at import. Empty for a file made here."""
+    try:
+        aids = {r[0] for r in ar.con.execute(
+            "SELECT DISTINCT origin_archive FROM received_versions WHERE dossier=?"
+            " UNION SELECT DISTINCT origin_archive FROM merged_versions WHERE host=?", (dossier, dossier))}
+    except sqlite3.OperationalError:     # an archive that never received anything has no such tables
+        return [], set()
+    aids.discard(ar.archive_id)
+    cas, names = [], set()
+    for aid in sorted(aids):
+        row = ar.con.execute("SELECT root_key FROM foreign_archives WHERE archive=?", (aid,)).fetchone()
+        pem = json.loads(row[0]).get("ca_cert") if row else None
+        if pem:
+            cas.append(pem.encode())
+            names |= {r[0] for r in ar.con.execute("SELECT name FROM foreign_users WHERE archive=?", (aid,))}
+    return cas, names
 
 
 def verify_form(pdf: bytes, trust_pems: list[bytes] | None = None) -> dict:

@@ -666,6 +666,9 @@ def verify_pdf(pdf: bytes, *, trust_pems: list[bytes] | None = None) -> list[Sig
              for p in (trust_pems or [])]
     # Never the operating system's trust list: only the archive CA(s) passed in.
     vc = ValidationContext(trust_roots=roots, allow_fetching=False)
+    # a certificate from another CA is reported below in our words; pyhanko would also log a traceback
+    import logging
+    logging.getLogger("pyhanko.sign.validation.generic_cms").setLevel(logging.CRITICAL)
     reports: list[SignatureReport] = []
     for sig in sigs:
         problems: list[str] = []

@@ -110,9 +110,17 @@ def _load_json(text: str, path: str):
 
 def write_output_file(path: str, data: bytes) -> None:
     """Write a file the user asked for (-o), atomically."""
+    import errno
+
     from ..store.atomic import atomic_write
 
-    atomic_write(Path(path), data, mode=0o600)
+    try:
+        atomic_write(Path(path), data, mode=0o600)
+    except OSError as e:
+        why = {errno.ENOENT: "目录不存在或不能在那里建文件", errno.ENOTDIR: "路径中有一段不是目录",
+               errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限", errno.EISDIR: "这是一个目录",
+               errno.ENOSPC: "磁盘空间不足", errno.EROFS: "只读文件系统"}.get(e.errno, e.strerror or str(e))
+        raise InvalidInput(field="output", reason=f"无法写入“{path}”：{why}") from None
 
 
 def parse_date_option(value: str | None, field: str = "as_of"):

@@ -71,7 +71,8 @@ def export(ar, refs, to, reason, keep_copy, output, as_json):
     """
     from ..transfer import export as do_export
 
-    res = do_export(ar, list(refs), Path(to).read_text(encoding="utf-8"), reason=reason, keep_copy=keep_copy,
+    # a wrong file (a spreadsheet, a bundle) must reach the parser, which refuses it in Chinese
+    res = do_export(ar, list(refs), Path(to).read_bytes().decode("utf-8", errors="replace"), reason=reason, keep_copy=keep_copy,
                     write=lambda data: write_output_file(output, data))
     res.pop("bundle")
     res["output"] = output
@@ -239,5 +240,6 @@ def list_(ar, as_json):
     if as_json:
         emit_json(rows)
     else:
-        table(rows, [("time", "时间"), ("direction", "方向"), ("peer_name", "对方"), ("persons", "人数"),
+        shown = [{**r, "direction": {"out": "移出", "in": "接收"}.get(r["direction"], r["direction"])} for r in rows]
+        table(shown, [("time", "时间"), ("direction", "方向"), ("peer_name", "对方"), ("persons", "人数"),
                      ("id", "移交包")])

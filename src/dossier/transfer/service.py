@@ -73,13 +73,18 @@ def _archives(ar: "Session", origin_ids: set[str]) -> dict:
     own = {"name": ar.name or ar.archive_id, "root_admin": ar.config.get("root_admin"),
            "root_key": ar.config.get("root_admin_key"),
            "users": {r["name"]: _user_record(r) for r in ar.con.execute("SELECT * FROM users")}}
+    ca = ar.con.execute("SELECT value FROM meta WHERE key='ca_cert'").fetchone()
+    if ca:
+        own["ca_cert"] = ca[0]          # the X.509 CA that issued the approval forms' signing certificates
     out = {ar.archive_id: own}
     for aid in sorted(origin_ids - {ar.archive_id}):
         a = ar.con.execute("SELECT * FROM foreign_archives WHERE archive=?", (aid,)).fetchone()
         users = {r["name"]: json.loads(r["record"])
                  for r in ar.con.execute("SELECT name, record FROM foreign_users WHERE archive=?", (aid,))}
-        out[aid] = {"name": a["name"], "root_admin": json.loads(a["root_key"])["root_admin"],
-                    "root_key": json.loads(a["root_key"])["root_key"], "users": users}
+        rk = json.loads(a["root_key"])
+        out[aid] = {"name": a["name"], "root_admin": rk["root_admin"], "root_key": rk["root_key"], "users": users}
+        if rk.get("ca_cert"):
+            out[aid]["ca_cert"] = rk["ca_cert"]
     return out
 
 
@@ -483,7 +488,8 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
                 continue
             con.execute("INSERT OR REPLACE INTO foreign_archives(archive, name, root_key) VALUES(?,?,?)",
                         (aid, a.get("name") or "", json.dumps({"root_admin": a.get("root_admin"),
-                                                                "root_key": a.get("root_key")})))
+                                                                "root_key": a.get("root_key"),
+                                                                "ca_cert": a.get("ca_cert")})))
             for name, rec in (a.get("users") or {}).items():
                 con.execute("INSERT OR REPLACE INTO foreign_users(archive, name, record) VALUES(?,?,?)",
                             (aid, name, json.dumps(rec, sort_keys=True)))

@@ -165,8 +165,12 @@ def import_job(ctx: Ctx, job: str):
             j.data.pop("bundle", None)          # imported: the upload is dropped from memory
         except DossierError as e:
             error = getattr(e, "reason", None) or e.message
+    scopes = _scopes(ar)
+    if not scope:
+        # a person is kept by a 社区: preselect the first community, not the 区 that sorts first
+        scope = max(scopes, key=lambda s: s.count("/"), default="")   # (the first of the deepest)
     return ctx.render("transfer_import.html", title="接收移交", tabs=TABS, job=j, info=j.data["info"], error=error,
-                      scopes=_scopes(ar), scope=scope, fingerprint=fp, result=result, status=400 if error else 200)
+                      scopes=scopes, scope=scope, fingerprint=fp, result=result, status=400 if error else 200)
 
 
 ROUTES = [
