@@ -10,6 +10,11 @@
   approver and an inspector.
 - ``run_dossier``: run the real executable (``python -m dossier``) in a
   subprocess, for exit codes, crashes and concurrency.
+- ``pg_cluster``: a throwaway PostgreSQL server for this worker
+  (tests/pgcluster.py), started on first use; ``pg_url``: a fresh database in it.
+- The PostgreSQL lane: ``DOSSIER_TEST_STORE=postgresql`` runs every test with
+  new archives on that server (``DOSSIER_STORE`` set for the library and for
+  the subprocesses, a fresh database per archive, dropped after the test).
 
 All personal data here is synthetic (``dossier.synth``).
 """
@@ -42,9 +47,46 @@ PASSWORDS = {
 }
 CLERK_A, CLERK_B, APPROVER, INSPECTOR = "li", "wang", "zhao", "qian"
 
+# "sqlite" (default) or "postgresql": the store new archives are created on (read before
+# _clean_env removes every DOSSIER_* variable)
+TEST_STORE = os.environ.get("DOSSIER_TEST_STORE", "sqlite").strip().lower() or "sqlite"
+ON_PG = TEST_STORE in ("postgresql", "postgres", "pg")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One PostgreSQL server per pytest worker, on a private unix socket (tests/pgcluster.py)."""
+    from pgcluster import PgCluster, available
+
+    if not available():
+        pytest.fail("需要 PostgreSQL（./dev setup 安装 Debian 的 postgresql 包）")
+    c = PgCluster().start()
+    yield c
+    c.stop()
+
+
+_db_prefix = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty database; dropped after the test."""
+    url = pg_cluster.new_database("u")
+    yield url
+    _drop_databases(pg_cluster, url.rsplit("/", 1)[1].split("?")[0])
+
+
+def _drop_databases(cluster, like: str) -> None:
+    import psycopg
+
+    with psycopg.connect(cluster.url(), autocommit=True) as con:
+        names = [r[0] for r in con.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,))]
+        for n in names:
+            con.execute(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
+
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path_factory):
+def _clean_env(monkeypatch, tmp_path_factory, request):
     """No DOSSIER_* from outside, a private HOME and TMPDIR, the weak test KDF."""
     for k in list(os.environ):
         if k.startswith("DOSSIER_"):
@@ -55,6 +97,13 @@ def _clean_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", None)   # tempfile caches gettempdir()
     monkeypatch.setenv("DOSSIER_KDF", "weak-for-tests")
+    if ON_PG:
+        cluster = request.getfixturevalue("pg_cluster")
+        prefix = f"a{os.getpid()}x{next(_db_prefix)}x"
+        monkeypatch.setenv("DOSSIER_STORE", cluster.url(prefix + "*"))
+        yield
+        _drop_databases(cluster, prefix + "%")
+        return
     yield
 
 

@@ -99,10 +99,8 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
     from .blobs import blob_ad
     for blob_id, b in known.items():
         rep.blobs += 1
-        p = ar.object_store.path(blob_id)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
+        data = ar.object_store.raw(blob_id)
+        if data is None:
             rep.add(f"数据块 {blob_id[:12]}", "文件缺失", blob=blob_id)
             continue
         if hashlib.sha256(data).hexdigest() != blob_id:

@@ -41,6 +41,10 @@ class MetaQueries:
                                     " FROM disclosures").fetchall()
         except sqlite3.OperationalError:     # no such table: never used
             return []
+        except Exception as e:               # the same on PostgreSQL
+            if type(e).__name__ != "UndefinedTable":
+                raise
+            return []
 
     def wrapped_keys(self, user: str) -> list:
         """(table, scope, kind, key_version, wrapped) of every key wrapped to ``user``."""
