@@ -45,9 +45,14 @@ from ..errors import IntegrityError, Locked, NotFound, StoreUnavailable
 # the archive's one write lock (pg_advisory_xact_lock key): "dossier" in ASCII
 WRITE_LOCK = 0x646F7373696572
 
+# PostgreSQL-only tables: the blobs, and the features' DDL as they wrote it (SQLite dialect), so
+# `dossier migrate --to ./dir` recreates every table exactly as an embedded archive has it
 OBJECTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects(id TEXT PRIMARY KEY, data BLOB NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dossier_schema(name TEXT PRIMARY KEY, type TEXT NOT NULL, sql TEXT NOT NULL);
 """
+PG_ONLY_TABLES = ("objects", "dossier_schema")
+_DDL_NAME = re.compile(r"^\s*CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX)\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w\"]+)", re.I)
 
 MISSING_TABLE = (pgerrors.UndefinedTable,)
 
@@ -292,6 +297,11 @@ class PgConnection:
             if self._pg.closed or self._pg.broken:
                 raise StoreUnavailable(f"与档案库数据库的连接中断：{_first_line(e)}") from None
             raise
+        m = _DDL_NAME.match(sql)
+        if m and m.group(2).strip('"').lower() not in PG_ONLY_TABLES:
+            kind = "table" if m.group(1).upper() == "TABLE" else "index"
+            self._pg.execute("INSERT INTO dossier_schema(name, type, sql) VALUES(%s, %s, %s) ON CONFLICT DO NOTHING",
+                             (m.group(2).strip('"'), kind, sql.strip()))
         return Cursor(cur, "rowid" not in sql.lower())
 
     def executemany(self, sql: str, seq) -> Cursor | _Empty:
@@ -425,7 +435,8 @@ def create(url: str, schema: str) -> PgConnection:
         con.close()
         from ..errors import ArchiveExists
         raise ArchiveExists("该 PostgreSQL 数据库中已有档案库")
-    con.executescript(schema + OBJECTS_SCHEMA)
+    con.executescript(OBJECTS_SCHEMA)
+    con.executescript(schema)
     return con
 
 
