@@ -174,6 +174,75 @@ class World:
     def snapshot(self) -> dict[str, str]:
         return snapshot(self.path)
 
+    # -- the store underneath, for tests that tamper with it (either store) ---------------
+    def store(self):
+        """A raw connection to the archive's store, outside any session: ``meta.db`` or the
+        PostgreSQL database (autocommit; rows by name and index on both)."""
+        return store_connection(self.path)
+
+    def blob_ids(self) -> list[str]:
+        from dossier.store import meta
+
+        con = self.store()
+        try:
+            return list(meta.blob_store(con, self.path).ids())
+        finally:
+            con.close()
+
+    def read_blob(self, blob_id: str) -> bytes | None:
+        from dossier.store import meta
+
+        con = self.store()
+        try:
+            return meta.blob_store(con, self.path).raw(blob_id)
+        finally:
+            con.close()
+
+    def write_blob(self, blob_id: str, data: bytes) -> None:
+        """Overwrite the stored bytes of a blob (a file under objects/ or a row of objects)."""
+        con = self.store()
+        try:
+            if getattr(con, "is_postgres", False):
+                con.execute("UPDATE objects SET data=? WHERE id=?", (data, blob_id))
+            else:
+                (self.path / "objects" / blob_id[:2] / blob_id[2:]).write_bytes(data)
+        finally:
+            con.close()
+
+    def delete_blob(self, blob_id: str) -> None:
+        con = self.store()
+        try:
+            if getattr(con, "is_postgres", False):
+                con.execute("DELETE FROM objects WHERE id=?", (blob_id,))
+            else:
+                (self.path / "objects" / blob_id[:2] / blob_id[2:]).unlink()
+        finally:
+            con.close()
+
+
+def store_connection(path: Path):
+    """See :meth:`World.store`."""
+    import tomllib
+
+    from dossier.store import meta
+
+    cfg = tomllib.loads((Path(path) / "archive.toml").read_text("utf-8"))
+    if cfg.get("store", {}).get("metadata") == "postgresql":
+        from dossier.store import pg
+        return pg.connect(cfg["store"]["url"])
+    return meta.connect(Path(path) / "meta.db")
+
+
+def pg_dump(path: Path) -> bytes:
+    """``pg_dump`` of a PostgreSQL archive's database (plain SQL, what an administrator sees)."""
+    import tomllib
+
+    from pgcluster import pg_bin
+
+    cfg = tomllib.loads((Path(path) / "archive.toml").read_text("utf-8"))
+    return subprocess.run([pg_bin("pg_dump"), "--no-owner", "-d", cfg["store"]["url"]], check=True,
+                          capture_output=True).stdout
+
 
 def snapshot(root: Path) -> dict[str, str]:
     """Relative path -> SHA-256 of every file under ``root`` (incl. -wal/-shm)."""

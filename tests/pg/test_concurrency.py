@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import CLERK_A, make_world
+from tests.conftest import CLERK_A, make_world
 
 WRITER = textwrap.dedent("""
     import random, sys

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from conftest import CLERK_A
+from tests.conftest import CLERK_A
 
 
 def _populate(world, n=6):
