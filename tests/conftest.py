@@ -76,6 +76,15 @@ def pg_url(pg_cluster):
     _drop_databases(pg_cluster, url.rsplit("/", 1)[1].split("?")[0])
 
 
+@pytest.fixture
+def pg_world(tmp_path, pg_cluster, monkeypatch) -> "World":
+    """The ``world`` archive on PostgreSQL, whichever lane runs (its databases dropped after)."""
+    prefix = f"w{os.getpid()}x{next(_db_prefix)}x"
+    monkeypatch.setenv("DOSSIER_STORE", pg_cluster.url(prefix + "*"))
+    yield make_world(tmp_path / "pgarchive")
+    _drop_databases(pg_cluster, prefix + "%")
+
+
 def _drop_databases(cluster, like: str) -> None:
     import psycopg
 

@@ -7,9 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
-from tests.conftest import CLERK_A, make_world
+from tests.conftest import CLERK_A
 
 WRITER = textwrap.dedent("""
     import random, sys
@@ -28,12 +26,6 @@ WRITER = textwrap.dedent("""
             ar.entries.add(own, "interview", dict(visit, content=f"写入者{seed}第{i}次"), today=today)
     print(own)
 """)
-
-
-@pytest.fixture
-def pg_world(tmp_path, pg_cluster, monkeypatch):
-    monkeypatch.setenv("DOSSIER_STORE", pg_cluster.url(f"cw{tmp_path.name[-8:].lower()}_*".replace("-", "_")))
-    return make_world(tmp_path / "archive")
 
 
 def test_eight_writers_nothing_lost_or_duplicated(pg_world, run_dossier, tmp_path):
