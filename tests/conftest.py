@@ -327,7 +327,16 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``slow`` tests run with --run-slow or when selected explicitly (-m slow)."""
+    """``slow`` tests run with --run-slow or when selected explicitly (-m slow).
+
+    On the PostgreSQL lane, tests/pg/ is not run again (deselected, and counted so): those
+    tests start their own PostgreSQL archives whatever the lane, and the SQLite lane ran them."""
+    if ON_PG:
+        here = Path(__file__).parent / "pg"
+        again = [i for i in items if Path(str(i.fspath)).is_relative_to(here)]
+        if again:
+            config.hook.pytest_deselected(items=again)
+            items[:] = [i for i in items if i not in again]
     if config.getoption("--run-slow") or "slow" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow or -m slow")

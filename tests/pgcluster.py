@@ -43,9 +43,11 @@ def available() -> bool:
 
 
 class PgCluster:
-    def __init__(self):
+    def __init__(self, *, durable: bool = False):
+        """``durable``: fsync and synchronous commit on, as a production server (benchmarks)."""
         self.base: Path | None = None
         self.proc_started = False
+        self.durable = durable
         self._n = itertools.count(1)
 
     # -- life cycle ------------------------------------------------------------------------
@@ -58,13 +60,23 @@ class PgCluster:
         data = self.base / "data"
         self._as_postgres([pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.base}' -c fsync=off"
-                " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-                " -c shared_buffers=32MB -c log_min_messages=warning")
-        self._as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-l", str(self.base / "log"), "-w", "-t", "60",
-                           "-o", opts, "start"])
-        self.proc_started = True
+        self.start_server()
         return self
+
+    def start_server(self) -> None:
+        """Start (or, after :meth:`crash`, restart) the server on the same data directory."""
+        fast = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" if not self.durable else ""
+        opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.base}' {fast}"
+                " -c max_connections=200 -c shared_buffers=32MB -c log_min_messages=warning")
+        self._as_postgres([pg_bin("pg_ctl"), "-D", str(self.base / "data"), "-l", str(self.base / "log"), "-w",
+                           "-t", "60", "-o", opts, "start"])
+        self.proc_started = True
+
+    def crash(self) -> None:
+        """Stop the server the hard way (``pg_ctl stop -m immediate``: like a power cut for the
+        clients); the data directory stays for :meth:`start_server`."""
+        self._as_postgres([pg_bin("pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop"])
+        self.proc_started = False
 
     def stop(self) -> None:
         if self.base is None:
