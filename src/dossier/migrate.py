@@ -46,15 +46,17 @@ def _is_pg(con) -> bool:
 def source_schema(con) -> list[tuple[str, str, str]]:
     """(type, name, SQLite DDL) of every table and index of the archive, tables first."""
     if _is_pg(con):
-        rows = con.execute("SELECT type, name, sql FROM dossier_schema").fetchall()
+        rows = con.execute("SELECT type, name, sql FROM dossier_schema ORDER BY rowid").fetchall()
     else:
         rows = con.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
                            " AND name NOT LIKE 'sqlite_%'").fetchall()
-    rows = [(r[0], r[1], r[2]) for r in rows if r[0] in ("table", "index")]
+    rows = [(r[0], r[1], r[2]) for r in rows if r[0] in ("table", "alter", "index")]
+    rank = {"table": 0, "alter": 1, "index": 2}
 
-    def order(r):
+    def order(r):       # stable: ALTERs keep their order
         t, name, _ = r
-        return (t != "table", FIRST.index(name) if name in FIRST else len(FIRST), name)
+        return (rank[t], FIRST.index(name) if name in FIRST and t == "table" else len(FIRST),
+                name if t != "alter" else "")
 
     return sorted(rows, key=order)
 
@@ -191,7 +193,7 @@ def _copy(ar, dest, schema, to_pg: bool, dest_dir: Path) -> None:
     dest.execute("BEGIN")
     try:
         for t, name, _ in schema:
-            if t != "table":
+            if t != "table":        # (alters are part of their table by now)
                 continue
             cols = _columns(src, name)
             qcols = ", ".join(f'"{c}"' for c in cols)

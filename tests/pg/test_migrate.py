@@ -75,6 +75,11 @@ def test_migrate_sqlite_to_postgresql_and_back(tmp_path, world, pg_url, run_doss
     assert names(after.stdout) == names(before.stdout) and refs[0][0].archive_no in names(after.stdout)
     ref, _ = world.add_person(entries=1)
     assert run_dossier(["check"], env=world.env("admin")).code == 0
+    with world.open("admin") as ar:     # a feature adds a column and a table later, SQLite-style
+        ar.con.execute("ALTER TABLE users ADD COLUMN unit TEXT")
+        ar.con.execute("UPDATE users SET unit=? WHERE name='li'", ("粤汉街道",))
+        ar.con.executescript("CREATE TABLE IF NOT EXISTS later(k TEXT PRIMARY KEY, v BLOB);")
+        ar.con.execute("INSERT INTO later(k, v) VALUES(?, ?)", ("a", b"\x00\x01"))
     assert run_dossier(["audit", "verify"], env=world.env("admin")).code == 0
     # and back into a directory of its own
     copy = tmp_path / "copy"
@@ -86,6 +91,11 @@ def test_migrate_sqlite_to_postgresql_and_back(tmp_path, world, pg_url, run_doss
     assert cfg["store"]["metadata"] == "sqlite" and (copy / "meta.db").exists()
     env = world.env("admin", DOSSIER_ARCHIVE=copy)
     assert run_dossier(["check"], env=env).code == 0
+    import sqlite3
+    con = sqlite3.connect(copy / "meta.db")
+    assert con.execute("SELECT unit FROM users WHERE name='li'").fetchone() == ("粤汉街道",)
+    assert con.execute("SELECT v FROM later").fetchone() == (b"\x00\x01",)
+    con.close()
     r = run_dossier(["show", "--json", ref.archive_no], env=world.env(CLERK_A, DOSSIER_ARCHIVE=copy))
     assert r.code == 0, r.stderr
 

@@ -84,3 +84,27 @@ def test_unreachable_store_is_a_clear_error(tmp_path, pg_cluster):
     with pytest.raises(StoreUnavailable) as e:
         dossier.init_archive(tmp_path / "a", name="x", admin="admin", password="pw-000000001", store=url)
     assert e.value.exit_code == 14 and "PostgreSQL" in e.value.message
+
+
+def test_alter_table_pragma_table_info_and_sqlite_master(pg_url):
+    """What a feature adding a column to an existing table writes (issue 14's users columns,
+    say): the check for the column, the ALTER, and the table list, all SQLite-style."""
+    from dossier.store import meta, pg
+
+    con = pg.create(pg_url, meta.SCHEMA)
+    try:
+        cols = [r["name"] for r in con.execute("PRAGMA table_info(users)")]
+        assert cols[:3] == ["name", "role", "step"] and "rowid" not in cols and "full_name" not in cols
+        con.execute("ALTER TABLE users ADD COLUMN full_name TEXT")
+        con.execute("ALTER TABLE users ADD COLUMN photo BLOB")
+        info = {r["name"]: r for r in con.execute("PRAGMA table_info('users')")}
+        assert "full_name" in info and info["name"]["pk"] == 1 and info["full_name"]["pk"] == 0
+        assert con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?",
+                           ("users",)).fetchone()[0] == "users"
+        con.executescript("CREATE TABLE IF NOT EXISTS paper_codes(code TEXT PRIMARY KEY, n INTEGER);")
+        assert {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
+            "users", "dossiers", "paper_codes"}
+        alters = [r[0] for r in con.execute("SELECT sql FROM dossier_schema WHERE type='alter' ORDER BY rowid")]
+        assert alters == ["ALTER TABLE users ADD COLUMN full_name TEXT", "ALTER TABLE users ADD COLUMN photo BLOB"]
+    finally:
+        con.close()
