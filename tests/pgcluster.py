@@ -43,11 +43,13 @@ def available() -> bool:
 
 
 class PgCluster:
-    def __init__(self, *, durable: bool = False):
-        """``durable``: fsync and synchronous commit on, as a production server (benchmarks)."""
+    def __init__(self, *, durable: bool = False, extra: str = ""):
+        """``durable``: fsync and synchronous commit on, as a production server (benchmarks,
+        replication); ``extra``: more ``-c name=value`` server options."""
         self.base: Path | None = None
         self.proc_started = False
         self.durable = durable
+        self.extra = extra
         self._n = itertools.count(1)
 
     # -- life cycle ------------------------------------------------------------------------
@@ -63,11 +65,26 @@ class PgCluster:
         self.start_server()
         return self
 
+    def start_standby_of(self, primary: "PgCluster") -> "PgCluster":
+        """A streaming standby of ``primary`` (``pg_basebackup -R``), started on its own socket."""
+        pw = pwd.getpwnam("postgres")
+        self.base = Path(tempfile.mkdtemp(prefix="dpg", dir="/tmp"))
+        os.chown(self.base, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.base, 0o700)
+        self._as_postgres([pg_bin("pg_basebackup"), "-D", str(self.base / "data"), "-R", "-X", "stream",
+                           "-h", str(primary.base), "-U", "postgres", "--no-sync",
+                           "-d", f"host={primary.base} user=postgres application_name=standby"])
+        self.start_server()
+        return self
+
+    def promote(self) -> None:
+        self._as_postgres([pg_bin("pg_ctl"), "-D", str(self.base / "data"), "-w", "promote"])
+
     def start_server(self) -> None:
         """Start (or, after :meth:`crash`, restart) the server on the same data directory."""
         fast = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" if not self.durable else ""
         opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.base}' {fast}"
-                " -c max_connections=200 -c shared_buffers=32MB -c log_min_messages=warning")
+                f" -c max_connections=200 -c shared_buffers=32MB -c log_min_messages=warning {self.extra}")
         self._as_postgres([pg_bin("pg_ctl"), "-D", str(self.base / "data"), "-l", str(self.base / "log"), "-w",
                            "-t", "60", "-o", opts, "start"])
         self.proc_started = True
