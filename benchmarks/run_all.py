@@ -2,7 +2,10 @@
 
 Each ``bench_*.py`` is a standalone script printing its own table of figures
 and ratios against its baseline measured in the same run. Pass a name to run
-only some: ``./dev bench archive search``.
+only some: ``./dev bench archive search``. The scripts (see README.md):
+bench_agenda, bench_approve, bench_archive, bench_forms, bench_import,
+bench_inspect, bench_search, bench_transfer (issue 13: transfer bundles),
+bench_web.
 """
 
 from __future__ import annotations

@@ -194,6 +194,27 @@ def bookmark(paragraph, name):
     paragraph._p.append(end)
 
 
+STAMP_BAND_PT = 40   # the empty band of a 审批表 signature block where the stamp goes
+
+
+def labelled_runs(p, parts, size=10.5):
+    """Runs of ``(text, bookmark name or None)``: a named run is wrapped in its own bookmark
+    (LibreOffice exports it as a named destination at the run's position)."""
+    for text, name in parts:
+        run = p.add_run(text)
+        set_font(run, FANG, size)
+        if name:
+            _bookmark_id[0] += 1
+            start = OxmlElement("w:bookmarkStart")
+            start.set(qn("w:id"), str(_bookmark_id[0]))
+            start.set(qn("w:name"), name)
+            end = OxmlElement("w:bookmarkEnd")
+            end.set(qn("w:id"), str(_bookmark_id[0]))
+            run._r.addprevious(start)
+            run._r.addnext(end)
+    return p
+
+
 def border_bottom(paragraph, color="FF0000", size=12):
     ppr = paragraph._p.get_or_add_pPr()
     bdr = OxmlElement("w:pBdr")
@@ -303,24 +324,26 @@ def build_risk_approval(path):
         ["其他情形说明", ("{{ assessment.other }}", 5)],
     ]
     kv_table(doc, rows, W, size=10.5)
-    # five signature blocks, each its own table row with a bookmarked signature line
+    # five signature blocks, each its own table row: what the block asks for, then an empty band
+    # (bookmark sig_<block>) where the signature stamp goes — clear of every printed label —
+    # then the printed 签名 and 盖章/日期 lines. Bookmarks fill_* mark where the chain fills in
+    # the 会商 and final conclusions (dossier.approve.formpdf.FILL_BOOKMARKS).
     blocks = [
         ("community", "①社区（村）初评意见",
-         "建议等级：{{ assessment.proposed_checks }}\n{{ assessment.community.opinion }}",
+         "建议等级：{{ assessment.proposed_checks }}\n{%p if assessment.community.opinion %}\n"
+         "{{ assessment.community.opinion }}\n{%p endif %}",
          "评估人（签名）：{{ assessment.community.signer }}　　社区负责人（签名）：{{ assessment.community.signer2 }}",
          "（社区居委会/村委会盖章）　　%s" % _date_line("community")),
-        ("police", "②派出所核查意见", "{{ assessment.police.opinion }}",
+        ("police", "②派出所核查意见", "{%p if assessment.police.opinion %}\n{{ assessment.police.opinion }}\n{%p endif %}",
          "社区民警（签名）：{{ assessment.police.signer }}　　所长（签名）：{{ assessment.police.signer2 }}",
          "（派出所盖章）　　%s" % _date_line("police")),
-        ("meeting", "③会商评估意见",
-         "会议纪要编号：{{ assessment.meeting_no }}　会商日期：{{ assessment.meeting.date }}\n"
-         "会商结论：{{ assessment.level_checks }}　{{ assessment.meeting.opinion }}",
+        ("meeting", "③会商评估意见", None,
          "主持人（签名）：{{ assessment.meeting.signer }}",
          _date_line("meeting")),
-        ("street", "④街道（乡镇）审批意见", "{{ assessment.street.opinion }}",
+        ("street", "④街道（乡镇）审批意见", "{%p if assessment.street.opinion %}\n{{ assessment.street.opinion }}\n{%p endif %}",
          "党政主要领导（签名）：{{ assessment.street.signer }}",
          "（街道办事处/乡镇人民政府或禁毒办盖章）　　%s" % _date_line("street")),
-        ("district", "⑤区（县）禁毒办备案意见", "{{ assessment.district.opinion }}",
+        ("district", "⑤区（县）禁毒办备案意见", "{%p if assessment.district.opinion %}\n{{ assessment.district.opinion }}\n{%p endif %}",
          "经办人（签名）：{{ assessment.district.signer }}",
          "（禁毒办盖章）　　%s" % _date_line("district")),
     ]
@@ -329,13 +352,28 @@ def build_risk_approval(path):
         cell_text(t.cell(i, 0), label, size=10.5, align="center")
         vcenter(t.cell(i, 0))
         c = t.cell(i, 1)
-        cell_text(c, opinion, size=10.5)
-        p = para(c, signer, size=10.5, align="right", space_before=6)
-        bookmark(p, f"sig_{key}")
+        if opinion is not None:
+            cell_text(c, opinion, size=10.5)
+        else:   # ③: minutes number and date, and the 会商结论 boxes, each a place the chain fills in
+            c.text = ""
+            p = c.paragraphs[0]
+            labelled_runs(p, [("会议纪要编号：", None), ("{{ assessment.meeting_no }}", "fill_meeting_no"),
+                              ("　会商日期：", None), ("{{ assessment.meeting.date }}", "fill_meeting_date")])
+            p = c.add_paragraph()
+            labelled_runs(p, [("会商结论：", None), ("{{ assessment.level_checks }}", "fill_conclusion"),
+                              ("　{{ assessment.meeting.opinion }}", None)])
+        band = para(c, size=10.5)
+        band.paragraph_format.line_spacing = Pt(STAMP_BAND_PT)
+        bookmark(band, f"sig_{key}")
+        para(c, signer, size=10.5, align="right")
         para(c, date, size=10.5, align="right")
         min_height(t.rows[i], 28)
     cell_text(t.cell(len(blocks), 0), "最终等级", size=10.5, align="center")
-    cell_text(t.cell(len(blocks), 1), "{{ assessment.level_checks }}　{{ assessment.level_detail }}　下次复评日期：{{ assessment.next_review }}", size=10.5)
+    c = t.cell(len(blocks), 1)
+    c.text = ""
+    labelled_runs(c.paragraphs[0], [("{{ assessment.level_checks }}", "fill_final_level"),
+                                    ("　{{ assessment.level_detail }}　下次复评日期：", None),
+                                    ("{{ assessment.next_review }}", "fill_next_review")])
     cell_text(t.cell(len(blocks) + 1, 0), "备注", size=10.5, align="center")
     cell_text(t.cell(len(blocks) + 1, 1), "{{ assessment.remarks }}", size=10.5)
     para(doc, "注：各栏日期须满足①≤②≤③≤④≤⑤；定级为高风险的，须附“一人一策”管控方案。", size=9, space_before=4)
@@ -447,6 +485,39 @@ def build_interview(path):
     min_height(t.rows[6], 30)
     para(doc, "以上记录我已看过，与我说的相符。", size=12, space_before=10)
     para(doc, "被谈话人（签名）：　　　　　核查人（签名）：　　　　　记录人（签名）：", size=12, space_before=10)
+    save(doc, path)
+
+
+def build_transfer_letter(path):
+    """移交函 / 双向管控函 (issue 13): goes on paper with a transfer bundle."""
+    doc = new_document(margins=(25, 20, 20, 25), body_size=12)
+    title_block(doc, "吸毒人员档案移交函", size=20, sub="（异地服务管理·双向管控函）")
+    para(doc, "档号：{{ archive_no }}　　移交包：{{ transfer.bundle_id }}", size=10.5, align="right", space_after=4)
+    para(doc, "{{ transfer.to_office }}：", size=14, space_before=6)
+    para(doc, "　　根据吸毒人员异地服务管理和双向管控工作的要求，我单位登记在册的吸毒人员{{ person.name }}"
+              "（公民身份号码 {{ person.id_number }}），因{{ transfer.reason }}，现将其档案（全部版本、附件、"
+              "文书及审批记录，共 {{ transfer.versions }} 版）以加密移交包移交你单位，请核对发送方根密钥指纹后接收，"
+              "及时落实管控和服务措施，并将接收情况反馈我单位。", size=14, space_after=6)
+    W = [30, 52, 30, 53]
+    rows = [
+        ["姓名", "{{ person.name }}", "性别", "{{ person.gender }}"],
+        ["公民身份号码", "{{ person.id_number }}", "出生日期", "{{ person.birth_date }}"],
+        ["户籍地", ("{{ person.hukou_address }}", 3)],
+        ["现居住地", ("{{ person.residence_address }}", 3)],
+        ["当前状态", "{{ status.text }}", "原档号", "{{ transfer.original_archive_no }}"],
+        ["移交原因", ("{{ transfer.reason }}", 3)],
+        ["移交单位", "{{ transfer.from_office }}", "移交日期", "{{ transfer.date }}"],
+        ["移交方根密钥指纹", "{{ transfer.from_fingerprint }}", "接收方根密钥指纹", "{{ transfer.to_fingerprint }}"],
+        ["接收单位", "{{ transfer.to_office }}", "接收日期", "{{ transfer.received_date }}"],
+        ["移交方存档", ("{{ transfer.kept }}", 3)],
+    ]
+    kv_table(doc, rows, W, size=11)
+    para(doc, "移交单位（盖章）：　　　　　　　经办人：　　　　　　　　　年　　月　　日", size=12, space_before=16)
+    para(doc, "—" * 30, size=10, align="center", space_before=10)
+    para(doc, "回　执", font=TITLE_FONT, size=16, bold=True, align="center", space_before=6)
+    para(doc, "{{ transfer.from_office }}：你单位移交的{{ person.name }}（档号 {{ archive_no }}）档案已收到，"
+              "已核对移交包签名及根密钥指纹，纳入我单位管理。", size=12, space_before=6)
+    para(doc, "接收单位（盖章）：　　　　　　　经办人：　　　　　　　　　年　　月　　日", size=12, space_before=12)
     save(doc, path)
 
 
@@ -795,6 +866,8 @@ def main(outdir: Path | None = None):
         aliases=["一人一策", "管控方案", "一人一策管控方案"], category=7)
     add("interview", "见面核查/谈话记录", "person", "见面核查谈话记录.docx", build_interview,
         aliases=["谈话记录", "见面核查"], category=8)
+    add("transfer-letter", "吸毒人员档案移交函", "person", "吸毒人员档案移交函.docx", build_transfer_letter,
+        aliases=["移交函", "双向管控函", "档案移交函"], category=11)
     add("cover", "档案封面", "person", "档案封面.docx", build_cover, aliases=["封面"], category=-1)
     add("file-index", "卷内文件目录", "person", "卷内文件目录.docx", build_file_index, aliases=["卷内目录", "目录"],
         category=0)

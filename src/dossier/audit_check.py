@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import audit_heads, crosscheck
+from . import audit_heads, crosscheck, received
 from .audit import verify_chain
 from .errors import AuditChainError, DossierError
 from .store.queries import MetaQueries
@@ -64,12 +64,25 @@ def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None
     except AuditChainError as e:
         out.chain_error = e
     q = MetaQueries(ar.con)
+    origins = received.origins(ar.con)
     if links is None:
         from .versions import VersionRow
 
-        links = [crosscheck.link_of(ar.archive_id, VersionRow.from_row(r)) for r in q.all_versions()]
+        # versions received from another archive have no change event here (issue 13)
+        removed = received.redacted(ar.con)
+        links = []
+        for r in q.all_versions():
+            if (r["dossier"], r["version"]) in origins:
+                continue
+            v = VersionRow.from_row(r)
+            v.body_digest = removed.get((v.dossier, v.version))    # content removed at a hand-over
+            links.append(crosscheck.link_of(ar.archive_id, v))
     unreadable: list[dict] = []
-    out.problems = crosscheck.cross_check(_inputs(ar, q, links, events, unreadable))
+    inp = _inputs(ar, q, links, events, unreadable)
+    if origins:
+        inp.received = {k: bytes(r["hash"]).hex() for r in q.all_versions()
+                        if (k := (r["dossier"], r["version"])) in origins}
+    out.problems = crosscheck.cross_check(inp)
     out.problems[:0] = unreadable
     out.last_export = audit_heads.last_export(events)
     warning = audit_heads.head_age_warning(events, audit_heads.max_age_days(ar, max_head_age_days), now)

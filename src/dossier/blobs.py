@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import received
 from .clock import now_iso
 from .crypto import aead
 
@@ -37,6 +38,9 @@ class Blobs:
             kind: str | None = None, key: str = "data") -> bytes:
         ar = self.ar
         row = ar.con.execute("SELECT * FROM blobs WHERE id=?", (blob_id,)).fetchone()
+        if row is None and (target := received.blob_target(ar.con, blob_id)) is not None:
+            blob_id = target      # received from another archive under its id there (issue 13)
+            row = ar.con.execute("SELECT * FROM blobs WHERE id=?", (blob_id,)).fetchone()
         sealed = ar.object_store.get(blob_id)
         sid = row["scope"] if row else (scope if isinstance(scope, int) else ar.scopes.id_of(scope))
         kv = row["key_version"] if row else None

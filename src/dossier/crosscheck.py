@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .versions import VersionRow, version_hash
 
@@ -55,9 +55,10 @@ class VersionLink:
 
 
 def version_digest(archive_id: str, dossier: str, version: int, parent_hash: bytes, author: str, time: str,
-                   key_version: int, content: bytes) -> str:
+                   key_version: int, content: bytes, body_digest: bytes | None = None) -> str:
     """The hash a ``dossier.change`` event records for its version (the version hash minus its anchor)."""
-    return version_hash(archive_id, dossier, version, parent_hash, author, time, key_version, content, None).hex()
+    return version_hash(archive_id, dossier, version, parent_hash, author, time, key_version, content, None,
+                        body_digest).hex()
 
 
 def anchor_seq(audit_head: bytes | None) -> int | None:
@@ -72,7 +73,7 @@ def anchor_seq(audit_head: bytes | None) -> int | None:
 def link_of(archive_id: str, v: VersionRow) -> VersionLink:
     return VersionLink(v.dossier, v.version, v.author, anchor_seq(v.audit_head),
                        version_digest(archive_id, v.dossier, v.version, v.parent_hash, v.author, v.time,
-                                      v.key_version, v.content))
+                                      v.key_version, v.content, v.body_digest))
 
 
 def user_key_digest(sign_pub: bytes) -> str:
@@ -89,6 +90,7 @@ class Inputs:
     users: Sequence[Mapping] = ()                     # rows: name, role, step, status, sign_pub
     disclosures: Sequence[Mapping] = ()               # rows: id, requester, fields, until, status, granted_by
     approval_steps: Callable | None = None            # (dossier, version) → {approval id: {(action, step)}} | None
+    received: Mapping = field(default_factory=dict)   # (dossier, version) → hash hex of versions received (issue 13)
 
 
 class _Out(list):
@@ -110,7 +112,37 @@ def cross_check(inp: Inputs) -> list[dict]:
     _approvals(inp, private, out)
     _disclosures(inp, out)
     _users(inp, out)
+    _received(inp, private, out)
     return list(out)
+
+
+IMPORT = "transfer.import"
+
+
+def _received(inp: Inputs, private, out: _Out) -> None:
+    """Versions received from another archive have no change event here; the
+    ``transfer.import`` event of their dossier names each of them with its hash."""
+    if not inp.received:
+        return
+    named: dict[tuple[str, int], str] = {}
+    blind: set[str] = set()
+    for ev in inp.events:
+        if ev.action != IMPORT or ev.public.get("merged"):    # a merge names versions kept beside the file
+            continue
+        p = private(ev)
+        if p is None:
+            blind.add(ev.public.get("transfer"))
+            continue
+        for n, h in (p.get("vhashes") or {}).items():
+            named[(p.get("dossier"), int(n))] = h
+    for (d, n), h in sorted(inp.received.items()):
+        no = inp.dossiers.get(d, (d, 0))[0]
+        where = f"档案 {no} 第 {n} 版"
+        if (d, n) not in named:
+            if not blind:
+                out.add(where, "接收的版本没有导入事件记录（被插入）", archive_no=no, version=n)
+        elif named[(d, n)] != h:
+            out.add(where, "接收的版本与导入事件记录的哈希不符（被替换）", archive_no=no, version=n)
 
 
 def _versions(inp: Inputs, private, out: _Out) -> None:

@@ -65,17 +65,26 @@ class Demo:
             ar.scopes.add("珠晖区/粤汉街道", code="430405004")
             for i, s in enumerate(SCOPES, 1):
                 ar.scopes.add(s, code=f"{i:03d}")
-            ar.users.add("li", role="clerk", scopes=[SCOPES[0]], password=Password(PASSWORDS["li"]))
-            ar.users.add("zhao", role="clerk", scopes=[SCOPES[1], SCOPES[2]], password=Password(PASSWORDS["zhao"]))
+            # the people behind the accounts (synthetic; their given names use no character of
+            # synth.GIVEN, so no generated person's name can be read inside them)
+            ar.users.add("li", role="clerk", scopes=[SCOPES[0]], password=Password(PASSWORDS["li"]),
+                         full_name="李秋菊", unit="苗圃社区居委会", title="禁毒专干")
+            ar.users.add("zhao", role="clerk", scopes=[SCOPES[1], SCOPES[2]], password=Password(PASSWORDS["zhao"]),
+                         full_name="赵巧云", unit="和平社区居委会", title="禁毒专干")
             ar.users.add("wang", role="approver", step="派出所核查", scopes=["珠晖区/粤汉街道"],
-                         password=Password(PASSWORDS["wang"]))
+                         password=Password(PASSWORDS["wang"]), full_name="王卫东", unit="粤汉派出所",
+                         title="副所长")
             ar.users.add("chen", role="approver", step="街道审批", scopes=["珠晖区/粤汉街道"],
-                         password=Password(PASSWORDS["chen"]))
+                         password=Password(PASSWORDS["chen"]), full_name="陈启航", unit="粤汉街道办事处",
+                         title="副主任")
             ar.users.add("liu", role="approver", step="区禁毒办备案", scopes=["珠晖区"],
-                         password=Password(PASSWORDS["liu"]))
-            ar.users.add("du", role="inspector", scopes=["珠晖区/粤汉街道"], password=Password(PASSWORDS["du"]))
+                         password=Password(PASSWORDS["liu"]), full_name="刘素琴", unit="珠晖区禁毒办")
+            ar.users.add("du", role="inspector", scopes=["珠晖区/粤汉街道"], password=Password(PASSWORDS["du"]),
+                         full_name="杜若川", unit="珠晖区禁毒委督导组")
+            ar.users.edit("admin", full_name="钟启川", unit="粤汉街道禁毒办")    # `user edit`: the admin too
             for u in ar.users.list():
-                self.say(f"  {u['name']:<5} {u['role']:<9} {u['step'] or '':<6} {'、'.join(u['scopes'])}")
+                who = f"{u['full_name']}（{u['unit']}）" if u["complete"] else ""
+                self.say(f"  {u['name']:<5} {u['role']:<9} {u['step'] or '':<6} {'、'.join(u['scopes'])}  {who}")
 
     def populate(self) -> None:
         from . import synth

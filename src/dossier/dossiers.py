@@ -9,7 +9,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Callable
 
 from .clock import now_iso
-from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
+from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied, RefusedOperation
+from . import received
 from .store.atomic import crash_point
 from .versions import GENESIS, VersionRow, content_ad, encode_state, open_content, version_hash
 
@@ -20,6 +21,10 @@ READ_ROLES = ("admin", "clerk", "approver")
 WRITE_ROLES = ("admin", "clerk")
 EMPTY_STATE = {"profile": {}, "entries": [], "attachments": [], "documents": []}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class ContentRemoved(RefusedOperation):
+    """该版本的内容已随档案移交从本库清除。"""
 
 
 def ref_norm(archive_no: str) -> str:
@@ -49,6 +54,8 @@ class DossierView:
     as_of: date
     labels: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    received: list[dict] = field(default_factory=list)   # transfers that brought versions here (issue 13)
+    sent: dict | None = None                              # the transfer that took the file away
 
     @property
     def profile(self) -> dict:
@@ -63,6 +70,10 @@ class DossierView:
              "head": self.head, "author": self.author, "time": self.time, "message": self.message,
              "as_of": self.as_of.isoformat(), "profile": self.profile, "entries": self.entries,
              "labels": self.labels, "alerts": self.alerts}
+        if self.received:
+            d["received_from"] = self.received
+        if self.sent:
+            d["transferred_to"] = {k: self.sent[k] for k in ("id", "peer_archive", "peer_name", "time", "keep_copy")}
         for k, v in self.state.items():
             d.setdefault(k, v)
         return d
@@ -125,11 +136,39 @@ class Dossiers:
             raise NotFound(f"档案 {row.archive_no} 没有第 {version} 版（共 {row.head} 版）")
         v = self.version_row(row.id, version)
         parent = GENESIS if version == 1 else self.version_row(row.id, version - 1).hash
+        o = received.origin(ar.con, row.id, version)
+        gone = received.redacted(ar.con, row.id).get((row.id, version)) if received.has_tables(ar.con) else None
+        if gone is not None:
+            self._check_removed(row, v, parent, o, gone)
+        if o is not None:
+            return v, self._open_received(row, v, parent, o)
         problems = v.verify(ar.archive_id, self._sign_public(v.author), parent, self._verified)
         if problems:
             raise IntegrityError(f"档案 {row.archive_no} 第 {version} 版完整性校验失败：{'；'.join(problems)}")
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)
         return v, open_content(ar.archive_id, row.scope, v, key)
+
+    def _check_removed(self, row: DossierRow, v: VersionRow, parent: bytes, o, digest: bytes) -> None:
+        """A version whose content the file's hand-over removed: its header still verifies
+        (hash from the recorded body digest, link, signature); then say the content is gone."""
+        v.body_digest = digest
+        problems = v.verify(o.archive_id if o else self.ar.archive_id,
+                            o.author_key if o else self._sign_public(v.author), parent, self._verified)
+        if problems:
+            raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
+        t = received.sent(self.ar.con, row.id) or {}
+        raise ContentRemoved(f"档案 {row.archive_no} 第 {v.version} 版的内容已在移交至“{t.get('peer_name', '?')}”时"
+                             "从本库清除（本库只保留脱敏存根）", version=v.version)
+
+    def _open_received(self, row: DossierRow, v: VersionRow, parent: bytes, o: "received.Origin") -> dict:
+        """A version received from another archive: its header verifies against the
+        origin archive and the author's key recorded at import; its data key is
+        wrapped under this archive's scope key (``o.local_key_version``)."""
+        problems = v.verify(o.archive_id, o.author_key, parent, self._verified)
+        if problems:
+            raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版（接收的版本）完整性校验失败：{'；'.join(problems)}")
+        _, key = self.ar.keyring.scope_key(row.scope, "data", o.local_key_version)
+        return open_content(o.archive_id, o.scope, v, key)
 
     def heads(self, scope_ids: set[int]):
         """(row, version row, content) of the head of every dossier in ``scope_ids``,
@@ -149,6 +188,7 @@ class Dossiers:
             " ORDER BY d.archive_no", wanted).fetchall()
         sign_pub: dict[str, bytes | None] = {}
         paths: dict[int, str] = {}
+        with_received = received.has_tables(ar.con)
         for r in rows:
             sid = r["scope"]
             if sid not in scope_ids:
@@ -161,6 +201,9 @@ class Dossiers:
             if author not in sign_pub:
                 sign_pub[author] = self._sign_public(author)
             parent = GENESIS if v.version == 1 else r["parent"]
+            if with_received and (o := received.origin(ar.con, row.id, v.version)) is not None:
+                yield row, v, self._open_received(row, v, parent, o)
+                continue
             problems = v.verify(ar.archive_id, sign_pub[author], parent, self._verified)
             if problems:
                 raise IntegrityError(f"档案 {row.archive_no} 第 {v.version} 版完整性校验失败：{'；'.join(problems)}")
@@ -179,6 +222,8 @@ class Dossiers:
                            content.get("message", ""), state, as_of)
         view.labels = derive_labels(view.profile, view.entries, as_of)
         view.alerts = alerts(view.profile, view.entries, as_of)
+        view.received = self._received_from(row)
+        view.sent = received.sent(self.ar.con, row.id)
         self.ar.audit("view", dossier=row.id, version=v.version)
         return view
 
@@ -186,9 +231,31 @@ class Dossiers:
         row = self._readable(ref, "查看档案历史")
         out = []
         for n in range(1, row.head + 1):
-            v, content = self.load(row, n)
+            try:
+                v, content = self.load(row, n)
+            except ContentRemoved:      # handed over: header verified, content gone (issue 13)
+                v, content = self.version_row(row.id, n), {"message": "（内容已随档案移交从本库清除）"}
             out.append({"version": n, "author": v.author, "time": v.time, "message": content.get("message", ""),
                         "hash": v.hash.hex()})
+        return out
+
+    def provenance(self, ref: str) -> tuple[list[dict], dict | None]:
+        """(transfers that brought versions here, the transfer that took the file away) — issue 13."""
+        row = self._readable(ref)
+        return self._received_from(row), received.sent(self.ar.con, row.id)
+
+    def _received_from(self, row: DossierRow) -> list[dict]:
+        """The transfers that brought this file, with the sender's reason (sealed under the scope key)."""
+        from .crypto import aead
+
+        out = received.received_from(self.ar.con, row.id)
+        for r in out:
+            sealed = r.pop("_reason", None)
+            r["reason"] = ""
+            if sealed:
+                _, key = self.ar.keyring.scope_key(row.scope, "data", int.from_bytes(sealed[:4], "big"))
+                r["reason"] = aead.open_(key, sealed[4:], received.reason_ad(self.ar.archive_id, row.scope, row.id,
+                                                                              r["transfer"])).decode()
         return out
 
     def diff(self, ref: str, v1: int, v2: int) -> dict:
@@ -210,10 +277,20 @@ class Dossiers:
         with ar.transaction():
             row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
             ar.scopes.require(row.scope, what)
+            self.refuse_if_sent(row)
             _, content = self.load(row)
             state = content["state"]      # freshly decoded by load(): nobody else holds it, no copy needed
             mutate(state)
             return self._write(row, state, message)
+
+    def refuse_if_sent(self, row: DossierRow) -> None:
+        """A file handed over to another archive is read-only here (issue 13)."""
+        t = received.sent(self.ar.con, row.id)
+        if t is not None:
+            kept = "只读副本" if t["keep_copy"] else "脱敏存根"
+            raise RefusedOperation(f"档案 {row.archive_no} 已于 {t['time'][:10]} 移交至“{t['peer_name']}”"
+                                   f"（档案库 {t['peer_archive']}），本库只保留{kept}，不能修改；"
+                                   "如需续写请在接收方档案库进行")
 
     def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
                message: str) -> DossierRow:

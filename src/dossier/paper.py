@@ -16,6 +16,20 @@ token says who issued the paper. A token from another archive fails (its archive
 id is in the signed bytes, and its signer's key is not ours); a changed
 character fails the signature; a token whose version is not the dossier's head
 still verifies and says the file changed since.
+
+Short code (what a person types): every token also gets a 16-character code
+printed beside the QR code — 15 characters derived from the token by a keyed
+hash (HMAC under a key derived from the archive's blind key, so the same token
+always gets the same code and another archive's codes are unknown here) and a
+Luhn mod 32 check character, in Crockford base32 (no I, L, O, U; typed I/L read
+as 1, O as 0), printed in four groups of four (``K7QM-2XHD-9RTA-WF4C``). The
+archive keeps a lookup table ``paper_codes``: the code's keyed hash → the long
+token, sealed (AES-GCM) under the same derived key — no code and no personal
+data in clear. ``verify`` takes either: a code whose check character does not
+match is a typo (:class:`InvalidInput`, exit 1) and is never looked up; a
+well-formed code the archive never issued is refused as forged or foreign
+(:class:`IntegrityError`, exit 20); a known code is resolved to its token, which
+is then verified like a scanned QR code (its signature, the version).
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .crypto import aead, keys
-from .errors import IntegrityError, InvalidInput
+from .errors import IntegrityError, InvalidInput, PermissionDenied
 
 if TYPE_CHECKING:
     from .session import Session
@@ -35,6 +49,13 @@ if TYPE_CHECKING:
 PREFIX = "DP1"
 HASH_BYTES = 10
 DOC_BYTES = 6
+# short codes: Crockford base32, 15 data characters (75 bits) + 1 check character
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_DATA = 15
+CODE_GROUP = 4
+_CODE_READ = str.maketrans({"O": "0", "I": "1", "L": "1"})
+CODES_SCHEMA = ("CREATE TABLE IF NOT EXISTS paper_codes("
+                "id TEXT PRIMARY KEY, sealed BLOB NOT NULL, created TEXT NOT NULL)")
 
 
 @dataclass
@@ -43,6 +64,7 @@ class PaperToken:
     doc_id: str
     archive_no: str
     version: int
+    short: str | None = None        # the printed short code, grouped (K7QM-2XHD-9RTA-WF4C)
 
     def qr_png(self, scale: int = 4) -> bytes:
         return qr_png(self.token, scale=scale)
@@ -64,6 +86,100 @@ def _unb32(s: str) -> bytes:
 
 def group(token: str, n: int = 8) -> str:
     return " ".join(token[i:i + n] for i in range(0, len(token), n))
+
+
+# ----------------------------------------------------------------------------- short codes
+def check_char(data: str) -> str:
+    """Luhn mod 32 check character of ``data`` (Crockford base32 characters): catches every
+    single changed character and most swaps of two neighbours."""
+    n, total, factor = len(CODE_ALPHABET), 0, 2
+    for c in reversed(data):
+        addend = factor * CODE_ALPHABET.index(c)
+        factor = 1 if factor == 2 else 2
+        total += addend // n + addend % n
+    return CODE_ALPHABET[(n - total % n) % n]
+
+
+def group_code(code: str) -> str:
+    return "-".join(code[i:i + CODE_GROUP] for i in range(0, len(code), CODE_GROUP))
+
+
+def _typo(reason: str) -> InvalidInput:
+    return InvalidInput(reason, field="code", reason=reason)
+
+
+def normalize_code(text: str) -> str:
+    """The code as typed → its 16 canonical characters; :class:`InvalidInput` (a typo) when it
+    has the wrong length, a character outside the code's alphabet, or a wrong check character."""
+    c = re.sub(r"[\s\-_.·]", "", text or "").upper().translate(_CODE_READ)
+    if len(c) != CODE_DATA + 1:
+        raise _typo(f"核验码有误：应为 {CODE_DATA + 1} 个字符（现为 {len(c)} 个），可能漏抄或多抄了字符，"
+                    "请对照纸面重新输入（或输入以 DP1 开头的长码）")
+    bad = sorted({ch for ch in c if ch not in CODE_ALPHABET})
+    if bad:
+        raise _typo(f"核验码有误：其中不会出现字符“{'、'.join(bad)}”，可能抄错了，请对照纸面重新输入")
+    if check_char(c[:-1]) != c[-1]:
+        raise _typo("核验码有误：校验位不符，应是抄错了某个字符（这不是伪造判定），"
+                    "请对照纸面逐字核对后重新输入")
+    return c
+
+
+def is_short_code(text: str) -> bool:
+    """A typed code without the long token's DP1 prefix and length (≤ 20 characters)."""
+    c = re.sub(r"[\s\-_.·]", "", text or "")
+    return len(c) <= 20 and not (len(c) > CODE_DATA + 1 and c.upper().startswith(PREFIX))
+
+
+def _code_key(ar, purpose: str) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(ar.keyring.archive_key("blind"), f"paper-code-v1:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _code_id(ar, code: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(_code_key(ar, "lookup"), code.encode(), hashlib.sha256).hexdigest()
+
+
+def short_code(ar, token: str) -> str:
+    """The 16-character code of ``token`` in this archive (ungrouped)."""
+    import hashlib
+    import hmac
+
+    digest = hmac.new(_code_key(ar, "derive"), token.encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:10], "big") >> (80 - 5 * CODE_DATA)
+    data = "".join(CODE_ALPHABET[(n >> (5 * (CODE_DATA - 1 - i))) & 31] for i in range(CODE_DATA))
+    return data + check_char(data)
+
+
+def register_code(ar, token: str) -> str:
+    """Record ``token``'s short code in the archive's lookup table; the grouped code."""
+    from .clock import now_iso
+
+    code = short_code(ar, token)
+    cid = _code_id(ar, code)
+    ar.con.execute(CODES_SCHEMA)
+    if ar.con.execute("SELECT 1 FROM paper_codes WHERE id=?", (cid,)).fetchone() is None:
+        sealed = aead.seal(_code_key(ar, "seal"), token.encode(), aead.ad_for("paper-code", ar.archive_id, cid))
+        ar.con.execute("INSERT OR IGNORE INTO paper_codes(id, sealed, created) VALUES(?,?,?)",
+                       (cid, sealed, now_iso()))
+    return group_code(code)
+
+
+def resolve_code(ar, text: str) -> str:
+    """The long token a typed short code stands for (InvalidInput for a typo, IntegrityError
+    for a code this archive never issued)."""
+    code = normalize_code(text)
+    cid = _code_id(ar, code)
+    ar.con.execute(CODES_SCHEMA)
+    row = ar.con.execute("SELECT sealed FROM paper_codes WHERE id=?", (cid,)).fetchone()
+    if row is None:
+        raise IntegrityError("核验失败：本档案库没有签发过该核验码（纸质文件可能是伪造的，或来自其他档案库）")
+    return aead.open_(_code_key(ar, "seal"), bytes(row[0]), aead.ad_for("paper-code", ar.archive_id, cid),
+                      what="核验码记录").decode()
 
 
 def _signed(archive_id: str, payload: bytes) -> bytes:
@@ -115,7 +231,12 @@ def _issue(ar, dossier_id: str, archive_no: str, version: int, vhash: bytes, mas
     payload = _payload(did, vhash, ar.user.name, masked)
     sig = ar.keys.sign_bytes(_signed(ar.archive_id, payload))
     ar.audit("paper-token", dossier=dossier_id, version=version, doc=did.hex())
-    return PaperToken(PREFIX + _b32(payload + sig), did.hex(), archive_no, version)
+    token = PREFIX + _b32(payload + sig)
+    try:
+        short = register_code(ar, token)
+    except PermissionDenied:        # a user without the archive's blind key: the long token only
+        short = None
+    return PaperToken(token, did.hex(), archive_no, version, short=short)
 
 
 def parse(token: str) -> dict:
@@ -147,7 +268,14 @@ def parse(token: str) -> dict:
 def verify(ar: "Session", token: str) -> dict:
     """Check a paper token against this archive. Raises :class:`IntegrityError` (exit 20)
     for a forged, altered or foreign token; returns what the paper is otherwise.
-    Needs no decryption key: any user, inspectors included, can verify."""
+    Needs no decryption key: any user, inspectors included, can verify.
+
+    ``token`` is the long token (QR code, or typed with its DP1 prefix) or the short code
+    printed under the QR code (a typo in it: :class:`InvalidInput`)."""
+    code = None
+    if is_short_code(token):
+        code = group_code(normalize_code(token))
+        token = resolve_code(ar, token)
     p = parse(token)
     row = ar.con.execute("SELECT sign_pub, status FROM users WHERE name=?", (p["signer"],)).fetchone()
     if row is None or not keys.verify(row["sign_pub"], p["sig"], _signed(ar.archive_id, p["payload"])):
@@ -162,11 +290,24 @@ def verify(ar: "Session", token: str) -> dict:
     result = {"valid": True, "doc_id": p["doc_id"], "archive_no": d["archive_no"], "name": p["name"],
               "scope": ar.scopes.path_of(d["scope"]), "version": h["version"], "head": d["head"],
               "changed_since": changed, "issued_by": p["signer"], "issuer_status": row["status"],
+              "code": code or _known_code(ar, token),
               "message": (f"核验通过：档号 {d['archive_no']}（{p['name']}）第 {h['version']} 版生成的文书；"
                           + (f"档案此后已更新至第 {d['head']} 版，纸质内容可能已过时" if changed
                              else "档案此后未变更"))}
     ar.audit("paper-verify", doc=p["doc_id"], ok=True)
     return result
+
+
+def _known_code(ar, token: str) -> str | None:
+    """The short code printed beside ``token`` when this archive issued one."""
+    try:
+        code = short_code(ar, token)
+        ar.con.execute(CODES_SCHEMA)
+        if ar.con.execute("SELECT 1 FROM paper_codes WHERE id=?", (_code_id(ar, code),)).fetchone():
+            return group_code(code)
+    except Exception:  # noqa: BLE001 - only a convenience in the answer
+        return None
+    return None
 
 
 def qr_png(token: str, scale: int = 4) -> bytes:

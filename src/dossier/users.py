@@ -23,6 +23,88 @@ STATUS_LABELS = {"active": "在用", "revoked": "已停用"}
 _NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,32}$")
 
 
+# The person behind an account (王五, 粤汉派出所, 副所长): what a 审批表 filed in a 一人一档 shows
+# in each signature box. Staff identity, not the data of the persons on file: kept in clear like
+# the login name, and carried by the user's signing certificate (dossier.crypto.ca).
+PROFILE_SCHEMA = ("CREATE TABLE IF NOT EXISTS user_profiles("
+                  "name TEXT PRIMARY KEY, full_name TEXT, unit TEXT, title TEXT, updated TEXT NOT NULL, seal BLOB)")
+SEAL_MAX_BYTES = 2 * 1024 * 1024
+SEAL_MAX_PIXELS = 600          # the stored image's longer side (a stamp is ~40 pt high)
+PROFILE_LIMITS = {"full_name": ("姓名", 40), "unit": ("单位", 60), "title": ("职务", 30)}
+_CTRL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def ensure_profiles(con) -> None:
+    """Create the table in an archive made before it existed (one statement: safe inside a
+    transaction, unlike executescript, which commits first)."""
+    con.execute(PROFILE_SCHEMA)
+    cols = {r[1] for r in con.execute("PRAGMA table_info(user_profiles)")}
+    if "seal" not in cols:          # a table made before the seal image existed
+        con.execute("ALTER TABLE user_profiles ADD COLUMN seal BLOB")
+
+
+def user_profile(con, name: str) -> dict:
+    """``{"full_name", "unit", "title"}`` of a user (None where not recorded)."""
+    try:
+        row = con.execute("SELECT full_name, unit, title FROM user_profiles WHERE name=?", (name,)).fetchone()
+    except Exception:  # noqa: BLE001 - an archive from before the table existed
+        row = None
+    return {"full_name": row[0] if row else None, "unit": row[1] if row else None,
+            "title": row[2] if row else None}
+
+
+def seal_context(archive_id: str, name: str) -> bytes:
+    from .crypto import aead as _aead
+
+    return _aead.ad_for("user-seal", archive_id, name)
+
+
+def prepare_seal_image(data: bytes) -> bytes:
+    """An uploaded image of a unit's seal or a handwritten signature → a small RGBA PNG
+    (white made transparent, so the stamp's text shows through); InvalidInput otherwise."""
+    import io
+
+    from PIL import Image
+
+    if not data or len(data) > SEAL_MAX_BYTES:
+        raise InvalidInput(field="seal", reason="印章/签名图片应为不超过 2 MB 的 PNG 或 JPG")
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.width * img.height > 40_000_000:
+            raise ValueError("too large")
+        img.load()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidInput(field="seal", reason="无法读取印章/签名图片（应为 PNG 或 JPG）") from None
+    img = img.convert("RGBA")
+    img.thumbnail((SEAL_MAX_PIXELS, SEAL_MAX_PIXELS))
+    px = img.load()
+    for y in range(img.height):
+        for x in range(img.width):
+            r, g, b, a = px[x, y]
+            if r > 235 and g > 235 and b > 235:
+                px[x, y] = (255, 255, 255, 0)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def clean_profile_value(key: str, value) -> str | None:
+    """Trimmed value, None for empty; InvalidInput for control characters or over-long text."""
+    if value is None:
+        return None
+    v = str(value).strip()
+    if not v:
+        return None
+    label, limit = PROFILE_LIMITS[key]
+    if _CTRL.search(v):
+        raise InvalidInput(field=key, reason=f"{label}含有控制字符")
+    if len(v) > limit:
+        raise InvalidInput(field=key, reason=f"{label}最多 {limit} 个字符")
+    if key != "full_name" and ":" in v:
+        raise InvalidInput(field=key, reason=f"{label}不能含有半角冒号“:”")
+    return v
+
+
 def validate_user_name(name: str) -> str:
     if not name or not _NAME.match(name):
         raise InvalidInput(field="user", reason="用户名须为 1–32 个字母、数字、汉字或 _ . -")
@@ -154,14 +236,86 @@ class Users:
         self.ar = ar
 
     def list(self) -> list[dict]:
+        """Every user; ``complete`` is false for an account whose person (full name and unit)
+        is not recorded yet — it works, but its signatures show the login name only."""
+        ensure_profiles(self.ar.con)
+        profiles = {r[0]: r for r in self.ar.con.execute(
+            "SELECT name, full_name, unit, title, seal IS NOT NULL FROM user_profiles")}
         out = []
         for r in self.ar.con.execute("SELECT name, role, step, status, created, revoked FROM users ORDER BY name"):
+            pr = profiles.get(r["name"])
+            full_name, unit, title, seal = (pr[1], pr[2], pr[3], bool(pr[4])) if pr else (None, None, None, False)
             out.append({"name": r["name"], "role": r["role"], "step": r["step"], "status": r["status"],
                         "scopes": self.ar.scopes.granted_paths(r["name"]) if r["role"] != "admin" else ["*"],
-                        "created": r["created"], "revoked": r["revoked"]})
+                        "created": r["created"], "revoked": r["revoked"],
+                        "full_name": full_name, "unit": unit, "title": title,
+                        "complete": bool(full_name and unit), "seal": seal})
         return out
 
-    def add(self, name: str, *, role: str, password, scopes: list[str] = (), step: str | None = None) -> dict:
+    def profile(self, name: str) -> dict:
+        ensure_profiles(self.ar.con)
+        return user_profile(self.ar.con, name)
+
+    def _store_profile(self, con, name: str, full_name, unit, title) -> None:
+        con.execute("INSERT INTO user_profiles(name, full_name, unit, title, updated) VALUES(?,?,?,?,?)"
+                    " ON CONFLICT(name) DO UPDATE SET full_name=excluded.full_name, unit=excluded.unit,"
+                    " title=excluded.title, updated=excluded.updated",
+                    (name, full_name, unit, title, now_iso()))
+
+    def seal_image(self) -> bytes | None:
+        """The current user's seal/signature image (PNG), unsealed with the user's own key."""
+        ar = self.ar
+        ensure_profiles(ar.con)
+        row = ar.con.execute("SELECT seal FROM user_profiles WHERE name=?", (ar.user.name,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return ar.keys.unwrap(bytes(row[0]), seal_context(ar.archive_id, ar.user.name))
+
+    def _store_seal(self, con, name: str, box_pub: bytes, seal: bytes | None) -> None:
+        from .crypto.keys import wrap_to
+
+        wrapped = wrap_to(box_pub, seal, seal_context(self.ar.archive_id, name)) if seal else None
+        con.execute("INSERT INTO user_profiles(name, updated, seal) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE"
+                    " SET seal=excluded.seal, updated=excluded.updated", (name, now_iso(), wrapped))
+
+    def edit(self, name: str, *, full_name=None, unit=None, title=None, seal: bytes | None = None,
+             clear_seal: bool = False) -> dict:
+        """(admin) Record or change the person behind an account: full name, unit, post.
+        ``None`` leaves a value as it is, ``""`` clears it. The user's signing certificate is
+        re-issued so later signatures carry the new values (earlier ones keep theirs)."""
+        ar = self.ar
+        ar.require_role("admin", what="修改用户信息")
+        row = ar.con.execute("SELECT role, step, status, box_pub FROM users WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"用户“{name}”不存在")
+        if row["status"] != "active":
+            raise RefusedOperation(f"用户“{name}”已停用")
+        if full_name is None and unit is None and title is None and seal is None and not clear_seal:
+            raise InvalidInput(field="full_name", reason="请至少给出 --full-name、--unit、--title 或 --seal 之一")
+        png = prepare_seal_image(seal) if seal is not None else None
+        ensure_profiles(ar.con)
+        cur = user_profile(ar.con, name)
+        new = dict(cur)
+        for key, v in (("full_name", full_name), ("unit", unit), ("title", title)):
+            if v is not None:
+                new[key] = clean_profile_value(key, v)
+        changed = [k for k in ("full_name", "unit", "title") if new[k] != cur[k]]
+        with ar.transaction() as con:
+            self._store_profile(con, name, new["full_name"], new["unit"], new["title"])
+            hook = getattr(ar, "on_user_edited", None)
+            if hook and changed:
+                hook(name, row["role"], row["step"], bytes(row["box_pub"]))
+            if png is not None or clear_seal:
+                self._store_seal(con, name, bytes(row["box_pub"]), png)
+                changed.append("seal")
+            ar.audit("user.edit", user=name, changed=changed)
+        has_seal = ar.con.execute("SELECT seal IS NOT NULL FROM user_profiles WHERE name=?", (name,)).fetchone()
+        return {"name": name, **new, "complete": bool(new["full_name"] and new["unit"]), "changed": changed,
+                "seal": bool(has_seal and has_seal[0])}
+
+    def add(self, name: str, *, role: str, password, scopes: list[str] = (), step: str | None = None,
+            full_name: str | None = None, unit: str | None = None, title: str | None = None,
+            seal: bytes | None = None) -> dict:
         ar = self.ar
         ar.require_role("admin", what="新增用户")
         validate_user_name(name)
@@ -179,6 +333,11 @@ class Users:
         if ar.con.execute("SELECT 1 FROM users WHERE name=?", (name,)).fetchone():
             raise RefusedOperation(f"用户“{name}”已存在")
         sids = [ar.scopes.id_of(s) for s in scopes]
+        full_name = clean_profile_value("full_name", full_name)
+        unit = clean_profile_value("unit", unit)
+        title = clean_profile_value("title", title)
+        png = prepare_seal_image(seal) if seal is not None else None
+        ensure_profiles(ar.con)
         params = kdf.KdfParams.from_dict(ar.config["kdf"])
         keys = UserKeys.generate()
         salt, sealed = keys.seal(pw, params)
@@ -192,6 +351,13 @@ class Users:
                  ar.keys.sign_bytes(user_record_bytes(ar.archive_id, name, role, step,
                                                       keys.box_public, keys.sign_public))))
             ar.keyring.grant_archive_key(name, keys.box_public, "blind")
+            if full_name or unit or title:
+                self._store_profile(con, name, full_name, unit, title)
+            if png:
+                self._store_seal(con, name, keys.box_public, png)
+            if role == "admin" and con.execute("SELECT 1 FROM archive_keys WHERE kind='transfer' AND user=?",
+                                               (ar.user.name,)).fetchone():
+                ar.keyring.grant_archive_key(name, keys.box_public, "transfer")   # issue 13: admins import
             covered = set(ar.scopes._load()) if role == "admin" else set()
             for sid in sids:
                 con.execute("INSERT OR IGNORE INTO grants(user, scope) VALUES(?,?)", (name, sid))
@@ -203,8 +369,10 @@ class Users:
             if hook:
                 hook(name, role, step, keys, pw)
             from .crosscheck import user_key_digest
-            ar.audit("user.add", user=name, role=role, step=step, key=user_key_digest(keys.sign_public))
-        return {"name": name, "role": role, "step": step, "scopes": [ar.scopes.path_of(s) for s in sids]}
+            ar.audit("user.add", user=name, role=role, step=step, key=user_key_digest(keys.sign_public),
+                     **({"identity": True} if full_name or unit or title else {}))
+        return {"name": name, "role": role, "step": step, "scopes": [ar.scopes.path_of(s) for s in sids],
+                "full_name": full_name, "unit": unit, "title": title, "complete": bool(full_name and unit)}
 
     def revoke(self, name: str) -> dict:
         """Stop a user: no login, its wrapped keys deleted, and every scope key it

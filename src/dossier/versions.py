@@ -29,10 +29,13 @@ def body_of(content: bytes) -> bytes:
 
 
 def version_hash(archive_id: str, dossier: str, version: int, parent_hash: bytes, author: str, time: str,
-                 key_version: int, content: bytes, audit_head: bytes | None) -> bytes:
+                 key_version: int, content: bytes, audit_head: bytes | None, body_digest: bytes | None = None) -> bytes:
+    """``body_digest``: the SHA-256 of the sealed body, given instead of the body for a
+    version whose content was removed when its file was handed over (issue 13)."""
     return hashlib.sha256(aead.ad_for(
         "dossier-version-v1", archive_id, dossier, version, parent_hash, author, time, key_version,
-        hashlib.sha256(body_of(content)).digest(), audit_head or b"")).digest()
+        hashlib.sha256(body_of(content)).digest() if body_digest is None else body_digest,
+        audit_head or b"")).digest()
 
 
 def encode_state(state: dict, message: str) -> bytes:
@@ -52,6 +55,7 @@ class VersionRow:
     audit_head: bytes | None
     hash: bytes
     signature: bytes
+    body_digest: bytes | None = None     # set for a version whose content was removed (issue 13)
 
     @classmethod
     def from_row(cls, r) -> "VersionRow":
@@ -60,7 +64,7 @@ class VersionRow:
 
     def expected_hash(self, archive_id: str) -> bytes:
         return version_hash(archive_id, self.dossier, self.version, self.parent_hash, self.author, self.time,
-                            self.key_version, self.content, self.audit_head)
+                            self.key_version, self.content, self.audit_head, self.body_digest)
 
     def verify(self, archive_id: str, sign_public: bytes | None, parent_hash: bytes,
                verified: set | None = None) -> list[str]:

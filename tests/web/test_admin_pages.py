@@ -196,3 +196,33 @@ def test_audit_verify_passes_and_reports_a_changed_event(web, world):
     r = admin.post("/admin/audit/verify", data={}, files={"head": ("head.json", b"not json", "application/json")})
     assert r.status_code == 400 and "链头文件格式不正确" in r.text
     assert csrf_of(page.text)
+
+
+def test_full_name_unit_and_post_in_the_browser(web, world):
+    """Issue 14: the admin records the person behind an account when adding it, and edits it later;
+    accounts without a full name are marked incomplete."""
+    admin = web("admin")
+    page = admin.get("/admin/users")
+    for key in ('name="full_name"', 'name="unit"', 'name="title"'):
+        assert key in page.text
+    assert "信息不全" in page.text                   # the fixture's users have no full name
+    r = admin.post("/admin/users", data={"name": "wu", "role": "approver", "step": "街道审批",
+                                         "scopes": world.scope_a, "password": "wu-pass-00001",
+                                         "password2": "wu-pass-00001", "full_name": "吴启航",
+                                         "unit": "粤汉街道办事处", "title": "副主任"}, follow_redirects=True)
+    assert r.status_code == 200 and "已新增用户 wu" in r.text and "吴启航" in r.text
+    with world.open("admin") as ar:
+        u = next(u for u in ar.users.list() if u["name"] == "wu")
+    assert (u["full_name"], u["unit"], u["title"], u["complete"]) == ("吴启航", "粤汉街道办事处", "副主任", True)
+    r = admin.post("/admin/users/edit", data={"name": "li", "full_name": "李秋菊", "unit": "苗圃社区居委会",
+                                              "title": ""}, follow_redirects=True)
+    assert r.status_code == 200 and "已更新用户 li" in r.text
+    with world.open("admin") as ar:
+        li = next(u for u in ar.users.list() if u["name"] == "li")
+        events = [e for e in ar.audit_chain.events(action="user.edit")]
+    assert li["complete"] and li["full_name"] == "李秋菊" and len(events) == 1
+    r = admin.post("/admin/users", data={"name": "x9", "role": "clerk", "scopes": world.scope_a,
+                                         "password": "long-enough-1", "password2": "long-enough-1",
+                                         "unit": "a" * 61})
+    assert r.status_code == 400 and "最多 60 个字符" in r.text
+    assert web("li").post("/admin/users/edit", data={"name": "li", "full_name": "x"}).status_code == 403

@@ -215,3 +215,23 @@ def test_inspection_errors_are_shown_on_the_form(web, world):
     b = web("li")
     r = b.post("/inspection", data={"save": "1"})
     assert r.status_code == 400 and "须选定辖区" in r.text
+
+
+def test_paper_verification_accepts_the_short_code(web, world):
+    """Issue 14: the 16-character code printed beside the QR code; a mistyped one is a typo
+    (the form shows it as an input error), an unknown one is refused."""
+    ref, _ = world.add_person()
+    with world.open("li") as ar:
+        tok = paper.issue(ar, ref.archive_no)
+    q = web("qian")
+    r = q.post("/verify", data={"code": tok.short})
+    assert r.status_code == 200 and "核验通过" in r.text and tok.short in r.text
+    r = q.post("/verify", data={"code": tok.short.replace("-", " ").lower()})
+    assert r.status_code == 200 and "核验通过" in r.text
+    flat = tok.short.replace("-", "")
+    typo = flat[:3] + ("7" if flat[3] != "7" else "8") + flat[4:]
+    r = q.post("/verify", data={"code": typo})
+    assert r.status_code == 400 and "抄错" in r.text and "核验失败" not in r.text
+    data = "ABCDEFGHJKMNPQR"
+    r = q.post("/verify", data={"code": data + paper.check_char(data)})
+    assert r.status_code == 200 and "核验失败" in r.text and "没有签发过" in r.text

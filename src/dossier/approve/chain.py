@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..session import Session
 
 LEVELS = ("高", "中", "低")
+REVIEW_MONTHS = {"高": 1, "中": 3, "低": 6}     # 下次复评 when the 会商 set no date
 PLAN_FILING = {"高": "区禁毒办", "中": "街道"}
 # the offices whose filing satisfies each requirement: the district office is stricter than the 街道
 PLAN_FILING_ACCEPTED = {"区禁毒办": ("区禁毒办",), "街道": ("街道", "区禁毒办")}
@@ -145,18 +146,32 @@ class Approvals:
         tok = paper.issue(self.ar, row, version=row.head, doc_id=approval_id)
         return stamp_pdf(pdf, tok, incremental=True)
 
-    def _sign_pdf(self, pdf: bytes, step: str, opinion: str, d: _dt.date, extra=None) -> bytes:
+    def _sign_pdf(self, pdf: bytes, step: str, opinion: str, d: _dt.date, extra=None,
+                  fill: dict[str, str] | None = None) -> bytes:
+        """Sign ``step``: the stamp shows the person behind the account as the signing
+        certificate states it (full name and post, unit; the login name when not recorded);
+        ``fill`` writes the step's conclusions into the form in the same revision. The first
+        step certifies the form: later revisions may only fill its fields and sign."""
+        from ..crypto.ca import describe_cert, load_cert
         from .hooks import ca_cert_pem, signing_identity
 
         key_pem, cert_pem = signing_identity(self.ar)
-        return pdfsign.sign_step(pdf, step=step, signer_name=self.ar.user.name, opinion=opinion, date=d,
+        info = describe_cert(load_cert(cert_pem))
+        return pdfsign.sign_step(pdf, step=step, signer_name=info.display_name or self.ar.user.name,
+                                 signer_unit=info.unit, opinion=opinion, date=d,
                                  key_pem=key_pem, cert_pem=cert_pem, chain_pems=[ca_cert_pem(self.ar)],
-                                 extra_lines=extra)
+                                 extra_lines=extra, fill=fill, certify=step == STEPS[0],
+                                 seal_png=self.ar.users.seal_image())
 
     def _step_entry(self, step, opinion, d, pdf, blob, action="sign", **more) -> dict:
+        from ..users import user_profile
+
         u = self.ar.user
+        prof = user_profile(self.ar.con, u.name)      # the person behind the account, when recorded
+        who = {k: prof[k] for k in ("full_name", "unit") if prof.get(k)}
         return {"step": step, "action": action, "signer": u.name, "role": u.role, "opinion": opinion,
-                "date": d.isoformat(), "time": now_iso(), "blob": blob, "sha256": _sha(pdf), **more}
+                "date": d.isoformat(), "time": now_iso(), "blob": blob, "sha256": _sha(pdf),
+                **({"signer_" + k: v for k, v in who.items()}), **more}
 
     # ------------------------------------------------------------------ the chain
     def submit(self, ref: str, *, level: str, reason: str, date=None, opinion: str | None = None,
@@ -217,10 +232,16 @@ class Approvals:
         if step == "街道审批":
             self._check_plan(state, self._final_level(rec))
         pdf = self._pdf(row, rec["form"])
-        signed = self._sign_pdf(pdf, step, opinion, d)
+        fill = more = None
+        if step == STEPS[-1]:     # 区禁毒办备案 closes the chain: the final level and the next review
+            final = self._final_level(rec)
+            nxt = self._next_review(rec, final, d)
+            fill = {"FinalLevel": pdfsign.level_checks(final), "NextReview": nxt}
+            more = {"next_review": nxt}
+        signed = self._sign_pdf(pdf, step, opinion, d, fill=fill)
         blob = self._blob(row, signed)
         rec = {**rec, "form": blob, "form_sha256": _sha(signed),
-               "steps": [*rec["steps"], self._step_entry(step, opinion, d, signed, blob)]}
+               "steps": [*rec["steps"], self._step_entry(step, opinion, d, signed, blob, **(more or {}))]}
         if next_step(rec) is None:
             rec["status"] = DONE
             rec["final_level"] = self._final_level(rec)
@@ -229,7 +250,8 @@ class Approvals:
         return self._status_of(row, rec, v)
 
     def record_meeting(self, ref: str, *, minutes_no: str, date=None, conclusion: str,
-                       opinion: str | None = None, meeting_id: str | None = None) -> dict:
+                       opinion: str | None = None, meeting_id: str | None = None,
+                       next_review: str | None = None) -> dict:
         """会商: the meeting's minutes number, date and conclusion fill the third block."""
         if conclusion not in LEVELS:
             raise InvalidInput(field="conclusion", reason="会商结论应为 高、中 或 低")
@@ -244,12 +266,15 @@ class Approvals:
         self._check_date(rec, d)
         op = opinion or f"经会商评定为{conclusion}风险"
         pdf = self._pdf(row, rec["form"])
-        signed = self._sign_pdf(pdf, "会商", op, d, extra=[f"会议纪要：{minutes_no}（{d.isoformat()}）"])
+        signed = self._sign_pdf(pdf, "会商", op, d, extra=[f"会议纪要：{minutes_no}（{d.isoformat()}）"],
+                                fill={"MeetingNo": minutes_no, "MeetingDate": d.isoformat(),
+                                      "Conclusion": pdfsign.level_checks(conclusion)})
         blob = self._blob(row, signed)
         rec = {**rec, "form": blob, "form_sha256": _sha(signed),
                "steps": [*rec["steps"], self._step_entry("会商", op, d, signed, blob, minutes_no=minutes_no,
                                                           level=conclusion,
-                                                          **({"meeting": meeting_id} if meeting_id else {}))]}
+                                                          **({"meeting": meeting_id} if meeting_id else {}),
+                                                          **({"next_review": str(next_review)} if next_review else {}))]}
         v = self._commit(row, rec, f"审批表：会商（{minutes_no}，{conclusion}风险）")
         self.ar.audit("approve.sign", dossier=row.id, version=v, step="会商", approval=rec["id"],
                       **({"meeting": meeting_id} if meeting_id else {}))
@@ -274,7 +299,8 @@ class Approvals:
                 if rec is None or rec["status"] != OPEN or next_step(rec) != "会商":
                     continue
                 st = self.record_meeting(row.id, minutes_no=label, date=meeting.get("date"),
-                                         conclusion=p.get("level"), meeting_id=meeting.get("id"))
+                                         conclusion=p.get("level"), meeting_id=meeting.get("id"),
+                                         next_review=p.get("next_review"))
                 out.append({"archive_no": row.archive_no, "ok": True, "status": st})
             except DossierError as e:
                 out.append({"archive_no": p.get("archive_no"), "ok": False, "error": e.message})
@@ -306,6 +332,16 @@ class Approvals:
         if rec["status"] != OPEN:
             raise RefusedOperation(f"该档案的审批已{rec['status']}，没有待签环节")
         return rec
+
+    @staticmethod
+    def _next_review(rec: dict, level: str, d: _dt.date) -> str:
+        """下次复评日期: the one the 会商 set for this person, else 高 1, 中 3, 低 6 months on."""
+        for s in live_steps(rec):
+            if s["step"] == "会商" and s.get("next_review"):
+                return s["next_review"]
+        from ..model.dates import add_months
+
+        return add_months(d, REVIEW_MONTHS[level]).isoformat()
 
     @staticmethod
     def _final_level(rec: dict) -> str:
@@ -344,8 +380,9 @@ class Approvals:
         return {"archive_no": row.archive_no, "approval": rec["id"], "status": rec["status"],
                 "level": self._final_level(rec), "next": next_step(rec) if rec["status"] == OPEN else None,
                 "basis_version": rec["basis_version"], "version": version or row.head,
-                "steps": [{k: s.get(k) for k in ("step", "action", "signer", "opinion", "date", "superseded",
-                                                  "returned_to", "minutes_no")} for s in rec["steps"]]}
+                "steps": [{k: s.get(k) for k in ("step", "action", "signer", "signer_full_name", "signer_unit",
+                                                  "opinion", "date", "superseded", "returned_to", "minutes_no",
+                                                  "next_review")} for s in rec["steps"]]}
 
     def status(self, ref: str) -> dict:
         row, state = self._row_and_state(ref)

@@ -22,6 +22,12 @@ from datetime import timedelta
 PURPOSE = "2024年度交叉评查"
 
 
+def _who(ar, name: str) -> str:
+    """（王卫东，粤汉派出所）: the person behind a demo account, as the admin recorded it."""
+    p = ar.users.profile(name)
+    return f"（{p['full_name']}，{p['unit']}）" if p["full_name"] and p["unit"] else ""
+
+
 def demo_step(demo) -> None:
     from ..errors import MissingDependency
     from ..forms.pdf import find_soffice
@@ -47,7 +53,7 @@ def demo_step(demo) -> None:
         say(f"【社区初评】li 生成 {no} 的风险分类评估审批表（正式模板），建议中风险，签第一栏")
     with demo.open("wang") as ar:
         ar.approvals.sign(no, step="派出所核查", opinion="经核查属实，同意")
-        say("【派出所核查】wang 签批：经核查属实，同意")
+        say(f"【派出所核查】wang{_who(ar, 'wang')} 签批：经核查属实，同意")
     with demo.open("li") as ar:
         from ..forms.service import add_meeting
 
@@ -65,17 +71,19 @@ def demo_step(demo) -> None:
             ar.approvals.record_meeting(no, minutes_no=m["no"], date=m["date"], conclusion="中")
     with demo.open("chen") as ar:
         ar.approvals.sign(no, step="街道审批", opinion="同意按中风险管控")
-        say("【街道审批】chen 签批：同意按中风险管控")
+        say(f"【街道审批】chen{_who(ar, 'chen')} 签批：同意按中风险管控")
     with demo.open("liu") as ar:
         st = ar.approvals.sign(no, step="区禁毒办备案", opinion="予以备案")
         pdf = ar.approvals.export(no)
         out = demo.out / "审批表-签批.pdf"
         out.write_bytes(pdf)
-        say(f"【区禁毒办备案】liu 签批：予以备案；审批{st['status']}，最终等级{st['level']}风险")
+        say(f"【区禁毒办备案】liu{_who(ar, 'liu')} 签批：予以备案；审批{st['status']}，最终等级{st['level']}风险"
+            "（审批表的会商结论、最终等级和下次复评日期栏已随签批填写）")
         say(f"【导出】已签批的审批表：{out}")
         v = ar.approvals.verify(pdf=pdf)
         good = sum(1 for s in v["signatures"] if s["ok"])
-        signers = "、".join(dict.fromkeys(s["signer"] for s in v["signatures"]))
+        signers = "、".join(dict.fromkeys(f"{s['signer_full_name'] or s['signer']}（{s['signer_unit']}）"
+                                          if s.get("signer_unit") else s["signer"] for s in v["signatures"]))
         say(f"【验证】{good}/{len(v['signatures'])} 个签名有效（签名人 {signers}），签批顺序与档案记录"
             + ("一致" if v["ok"] else "不符：" + "；".join(v["problems"])))
     try:

@@ -88,11 +88,17 @@ FORM_CODE = "risk-approval"
 # manifest.yaml signature_blocks id → chain step
 BLOCK_STEPS = {"community": "社区初评", "police": "派出所核查", "meeting": "会商", "street": "街道审批",
                "district": "区禁毒办备案"}
-# The stamp covers the signature zone of a block: the bookmark marks the start of the
-# “（签名）” line; the zone reaches from the page's right text margin STAMP_W points
-# leftwards, STAMP_UP points above that line's top and STAMP_DOWN below it (the
-# 签名 and 盖章/日期 lines).
-STAMP_W, STAMP_UP, STAMP_DOWN, RIGHT_MARGIN = 236.0, 22.0, 34.0, 52.0
+# Each signature block of the template has an empty band (tools/build_templates.py,
+# STAMP_BAND_PT high) between what the block asks for and its printed 签名/盖章/日期 lines;
+# the bookmark sig_<block> marks the band's top-left corner. The stamp fills the band, inset
+# STAMP_INSET points, from the bookmark to the cell's right text edge (RIGHT_MARGIN from the
+# page's right edge): clear of every printed label of the block.
+STAMP_BAND_PT, STAMP_INSET, RIGHT_MARGIN = 40.0, 2.0, 56.0
+# fill-in places (bookmarks fill_<name>): one printed line (LINE_PT high) from the bookmark,
+# as wide as the blank the chain's context prints there (FILL_BLANK_EM ideographic spaces)
+LINE_PT = 17.0
+FILL_BLANK_EM = {"meeting_no": 9, "meeting_date": 7, "conclusion": 7, "final_level": 7, "next_review": 8}
+BLANK = "\u3000"
 
 
 def areas_from_places(places: dict[str, dict], page_widths: list[float]) -> dict:
@@ -105,8 +111,40 @@ def areas_from_places(places: dict[str, dict], page_widths: list[float]) -> dict
         page = int(pl["page"])
         x2 = page_widths[page] - RIGHT_MARGIN
         top = float(pl["top"])
-        areas[step] = (page, (x2 - STAMP_W, top - STAMP_DOWN, x2, top + STAMP_UP))
+        left = float(pl.get("left") or 0) or x2 - 360
+        areas[step] = (page, (left, top - STAMP_BAND_PT + STAMP_INSET, x2, top - STAMP_INSET))
     return areas
+
+
+def fill_places(pdf: bytes) -> dict[str, dict]:
+    """Named destinations ``fill_*`` (where the chain fills in conclusions) → page and position."""
+    import io as _io
+    import re
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(_io.BytesIO(pdf))
+    out = {}
+    for name, dest in reader.named_destinations.items():
+        m = re.match(r"^/?fill(?:_|5F)(\w+)$", str(name))
+        if m:
+            out[m.group(1).replace("5F", "_")] = {"page": reader.get_destination_page_number(dest),
+                                                  "left": float(dest.left or 0), "top": float(dest.top or 0)}
+    return out
+
+
+def fills_from_places(places: dict[str, dict], font_pt: float = pdfsign.FILL_FONT_PT) -> dict:
+    """``fill_places`` output → ``{field name: (page, rect, initial text)}`` for :func:`pdfsign.prepare_form`."""
+    out = {}
+    for key, field_name in pdfsign.FILL_FIELDS.items():
+        pl = places.get(key)
+        if pl is None:
+            continue
+        left, top = float(pl["left"]), float(pl["top"])
+        initial = pdfsign.level_checks(None) if key in ("conclusion", "final_level") else ""
+        out[field_name] = (int(pl["page"]), (left, top - LINE_PT, left + FILL_BLANK_EM[key] * font_pt, top - 0.5),
+                           initial)
+    return out
 
 
 def form_context(view_dict: dict, *, level: str, reason: str, date, registry=None) -> tuple[object, dict]:
@@ -122,13 +160,17 @@ def form_context(view_dict: dict, *, level: str, reason: str, date, registry=Non
     a = dict(ctx["assessment"])
     blank = {"opinion": "", "signer": "", "signer2": "", "role": "", "date": "", "seal": "",
              "level_checks": checks(None, ("高", "中", "低"))}
+    # where the chain fills in a conclusion later (a text field over it), the form prints a
+    # blank of the field's width: the field shows the boxes (☐高 ☐中 ☐低) until it is filled
     a.update({"date": "", "proposed_level": level, "suggested_level": level, "final_level": "", "level": "",
-              "level_checks": checks(None, ("高", "中", "低")), "proposed_checks": checks(level, ("高", "中", "低")),
-              "rationale": reason, "meeting_no": "", "meeting_date": "", "next_review": "", "state": "",
+              "level_checks": BLANK * FILL_BLANK_EM["conclusion"], "proposed_checks": checks(level, ("高", "中", "低")),
+              "rationale": reason, "meeting_no": BLANK * FILL_BLANK_EM["meeting_no"], "meeting_date": "",
+              "next_review": BLANK * FILL_BLANK_EM["next_review"], "state": "", "level_detail": "",
               "remarks": ""})
     for block in BLOCK_STEPS:
         a[block] = dict(blank)
     a["community"]["level_checks"] = checks(level, ("高", "中", "低"))
+    a["meeting"]["date"] = BLANK * FILL_BLANK_EM["meeting_date"]
     ctx["assessment"] = a
     return reg, ctx
 
@@ -156,4 +198,4 @@ def render_form(ar, row, *, level: str, reason: str, date, form_ref: str, conver
         from ..errors import TemplateError
         raise TemplateError(f"审批表模板缺少签名位置书签：{'、'.join(missing)}"
                             "（sig_community、sig_police、sig_meeting、sig_street、sig_district）")
-    return pdfsign.prepare_form(pdf, form_ref=form_ref, areas=areas)
+    return pdfsign.prepare_form(pdf, form_ref=form_ref, areas=areas, fills=fills_from_places(fill_places(pdf)))

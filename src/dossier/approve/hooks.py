@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 PRIVATE_KEYS = frozenset({"dossier", "dossiers", "purpose", "archive_no", "ref", "refs", "person", "persons", "name",
                           "id_number", "phone", "query", "q", "profile", "changes", "text",
                           "file",    # a file name can be a person's name (张三名册.xlsx)
-                          "vhash"})  # a version's hash: would link the event to its dossier
+                          "vhash",   # a version's hash: would link the event to its dossier
+                          "vhashes"})  # the same, of the versions a transfer brought in (issue 13)
 CA_KIND = "ca"
 AUDIT_KIND = "audit"          # admins' key for private details that name no dossier
 AUDIT_KEY_ID = "archive:audit"
@@ -63,6 +64,9 @@ def attach(ar: "Session") -> None:
     ar.audit_head = lambda: json.dumps(
         {"seq": (h := ar.audit_chain.head()).seq, "hash": h.hash}, separators=(",", ":")).encode()
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
+    # `user edit` (full name, unit, post): a new certificate carrying them, for later signatures
+    ar.on_user_edited = lambda name, role, step, box_pub: issue_identity(ar, name, role, step, box_pub,
+                                                                          grant_admin_keys=False)
     ar.meeting_approvals = []
     if ar.user.role == "admin":
         _ensure_ca(ar)
@@ -172,7 +176,13 @@ def public_keys(ar: "Session") -> dict[str, bytes]:
 
 def version_anchors(ar: "Session") -> list[tuple[int, str]]:
     out = []
-    for (blob,) in ar.con.execute("SELECT audit_head FROM versions WHERE audit_head IS NOT NULL"):
+    from ..received import has_tables
+
+    # versions received from another archive carry the sending archive's chain head (issue 13)
+    q = ("SELECT audit_head FROM versions v WHERE audit_head IS NOT NULL AND NOT EXISTS"
+         " (SELECT 1 FROM received_versions r WHERE r.dossier=v.dossier AND r.version=v.version)"
+         if has_tables(ar.con) else "SELECT audit_head FROM versions WHERE audit_head IS NOT NULL")
+    for (blob,) in ar.con.execute(q):
         try:
             d = json.loads(bytes(blob))
             out.append((int(d["seq"]), str(d["hash"])))
@@ -245,13 +255,20 @@ def load_ca(ar: "Session") -> ArchiveCA:
     return ca
 
 
-def issue_identity(ar: "Session", name: str, role: str, step: str | None, box_public: bytes) -> None:
-    """Issue ``name`` a PDF-signing key + certificate; the key is wrapped to the user's X25519 key."""
+def issue_identity(ar: "Session", name: str, role: str, step: str | None, box_public: bytes, *,
+                   grant_admin_keys: bool = True) -> None:
+    """Issue ``name`` a PDF-signing key + certificate; the key is wrapped to the user's X25519 key.
+    The certificate carries the person behind the account (full name, unit, post) when recorded."""
+    from ..users import ensure_profiles, user_profile
+
     ca = load_ca(ar)
-    key_pem, cert_pem = generate_signing_identity(ca, name, role, step)
+    ensure_profiles(ar.con)
+    prof = user_profile(ar.con, name)
+    key_pem, cert_pem = generate_signing_identity(ca, name, role, step, full_name=prof["full_name"],
+                                                  unit=prof["unit"], title=prof["title"])
     ar.con.execute("UPDATE users SET pdf_identity=?, cert=? WHERE name=?",
                    (wrap_to(box_public, key_pem, identity_context(ar.archive_id, name)), cert_pem, name))
-    if role == "admin":  # a new admin holds the CA key (and the audit key) too
+    if role == "admin" and grant_admin_keys:  # a new admin holds the CA key (and the audit key) too
         ar.con.execute("INSERT OR REPLACE INTO archive_keys(kind, user, wrapped) VALUES(?,?,?)",
                        (CA_KIND, name, wrap_to(box_public, ca.key_pem, archive_key_context(ar.archive_id, CA_KIND))))
         if _meta_get(ar, "audit_pub") is not None:

@@ -174,7 +174,9 @@ def verify(ar, target, as_json):
     else:
         for s in out["signatures"]:
             mark = "有效" if s["ok"] else "无效"
-            click.echo(f"{s['step'] or s['field']}：{s['signer']}（{s['signer_role']}） {s['time']}  {mark}")
+            who = "，".join(v for v in (s.get("signer_full_name"), s.get("signer_unit")) if v)
+            click.echo(f"{s['step'] or s['field']}：{s['signer']}（{who + '；' if who else ''}{s['signer_role']}）"
+                       f" {s['time']}  {mark}")
     if not out["ok"]:
         raise IntegrityError("审批表验证失败：" + "；".join(out["problems"]))
     if not as_json:

@@ -93,27 +93,79 @@ def user():
 @click.option("--step", help="审批环节（审批人）：社区初评、派出所核查、会商、街道审批、区禁毒办备案")
 @click.option("--password-file", "password_file", required=True, type=click.Path(dir_okay=False),
               help="新用户口令所在文件")
+@click.option("--full-name", "full_name", help="使用人的真实姓名（签批时显示在审批表上），如 王五")
+@click.option("--unit", help="所在单位，如 粤汉派出所、粤汉街道办事处、珠晖区禁毒办")
+@click.option("--title", help="职务（可选），如 副所长")
+@click.option("--seal", "seal", type=click.Path(dir_okay=False, exists=True),
+              help="单位印章或手写签名图片（PNG/JPG，可选），签批时印在签章上")
 @with_archive
-def user_add(ar, name, role, scopes, step, password_file):
+def user_add(ar, name, role, scopes, step, password_file, full_name, unit, title, seal):
     """新增用户并授予辖区密钥。
+
+    --full-name 与 --unit 写入该用户的签名证书，签批审批表时签章显示“姓名（职务）、单位、意见、日期”；
+    未填写的用户照常可用，但 user list 标为“信息不全”，签章只显示用户名。
 
     \b
     示例：
       dossier user add li --role clerk --scope 珠晖区/粤汉街道/苗圃社区 --password-file li.pw
-      dossier user add wang --role approver --step 派出所核查 --scope 珠晖区/粤汉街道 --password-file wang.pw
+      dossier user add wang --role approver --step 派出所核查 --scope 珠晖区/粤汉街道 --password-file wang.pw \\
+          --full-name 王五 --unit 粤汉派出所 --title 副所长
     """
     from ..config import read_password_file
 
     pw = read_password_file(password_file, "新用户口令文件")
-    info = ar.users.add(name, role=role, scopes=list(scopes), step=step, password=pw)
-    click.echo(f"已新增用户 {info['name']}（{role}）" + (f"，辖区：{'、'.join(info['scopes'])}" if info["scopes"] else ""))
+    from pathlib import Path
+
+    info = ar.users.add(name, role=role, scopes=list(scopes), step=step, password=pw, full_name=full_name,
+                        unit=unit, title=title, seal=Path(seal).read_bytes() if seal else None)
+    who = "、".join(v for v in (info["full_name"], info["unit"], info["title"]) if v)
+    click.echo(f"已新增用户 {info['name']}（{role}）" + (f"，{who}" if who else "")
+               + (f"，辖区：{'、'.join(info['scopes'])}" if info["scopes"] else ""))
+    if not info["complete"]:
+        click.echo("提示：未填写姓名和单位，签章只显示用户名（可用 dossier user edit 补填）", err=True)
+
+
+@user.command("edit")
+@click.argument("name")
+@click.option("--full-name", "full_name", help="真实姓名（空字符串表示清除）")
+@click.option("--unit", help="所在单位（空字符串表示清除）")
+@click.option("--title", help="职务（空字符串表示清除）")
+@click.option("--seal", "seal", type=click.Path(dir_okay=False, exists=True),
+              help="单位印章或手写签名图片（PNG/JPG），签批时印在签章上（只有本人能解密使用）")
+@click.option("--no-seal", "no_seal", is_flag=True, help="删除印章/签名图片")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def user_edit(ar, name, full_name, unit, title, seal, no_seal, as_json):
+    """补填或修改用户的姓名、单位、职务（管理员）。
+
+    重新签发该用户的签名证书：此后的签批显示新信息，已有签名不受影响。
+
+    \b
+    示例：
+      dossier --user admin user edit wang --full-name 王五 --unit 粤汉派出所 --title 副所长
+      dossier --user admin user edit wang --title ""
+      dossier --user admin user edit wang --seal 粤汉派出所公章.png
+    """
+    from pathlib import Path
+
+    if seal and no_seal:
+        raise click.UsageError("--seal 与 --no-seal 不能同时给出")
+    info = ar.users.edit(name, full_name=full_name, unit=unit, title=title,
+                         seal=Path(seal).read_bytes() if seal else None, clear_seal=no_seal)
+    if as_json:
+        emit_json(info)
+        return
+    who = "、".join(v for v in (info["full_name"], info["unit"], info["title"]) if v) or "（无）"
+    click.echo(f"已更新用户 {name}：{who}" + ("" if info["changed"] else "（没有变化）"))
+    if not info["complete"]:
+        click.echo("提示：姓名或单位仍未填写，user list 中标为信息不全", err=True)
 
 
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @with_archive
 def user_list(ar, as_json):
-    """列出用户、角色、辖区与状态。
+    """列出用户、角色、辖区、状态，以及姓名/单位（未填写的标为“信息不全”）。
 
     \b
     示例：
@@ -129,8 +181,10 @@ def user_list(ar, as_json):
         for r in rows:
             r["scopes_text"] = "、".join(r["scopes"])
             r["status_text"] = STATUS_LABELS.get(r["status"], r["status"])
+            r["person_text"] = ("、".join(v for v in (r["full_name"], r["unit"], r["title"]) if v)
+                                if r["complete"] else "信息不全（缺姓名或单位）")
         table(rows, [("name", "用户"), ("role", "角色"), ("step", "环节"), ("status_text", "状态"),
-                     ("scopes_text", "辖区")])
+                     ("person_text", "姓名/单位"), ("scopes_text", "辖区")])
 
 
 @user.command("revoke")

@@ -84,11 +84,15 @@ def inspect(ar, scope, as_of, thresholds_file, rules, save, output, as_json):
 def verify_paper(ar, token, image, as_json):
     """核验纸质文件上的二维码/核验码：是否本档案库生成、对应谁（脱敏）、哪一版、此后是否变更。
 
+    可输入二维码旁印的 16 位短核验码（四组，如 M6BP-BK2K-NZB0-N1A5；大小写、空格和“-”均可，
+    O 视为 0，I、L 视为 1），或以 DP1 开头的长码，或用 --image 给出二维码照片。
+    短码校验位不符（抄错一个字符）提示抄错，退出码 1；本档案库没有签发过的核验码、
     伪造或改动的核验码退出码为 20。
 
     \b
     示例：
-      dossier verify-paper DP1AEAAA 7BR565KG …      # 照抄纸面上分组的核验码（空格可有可无）
+      dossier verify-paper M6BP-BK2K-NZB0-N1A5        # 照抄二维码旁的短核验码
+      dossier verify-paper DP1AEAAA 7BR565KG …      # 或照抄分组的长码（空格可有可无）
       dossier verify-paper --image 照片.jpg --json
     """
     from .. import paper
@@ -101,7 +105,8 @@ def verify_paper(ar, token, image, as_json):
         result = paper.verify_paper(ar, token=token or None, image=image)
     except (IntegrityError, InvalidInput) as e:
         if as_json:
-            emit_json({"valid": False, "reason": e.message})
+            typo = isinstance(e, InvalidInput) and getattr(e, "field", None) == "code"
+            emit_json({"valid": False, "reason": e.message, "typo": typo})
         raise
     if as_json:
         emit_json(result)

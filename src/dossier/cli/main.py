@@ -52,6 +52,8 @@ COMMANDS = {
     # issue 11 — the browser
     "serve": "dossier.cli.serve:serve",
     "agenda": "dossier.cli.agenda:agenda",
+    # issue 13 — transfers between archives
+    "transfer": "dossier.cli.transfer:transfer",
 }
 
 

@@ -136,6 +136,7 @@ def show(ar, ref, version, as_of, as_json):
         v = view.profile.get(f.name)
         if v not in (None, "", [], {}):
             click.echo(f"  {f.label}：{_text(v)}")
+    _provenance(view.received, view.sent)
     click.echo(f"派生标签（{view.as_of}）：{'、'.join(view.labels) or '无'}")
     for a in view.alerts:
         click.secho(f"  提示：{a}", fg="yellow")
@@ -151,6 +152,18 @@ def show(ar, ref, version, as_of, as_json):
             click.echo(f"{'附件' if key == 'attachments' else '已生成文书'} {len(items)} 件：")
             for it in items:
                 click.echo(f"  {it.get('date', '')}  {it.get('title', it.get('code', ''))}")
+
+
+def _provenance(rec: list, sent: dict | None) -> None:
+    """Where a file came from and where it went (issue 13)."""
+    for r in rec or ():
+        a, b = r["versions"]
+        click.secho(f"  接收自“{r['archive_name']}”（档案库 {r['archive_id']}，根密钥指纹 {r['root_fingerprint']}，"
+                    f"{r['date'][:10]}）：第 {a}–{b} 版", fg="cyan")
+    if sent:
+        kept = "只读副本" if sent["keep_copy"] else "脱敏存根"
+        click.secho(f"  已于 {sent['time'][:10]} 移交至“{sent['peer_name']}”（档案库 {sent['peer_archive']}），"
+                    f"本库为{kept}，不能修改", fg="yellow")
 
 
 def _text(v) -> str:
@@ -184,6 +197,7 @@ def history(ar, ref, as_json):
         emit_json(rows)
     else:
         table(rows, [("version", "版本"), ("time", "时间"), ("author", "作者"), ("message", "说明")])
+        _provenance(*ar.dossiers.provenance(ref))
 
 
 @click.command()

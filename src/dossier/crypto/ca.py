@@ -16,7 +16,11 @@ The private keys come out as unencrypted PKCS#8 PEM bytes: the archive seals
 them (like the other private keys) before anything touches the disk. The
 certificate carries the user's name (CN), role (OU), step (title) and the
 archive (O, and ``archive:<id>`` as a second OU), so a verifier can read who
-signed at what step without the archive.
+signed at what step without the archive. The person behind the account, when
+the admin recorded it (``user add --full-name --unit --title``), is in the
+certificate too: the full name as X.520 ``name`` (2.5.4.41), the unit (粤汉派出所)
+as a plain OU and the post (副所长) as OU ``title:<post>``. The CN stays the
+login name (what ``pdfsig`` lists as the signer).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ CA_YEARS = 30
 USER_YEARS = 10
 # Backdate notBefore a little: clocks of the machines in an office differ.
 CLOCK_SKEW = _dt.timedelta(minutes=10)
+NAME_OID = x509.ObjectIdentifier("2.5.4.41")     # X.520 name: the signer's full name
 
 
 def _now() -> _dt.datetime:
@@ -76,6 +81,16 @@ class SignerInfo:
     serial: int
     not_before: _dt.datetime
     not_after: _dt.datetime
+    full_name: str | None = None
+    unit: str | None = None
+    title: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The full name (with the post) when the certificate carries one, else the login name."""
+        if not self.full_name:
+            return self.name
+        return f"{self.full_name}（{self.title}）" if self.title else self.full_name
 
 
 def describe_cert(cert: x509.Certificate) -> SignerInfo:
@@ -88,9 +103,12 @@ def describe_cert(cert: x509.Certificate) -> SignerInfo:
     ous = [str(a.value) for a in subj.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
     archive_id = next((o[len("archive:"):] for o in ous if o.startswith("archive:")), None)
     role = next((o[len("role:"):] for o in ous if o.startswith("role:")), None)
+    title = next((o[len("title:"):] for o in ous if o.startswith("title:")), None)
+    unit = next((o for o in ous if not o.startswith(("role:", "archive:", "title:"))), None)
     return SignerInfo(name=one(NameOID.COMMON_NAME) or "", role=role, step=one(NameOID.TITLE),
                       archive_id=archive_id, serial=cert.serial_number,
-                      not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc)
+                      not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+                      full_name=one(NAME_OID), unit=unit, title=title)
 
 
 class ArchiveCA:
@@ -155,7 +173,8 @@ class ArchiveCA:
 
     # -- issuing ----------------------------------------------------------------------
     def issue(self, public_key: ec.EllipticCurvePublicKey, user_name: str, role: str,
-              step: str | None = None, *, years: int = USER_YEARS) -> x509.Certificate:
+              step: str | None = None, *, years: int = USER_YEARS, full_name: str | None = None,
+              unit: str | None = None, title: str | None = None) -> x509.Certificate:
         if not user_name or not role:
             raise InvalidInput("签名证书需要用户名和角色")
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, user_name),
@@ -165,6 +184,12 @@ class ArchiveCA:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"archive:{self.archive_id}"))
         if step:
             attrs.append(x509.NameAttribute(NameOID.TITLE, step))
+        if full_name:
+            attrs.append(x509.NameAttribute(NAME_OID, full_name))
+        if unit:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+        if title:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"title:{title}"))
         now = _now()
         not_after = min(now + _dt.timedelta(days=365 * years), self.cert.not_valid_after_utc)
         return (x509.CertificateBuilder()
@@ -223,12 +248,13 @@ class ArchiveCA:
 
 
 def generate_signing_identity(ca: ArchiveCA, user_name: str, role: str,
-                              step: str | None = None) -> tuple[bytes, bytes]:
+                              step: str | None = None, *, full_name: str | None = None,
+                              unit: str | None = None, title: str | None = None) -> tuple[bytes, bytes]:
     """A fresh ECDSA P-256 PDF-signing key and its certificate from ``ca``.
 
     Returns ``(private_key_pem, cert_pem)``; the caller seals the key with the
     user's passphrase-derived key and stores the certificate in clear.
     """
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = ca.issue(key.public_key(), user_name, role, step)
+    cert = ca.issue(key.public_key(), user_name, role, step, full_name=full_name, unit=unit, title=title)
     return _pem_key(key), cert.public_bytes(serialization.Encoding.PEM)

@@ -278,7 +278,34 @@ def person_context(dossier: Mapping, today: date, *, doc_no: str = "",
                    for m in (profile.get("family_members") or []) if isinstance(m, Mapping)],
         "items": items,
         "volume": _volume(dossier, today, items),
+        "transfer": _transfer(dossier),
     }
+
+
+def _transfer(dossier: Mapping) -> dict:
+    """The 移交函 (issue 13): on the sending side from the 迁出 entry the transfer wrote, on
+    the receiving side from the transfer that brought the file (``received_from``)."""
+    out = {k: "" for k in ("bundle_id", "from_office", "to_office", "reason", "date", "received_date",
+                           "from_fingerprint", "to_fingerprint", "original_archive_no", "kept", "versions")}
+    sent = [e for e in entries_of(dossier, "status") if isinstance(e.get("transfer"), Mapping)]
+    rec = list(dossier.get("received_from") or [])
+    if sent:
+        e, t = sent[-1], sent[-1]["transfer"]
+        out.update(bundle_id=_t(t, "bundle"), from_office=text(dossier.get("archive_name")), to_office=_t(t, "to"),
+                   reason=_t(t, "reason"), date=_d(e, "date"), to_fingerprint=_t(t, "to_root"),
+                   from_fingerprint=text(dossier.get("root_fingerprint")),
+                   original_archive_no=text(dossier.get("archive_no")),
+                   kept="保留只读副本" if t.get("keep_copy") else "只保留脱敏存根",
+                   versions=text(t.get("versions") or max(int(dossier.get("version") or 1) - 1, 1)))
+    elif rec:
+        r = rec[-1]
+        out.update(bundle_id=_t(r, "transfer"), from_office=_t(r, "archive_name"),
+                   to_office=text(dossier.get("archive_name")), reason=_t(r, "reason"),
+                   date=_t(r, "sent_date"), received_date=cn_date(date.fromisoformat(str(r["date"])[:10])),
+                   from_fingerprint=_t(r, "root_fingerprint"), to_fingerprint=text(dossier.get("root_fingerprint")),
+                   original_archive_no=_t(r, "original_archive_no"), kept="",
+                   versions=text((r.get("versions") or [0, 0])[-1]))
+    return out
 
 
 # ---------------------------------------------------------------- lists

@@ -32,6 +32,12 @@ def dossier_dict(view) -> dict:
             "labels": list(view.labels or [])}
 
 
+def _root_fingerprint(ar) -> str:
+    from dossier.transfer.keys import root_fingerprint
+
+    return root_fingerprint(bytes.fromhex(ar.config.get("root_admin_key") or ""))
+
+
 def registry_for(ar, templates: str | Path | None = None) -> Registry:
     return Registry.for_archive(ar.path, templates)
 
@@ -46,7 +52,7 @@ class FillResult:
     title: str
     fmt: str
     data: bytes
-    docx: bytes | None = None
+    docx: bytes | None = None           # the Word file as printed (QR code + short code in the footer)
     kept: list[dict] = field(default_factory=list)
     signature_places: dict = field(default_factory=dict)
     targets: list = field(default_factory=list)      # (dossier id, title, basis version) to keep in
@@ -57,7 +63,8 @@ class FillResult:
 
 
 def _stamp_paper(ar, result: FillResult) -> None:
-    """Stamp the paper token (QR + text) on every page of a PDF result.
+    """Stamp the paper token (QR + short code + text) on every page of a PDF result, or
+    the QR code and short code in the footer of every page of a docx result.
 
     A kept document's token names the version that filed it (so the token says
     "unchanged" until the dossier changes again) and its ``paper_doc`` id; the
@@ -65,9 +72,9 @@ def _stamp_paper(ar, result: FillResult) -> None:
     version, issuer), and a bound volume carries its own. Minutes filed in
     several dossiers carry the token of the first person discussed."""
     from dossier import paper
-    from dossier.paper_stamp import stamp_pdf
+    from dossier.paper_stamp import stamp_docx, stamp_pdf
 
-    if result.fmt != "pdf":
+    if result.fmt not in ("pdf", "docx"):
         return
     if result.kept:
         k = result.kept[0]
@@ -76,7 +83,13 @@ def _stamp_paper(ar, result: FillResult) -> None:
         tok = paper.issue(ar, result.paper_ref[0], version=result.paper_ref[1])
     else:
         return                          # lists and statistics: no single dossier version to name
-    result.data = stamp_pdf(result.data, tok)
+    if result.fmt == "pdf":
+        result.data = stamp_pdf(result.data, tok)
+    if result.docx is not None:
+        # the printed Word file: QR code and short code in every page's footer. ``data`` of a docx
+        # result stays the document exactly as kept in the dossier (unstamped, like the kept PDF);
+        # the printed one is reproducible: stamp_docx(kept, paper.issue(…same doc id, version…)).
+        result.docx = stamp_docx(result.docx, tok)
     result.paper = tok
 
 
@@ -136,7 +149,11 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
         if not ref:
             raise InvalidInput(f"“{spec.title}”是个人文书：请给出档号或身份证号")
         view = ar.dossiers.show(ref, as_of=today)
-        ctx = context_for(spec, today, dossier=dossier_dict(view), doc_no=doc_no, interview_id=interview)
+        dd = dossier_dict(view)
+        if view.received or view.sent:      # the 移交函 (issue 13)
+            dd.update(received_from=view.received, archive_name=ar.name,
+                      root_fingerprint=_root_fingerprint(ar))
+        ctx = context_for(spec, today, dossier=dd, doc_no=doc_no, interview_id=interview)
     elif spec.kind in ("list", "statistics"):
         if since and since > today:
             raise InvalidInput(field="since", reason="统计起始日期不能晚于填表日期")
@@ -160,7 +177,7 @@ def fill(ar, code: str, *, ref: str | None = None, scope: str | None = None, mee
         places = signature_places(pdf) if spec.signature_blocks else {}
         data = pdf
     result = FillResult(spec.code, spec.title, fmt, data, docx=docx, signature_places=places)
-    if keep and spec.kind == "person":
+    if keep and spec.kind == "person" and not view.sent:   # a file handed over is read-only here
         result.targets.append((view.id, spec.title, view.version))
     elif keep and spec.kind == "meeting" and spec.code == "minutes":
         result.targets.extend((pid, f"{spec.title}{text(m.get('no'))}", None) for pid in dossiers)

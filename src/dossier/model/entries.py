@@ -20,7 +20,7 @@ from dossier.model.person import DRUG_TYPES, PHONE_PATTERN, STAFF_ROLES
 PASSTHROUGH = ("id", "recorded_at", "author", "version")
 
 MEASURE_STATUSES = ("社区戒毒", "社区康复", "强制隔离戒毒", "自愿戒毒", "药物维持治疗", "无措施")
-PRESENCE_STATUSES = ("在控", "失控", "羁押拘留", "服刑", "出国境", "死亡")
+PRESENCE_STATUSES = ("在控", "失控", "羁押拘留", "服刑", "出国境", "死亡", "迁出")   # 迁出: handed to another office (issue 13)
 AXES = {"measure": MEASURE_STATUSES, "presence": PRESENCE_STATUSES}
 AXIS_ALIASES = {"measure": "measure", "措施": "measure", "措施状态": "measure", "戒毒措施": "measure",
                 "presence": "presence", "现实": "presence", "现实状况": "presence", "现状": "presence"}

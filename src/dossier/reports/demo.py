@@ -91,5 +91,5 @@ def demo_step(demo) -> None:
     with demo.open("du") as ar:
         saved = Reports(ar).saved_inspection("珠晖区/粤汉街道")
         demo.say(f"【督查人员】du 查看已保存的核查结果：{len(saved.get('findings', []))} 条（已脱敏）")
-        v = verify(ar, tok.token)
-        demo.say(f"【纸质核验】{v['message']}")
+        v = verify(ar, tok.short or tok.token)      # the 16-character code printed beside the QR code
+        demo.say(f"【纸质核验】du 输入纸面上的核验码 {tok.short}：{v['message']}")

@@ -23,7 +23,7 @@ from .throttle import LoginThrottle
 
 # one module per group of pages, each with ROUTES
 VIEWS = ("auth", "home", "persons", "entries", "search", "approvals", "roster", "documents", "reports",
-         "disclosures", "admin")
+         "disclosures", "admin", "transfers")
 
 log = logging.getLogger("dossier.web")
 

@@ -20,7 +20,8 @@ from .. import results
 from ..pages import Ctx, page
 
 ADMIN = ("admin",)
-TABS = (("/admin/users", "用户"), ("/admin/scopes", "辖区"), ("/admin/check", "校验"), ("/admin/audit", "审计日志"))
+TABS = (("/admin/users", "用户"), ("/admin/scopes", "辖区"), ("/admin/check", "校验"), ("/admin/audit", "审计日志"),
+        ("/transfers", "档案移交"))
 AUDIT_LIMIT = 200
 
 
@@ -44,24 +45,27 @@ def users(ctx: Ctx):
     from ...users import STATUS_LABELS, STEPS
 
     ar = ctx.ar
-    form = {"name": "", "role": "clerk", "step": "", "scopes": []}
+    form = {"name": "", "role": "clerk", "step": "", "scopes": [], "full_name": "", "unit": "", "title": ""}
     errors: dict[str, str] = {}
     if ctx.request.method == "POST":
         form = {"name": ctx.field("name").strip(), "role": ctx.field("role"), "step": ctx.field("step"),
-                "scopes": ctx.fields("scopes")}
+                "scopes": ctx.fields("scopes"), "full_name": ctx.field("full_name").strip(),
+                "unit": ctx.field("unit").strip(), "title": ctx.field("title").strip()}
         pw, again = ctx.field("password"), ctx.field("password2")
         try:
             if pw != again:
                 raise InvalidInput(field="password2", reason="两次输入的口令不一致")
             info = ar.users.add(form["name"], role=form["role"], password=pw, scopes=form["scopes"],
-                                step=form["step"] or None)
+                                step=form["step"] or None, full_name=form["full_name"] or None,
+                                unit=form["unit"] or None, title=form["title"] or None)
             scopes = f"，辖区：{'、'.join(info['scopes'])}" if info["scopes"] else ""
-            return ctx.redirect("/admin/users", f"已新增用户 {info['name']}（{ROLE_LABELS[info['role']]}）{scopes}"
+            who = f"（{info['full_name']}，{info['unit']}）" if info["complete"] else "（未填写姓名和单位：签章只显示用户名）"
+            return ctx.redirect("/admin/users", f"已新增用户 {info['name']}{who}（{ROLE_LABELS[info['role']]}）{scopes}"
                                 "；请把初始口令当面交给本人，并请其登录后修改")
         except InvalidInput as e:
             key = {"scope": "scopes"}.get(e.field, e.field)
-            errors[key if key in ("name", "role", "step", "scopes", "password", "password2") else "name"] = \
-                e.reason or e.message
+            errors[key if key in ("name", "role", "step", "scopes", "password", "password2", "full_name", "unit",
+                                  "title") else "name"] = e.reason or e.message
         except RefusedOperation as e:
             errors["name"] = e.message
     rows = ar.users.list()
@@ -69,6 +73,21 @@ def users(ctx: Ctx):
                    role_labels=ROLE_LABELS, steps=STEPS, status_labels=STATUS_LABELS,
                    scope_paths=[s["path"] for s in ar.scopes.list()], me=ar.user.name,
                    status=400 if errors else 200)
+
+
+@page(roles=ADMIN)
+def edit_user(ctx: Ctx):
+    """``user edit``: the full name, unit and post of an account (a new signing certificate)."""
+    name = ctx.field("name").strip()
+    try:
+        info = ctx.ar.users.edit(name, full_name=ctx.field("full_name"), unit=ctx.field("unit"),
+                                 title=ctx.field("title"))
+    except (InvalidInput, NotFound, RefusedOperation) as e:
+        return ctx.redirect("/admin/users", f"未修改：{getattr(e, 'reason', None) or e.message}", "error")
+    if not info["changed"]:
+        return ctx.redirect("/admin/users", f"用户 {name} 的信息没有变化", "warn")
+    who = "、".join(v for v in (info["full_name"], info["unit"], info["title"]) if v) or "（已清除）"
+    return ctx.redirect("/admin/users", f"已更新用户 {name}：{who}；此后的签批使用新的签名证书")
 
 
 @page(roles=ADMIN)
@@ -229,6 +248,7 @@ ROUTES = [
     Route("/admin", overview, methods=["GET"]),
     Route("/admin/users", users, methods=["GET", "POST"]),
     Route("/admin/users/revoke", revoke_user, methods=["POST"]),
+    Route("/admin/users/edit", edit_user, methods=["POST"]),
     Route("/admin/scopes", scopes, methods=["GET", "POST"]),
     Route("/admin/check", check, methods=["GET", "POST"]),
     Route("/admin/check/{job_id}", check_job, methods=["GET"]),

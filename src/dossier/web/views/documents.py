@@ -107,7 +107,7 @@ def person_fill(ctx: Ctx, pid: str):
     except InvalidInput as e:
         return person_forms.page_fn(ctx, pid, error=e.reason or e.message)
     row = ar.dossiers.resolve(pid)
-    return attachment(res.data, f"{res.title}-{row.archive_no}.{fmt}", MIME[fmt])
+    return attachment(res.docx if fmt == "docx" else res.data, f"{res.title}-{row.archive_no}.{fmt}", MIME[fmt])
 
 
 @page(roles=ROLES)
@@ -270,7 +270,7 @@ def meeting_fill(ctx: Ctx, mid: str):
     fmt = _fmt(ctx, ("docx", "pdf"))
     res = ar.forms.fill(code, meeting=m["id"], fmt=fmt)
     label = m.get("no") or m.get("date") or ""
-    return attachment(res.data, f"{res.title}{label}.{fmt}", MIME[fmt])
+    return attachment(res.docx if fmt == "docx" else res.data, f"{res.title}{label}.{fmt}", MIME[fmt])
 
 
 ROUTES = [

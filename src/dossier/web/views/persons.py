@@ -80,7 +80,7 @@ def person_show(ctx: Ctx, pid: str):
             approval = None
     return ctx.render("person.html", title=view.profile.get("name", "档案"), view=view, entries=entries,
                       types=ENTRY_TYPES, profile_rows=profile_rows, approval=approval,
-                      can_write=ar.user.role in ("admin", "clerk"), fields=_entry_field_labels())
+                      can_write=ar.user.role in ("admin", "clerk") and not view.sent, fields=_entry_field_labels())
 
 
 def _entry_field_labels() -> dict:
