@@ -25,6 +25,13 @@ class BlobStore:
             atomic_write(p, sealed)
         return blob_id
 
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob no row references any more (a missing one is no error)."""
+        try:
+            self.path(blob_id).unlink()
+        except FileNotFoundError:
+            pass
+
     def raw(self, blob_id: str) -> bytes | None:
         """The stored bytes unverified (``check`` reports a mismatch itself), None when missing."""
         try:

@@ -506,6 +506,9 @@ class PgBlobStore:
             raise IntegrityError(f"数据块 {blob_id[:12]}… 内容与校验值不符（已损坏或被篡改）")
         return data
 
+    def delete(self, blob_id: str) -> None:
+        self.con.execute("DELETE FROM objects WHERE id=?", (blob_id,))
+
     def ids(self):
         for (i,) in self.con.execute("SELECT id FROM objects ORDER BY id").fetchall():
             yield i
