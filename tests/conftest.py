@@ -10,6 +10,11 @@
   approver and an inspector.
 - ``run_dossier``: run the real executable (``python -m dossier``) in a
   subprocess, for exit codes, crashes and concurrency.
+- ``pg_cluster``: a throwaway PostgreSQL server for this worker
+  (tests/pgcluster.py), started on first use; ``pg_url``: a fresh database in it.
+- The PostgreSQL lane: ``DOSSIER_TEST_STORE=postgresql`` runs every test with
+  new archives on that server (``DOSSIER_STORE`` set for the library and for
+  the subprocesses, a fresh database per archive, dropped after the test).
 
 All personal data here is synthetic (``dossier.synth``).
 """
@@ -42,9 +47,55 @@ PASSWORDS = {
 }
 CLERK_A, CLERK_B, APPROVER, INSPECTOR = "li", "wang", "zhao", "qian"
 
+# "sqlite" (default) or "postgresql": the store new archives are created on (read before
+# _clean_env removes every DOSSIER_* variable)
+TEST_STORE = os.environ.get("DOSSIER_TEST_STORE", "sqlite").strip().lower() or "sqlite"
+ON_PG = TEST_STORE in ("postgresql", "postgres", "pg")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One PostgreSQL server per pytest worker, on a private unix socket (tests/pgcluster.py)."""
+    from pgcluster import PgCluster, available
+
+    if not available():
+        pytest.fail("需要 PostgreSQL（./dev setup 安装 Debian 的 postgresql 包）")
+    c = PgCluster().start()
+    yield c
+    c.stop()
+
+
+_db_prefix = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty database; dropped after the test."""
+    url = pg_cluster.new_database("u")
+    yield url
+    _drop_databases(pg_cluster, url.rsplit("/", 1)[1].split("?")[0])
+
+
+@pytest.fixture
+def pg_world(tmp_path, pg_cluster, monkeypatch) -> "World":
+    """The ``world`` archive on PostgreSQL, whichever lane runs (its databases dropped after)."""
+    prefix = f"w{os.getpid()}x{next(_db_prefix)}x"
+    monkeypatch.setenv("DOSSIER_STORE", pg_cluster.url(prefix + "*"))
+    yield make_world(tmp_path / "pgarchive")
+    _drop_databases(pg_cluster, prefix + "%")
+
+
+def _drop_databases(cluster, like: str) -> None:
+    import psycopg
+
+    with psycopg.connect(cluster.url(), autocommit=True) as con:
+        names = [r[0] for r in con.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,))]
+        for n in names:
+            con.execute(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
+
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path_factory):
+def _clean_env(monkeypatch, tmp_path_factory, request):
     """No DOSSIER_* from outside, a private HOME and TMPDIR, the weak test KDF."""
     for k in list(os.environ):
         if k.startswith("DOSSIER_"):
@@ -55,6 +106,13 @@ def _clean_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", None)   # tempfile caches gettempdir()
     monkeypatch.setenv("DOSSIER_KDF", "weak-for-tests")
+    if ON_PG:
+        cluster = request.getfixturevalue("pg_cluster")
+        prefix = f"a{os.getpid()}x{next(_db_prefix)}x"
+        monkeypatch.setenv("DOSSIER_STORE", cluster.url(prefix + "*"))
+        yield
+        _drop_databases(cluster, prefix + "%")
+        return
     yield
 
 
@@ -124,6 +182,75 @@ class World:
 
     def snapshot(self) -> dict[str, str]:
         return snapshot(self.path)
+
+    # -- the store underneath, for tests that tamper with it (either store) ---------------
+    def store(self):
+        """A raw connection to the archive's store, outside any session: ``meta.db`` or the
+        PostgreSQL database (autocommit; rows by name and index on both)."""
+        return store_connection(self.path)
+
+    def blob_ids(self) -> list[str]:
+        from dossier.store import meta
+
+        con = self.store()
+        try:
+            return list(meta.blob_store(con, self.path).ids())
+        finally:
+            con.close()
+
+    def read_blob(self, blob_id: str) -> bytes | None:
+        from dossier.store import meta
+
+        con = self.store()
+        try:
+            return meta.blob_store(con, self.path).raw(blob_id)
+        finally:
+            con.close()
+
+    def write_blob(self, blob_id: str, data: bytes) -> None:
+        """Overwrite the stored bytes of a blob (a file under objects/ or a row of objects)."""
+        con = self.store()
+        try:
+            if getattr(con, "is_postgres", False):
+                con.execute("UPDATE objects SET data=? WHERE id=?", (data, blob_id))
+            else:
+                (self.path / "objects" / blob_id[:2] / blob_id[2:]).write_bytes(data)
+        finally:
+            con.close()
+
+    def delete_blob(self, blob_id: str) -> None:
+        con = self.store()
+        try:
+            if getattr(con, "is_postgres", False):
+                con.execute("DELETE FROM objects WHERE id=?", (blob_id,))
+            else:
+                (self.path / "objects" / blob_id[:2] / blob_id[2:]).unlink()
+        finally:
+            con.close()
+
+
+def store_connection(path: Path):
+    """See :meth:`World.store`."""
+    import tomllib
+
+    from dossier.store import meta
+
+    cfg = tomllib.loads((Path(path) / "archive.toml").read_text("utf-8"))
+    if cfg.get("store", {}).get("metadata") == "postgresql":
+        from dossier.store import pg
+        return pg.connect(cfg["store"]["url"])
+    return meta.connect(Path(path) / "meta.db")
+
+
+def pg_dump(path: Path) -> bytes:
+    """``pg_dump`` of a PostgreSQL archive's database (plain SQL, what an administrator sees)."""
+    import tomllib
+
+    from pgcluster import pg_bin
+
+    cfg = tomllib.loads((Path(path) / "archive.toml").read_text("utf-8"))
+    return subprocess.run([pg_bin("pg_dump"), "--no-owner", "-d", cfg["store"]["url"]], check=True,
+                          capture_output=True).stdout
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -200,7 +327,16 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``slow`` tests run with --run-slow or when selected explicitly (-m slow)."""
+    """``slow`` tests run with --run-slow or when selected explicitly (-m slow).
+
+    On the PostgreSQL lane, tests/pg/ is not run again (deselected, and counted so): those
+    tests start their own PostgreSQL archives whatever the lane, and the SQLite lane ran them."""
+    if ON_PG:
+        here = Path(__file__).parent / "pg"
+        again = [i for i in items if Path(str(i.fspath)).is_relative_to(here)]
+        if again:
+            config.hook.pytest_deselected(items=again)
+            items[:] = [i for i in items if i not in again]
     if config.getoption("--run-slow") or "slow" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow or -m slow")

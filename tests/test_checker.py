@@ -98,11 +98,10 @@ def test_bit_flip_in_blob_file_detected(filled, seed):
     world, _, blobs = filled
     rng = random.Random(seed)
     bid = blobs[rng.choice("xy")]
-    p = world.path / "objects" / bid[:2] / bid[2:]
-    data = bytearray(p.read_bytes())
+    data = bytearray(world.read_blob(bid))
     bit = rng.randrange(8 * len(data))
     data[bit // 8] ^= 1 << (bit % 8)
-    p.write_bytes(bytes(data))
+    world.write_blob(bid, bytes(data))
     rep = run_check(world)
     assert [q["blob"] for q in rep.problems] == [bid]
     assert "不符" in rep.problems[0]["problem"]
@@ -110,7 +109,7 @@ def test_bit_flip_in_blob_file_detected(filled, seed):
 
 def test_missing_blob_file_detected(filled):
     world, _, blobs = filled
-    (world.path / "objects" / blobs["x"][:2] / blobs["x"][2:]).unlink()
+    world.delete_blob(blobs["x"])
     rep = run_check(world)
     assert [(q["blob"], q["problem"]) for q in rep.problems] == [(blobs["x"], "文件缺失")]
 
@@ -129,8 +128,7 @@ def test_blob_moved_detected(filled, column, value):
 
 def test_blob_file_swapped_detected(filled):
     world, _, blobs = filled
-    px, py = (world.path / "objects" / b[:2] / b[2:] for b in (blobs["x"], blobs["y"]))
-    px.write_bytes(py.read_bytes())
+    world.write_blob(blobs["x"], world.read_blob(blobs["y"]))
     rep = run_check(world)
     assert [q["blob"] for q in rep.problems] == [blobs["x"]]
 

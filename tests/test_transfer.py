@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import dossier
-from tests.conftest import snapshot
+from tests.conftest import snapshot, store_connection
 
 B_ADMIN, B_PASS = "boss", "boss-pass-0001"
 B_SCOPE = "蒸湘区/联合街道/华新社区"
@@ -167,7 +167,7 @@ def test_without_keep_copy_the_sender_keeps_a_masked_stub(two, run_dossier):
         assert ar.con.execute("SELECT COUNT(*) FROM blobs WHERE dossier=?", (rid,)).fetchone()[0] == 0
         assert ar.con.execute("SELECT MAX(LENGTH(content)) FROM versions WHERE dossier=? AND version<?",
                               (rid, head["version"])).fetchone()[0] == 2
-    assert len([p for p in (w.path / "objects").rglob("*") if p.is_file()]) == 0   # the photo's file is gone
+    assert w.blob_ids() == []      # the photo's file (or row, on PostgreSQL) is gone
     letter = two["tmp"] / "移交函.docx"
     r = run_dossier(["form", "fill", "双向管控函", ref.archive_no, "-o", letter], env=w.env("admin"))
     assert r.code == 0, r.stderr
@@ -342,14 +342,12 @@ def test_multi_hop_keeps_the_first_archive_signatures(two, run_dossier, tmp_path
 
 
 def test_check_finds_a_received_version_altered_in_place(two, run_dossier):
-    import sqlite3
-
     w = two["world"]
     res, bundle = _export(run_dossier, two)
     fp = js(res)["from"]["root_fingerprint"]
     eb = env_b(two["b"], w)
     js(run_dossier(["transfer", "import", bundle, "--scope", B_SCOPE, "--trust-fingerprint", fp, "--json"], env=eb))
-    con = sqlite3.connect(two["b"] / "meta.db")
+    con = store_connection(two["b"])        # meta.db, or the PostgreSQL database
     con.execute("UPDATE versions SET author='boss' WHERE version=2")
     con.commit()
     con.close()
@@ -483,8 +481,7 @@ def test_merge_keeps_both_histories(two, run_dossier):
     chk = run_dossier(["check", "--json"], env=eb)
     assert chk.code == 0 and json.loads(chk.stdout)["ok"], chk.stdout
     # a merged history altered in place is found by check
-    import sqlite3
-    con = sqlite3.connect(two["b"] / "meta.db")
+    con = store_connection(two["b"])
     con.execute("UPDATE merged_versions SET time='2020-01-01T00:00:00+00:00' WHERE version=2")
     con.commit()
     con.close()

@@ -34,14 +34,24 @@ FORMAT_VERSION = 1
 
 def read_config(path: Path) -> dict:
     cfg_path = path / "archive.toml"
-    if not cfg_path.is_file() or not (path / "meta.db").is_file():
-        raise NoArchive(f"“{path}”下没有档案库（先运行 dossier init，或用 --archive / DOSSIER_ARCHIVE 指定路径）")
+    missing = NoArchive(f"“{path}”下没有档案库（先运行 dossier init，或用 --archive / DOSSIER_ARCHIVE 指定路径）")
+    if not cfg_path.is_file():
+        raise missing
     with open(cfg_path, "rb") as f:
-        return tomllib.load(f)
+        cfg = tomllib.load(f)
+    if cfg.get("store", {}).get("metadata") != "postgresql" and not (path / "meta.db").is_file():
+        raise missing
+    return cfg
 
 
-def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfParams | None = None) -> str:
-    """Create an archive directory with its first admin. Returns the archive id."""
+def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfParams | None = None,
+                 store: str | None = None) -> str:
+    """Create an archive directory with its first admin. Returns the archive id.
+
+    ``store``: a PostgreSQL URL (``postgresql://user@host/db``, libpq conventions;
+    no password in it) to keep the records there instead of ``meta.db``; the
+    directory then holds ``archive.toml`` naming the store (and the search index).
+    Default: ``DOSSIER_STORE`` when set (the test lane on PostgreSQL), else ``meta.db``."""
     import tomli_w
 
     from .users import validate_user_name
@@ -54,10 +64,22 @@ def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfPa
     validate_user_name(admin)
     params = kdf_params or kdf.default_params()
     archive_id = str(uuid.uuid4())
+    if store is None:
+        store = _default_store(path)
+    if store and not meta.is_url(store):
+        raise InvalidInput(field="store", reason="--store 须为 postgresql://… 形式的数据库地址")
+    if store and _has_password(store):
+        raise InvalidInput(field="store", reason="数据库地址中不能含口令（请用 PGPASSFILE / ~/.pgpass 提供口令）")
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
-    (path / "objects").mkdir(exist_ok=True, mode=0o700)
-    con = meta.create(path / "meta.db")
+    if store:
+        from .store import pg
+        if "*" in store:
+            store = pg.create_database(store)
+        con = pg.create(store, meta.SCHEMA)
+    else:
+        (path / "objects").mkdir(exist_ok=True, mode=0o700)
+        con = meta.create(path / "meta.db")
     keys = UserKeys.generate()
     salt, sealed = keys.seal(password_bytes(password), params)
     with meta.transaction(con):
@@ -81,7 +103,8 @@ def init_archive(path, *, name: str, admin: str, password, kdf_params: kdf.KdfPa
            "created_by_version": __version__, "created": now_iso(),
            "root_admin": admin, "root_admin_key": keys.sign_public.hex(),
            "kdf": {"algorithm": "argon2id", **params.to_dict()},
-           "store": {"metadata": "sqlite", "url": "meta.db", "blobs": "objects", "synchronous": "FULL"},
+           "store": ({"metadata": "postgresql", "url": store, "blobs": "postgresql"} if store else
+                     {"metadata": "sqlite", "url": "meta.db", "blobs": "objects", "synchronous": "FULL"}),
            "index": {"backend": "whoosh", "dir": "index"}}
     atomic_write(path / "archive.toml", tomli_w.dumps(cfg).encode())
     return archive_id
@@ -103,12 +126,25 @@ class Unlocked:
         return f"Unlocked(user={self.user!r}, role={self.role!r}, archive_id={self.archive_id!r})"
 
 
+def _default_store(path: Path) -> str | None:
+    """``DOSSIER_STORE``: a PostgreSQL URL for every new archive (the test lane on PostgreSQL;
+    a ``*`` in the database name makes a fresh database per archive)."""
+    return os.environ.get("DOSSIER_STORE", "").strip() or None
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import parse_qs, urlsplit
+
+    u = urlsplit(url)
+    return u.password is not None or "password" in parse_qs(u.query)
+
+
 def _connect(path: Path, timeout: float):
     cfg = read_config(path)
     sync = str(cfg.get("store", {}).get("synchronous", "FULL")).upper()
     if sync not in ("FULL", "NORMAL"):
         raise InvalidInput(field="store.synchronous", reason="archive.toml 中只能是 FULL 或 NORMAL")
-    return cfg, meta.connect(path / "meta.db", timeout=timeout, synchronous=sync)
+    return cfg, meta.open_store(path, cfg, timeout=timeout)
 
 
 def _active_row(con, user: str, unknown: str):

@@ -405,7 +405,7 @@ class AuditLog:
             args += [action, action + ".%"]
         if cond:
             sql += " WHERE " + " AND ".join(cond)
-        sql += " ORDER BY rowid"
+        sql += " ORDER BY seq"      # seq is the rowid (INTEGER PRIMARY KEY): storage order
         return [AuditEvent.from_row(r) for r in self.conn.execute(sql, args)]
 
     def anchors(self) -> list[Head]:

@@ -72,10 +72,10 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
     total = sum(r["head"] for r in rows)
     if progress:
         progress(0, total)
-    for d in rows:
+    for d, stored in q.versions_by_dossier(rows):
         rep.dossiers += 1
         where = f"档案 {d['archive_no']}"
-        vrows = [VersionRow.from_row(r) for r in q.versions(d["id"])]
+        vrows = [VersionRow.from_row(r) for r in stored]
         if [v.version for v in vrows] != list(range(1, len(vrows) + 1)) or len(vrows) != d["head"]:
             rep.add(where, f"版本序列不完整（记录 {d['head']} 版，实有 {len(vrows)} 版）", archive_no=d["archive_no"])
         parent = GENESIS
@@ -123,10 +123,8 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
     from .blobs import blob_ad
     for blob_id, b in known.items():
         rep.blobs += 1
-        p = ar.object_store.path(blob_id)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
+        data = ar.object_store.raw(blob_id)
+        if data is None:
             rep.add(f"数据块 {blob_id[:12]}", "文件缺失", blob=blob_id)
             continue
         if hashlib.sha256(data).hexdigest() != blob_id:

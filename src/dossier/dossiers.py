@@ -393,7 +393,13 @@ class Dossiers:
                     (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, sig))
         self._verified.add((ar.keys.sign_public, sig, h))
         crash_point("after-version-insert")
-        con.execute("UPDATE dossiers SET head=? WHERE id=?", (new, row.id))
+        # compare-and-swap on the version number: a head moved by another writer since it was
+        # read above is a conflict, never an overwrite (the write lock makes it rare; on a
+        # server with several writers it is the guarantee — docs/decisions.md, issue 12)
+        if con.execute("UPDATE dossiers SET head=? WHERE id=? AND head=?", (new, row.id, head)).rowcount != 1:
+            from .errors import VersionConflict
+            now = con.execute("SELECT head FROM dossiers WHERE id=?", (row.id,)).fetchone()[0]
+            raise VersionConflict(base=head, head=now)
         row.head = new
         ar.after_commit(row, new, state)
         return new

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     LOCKED = 11
     WRONG_PASSWORD = 12
     PERMISSION = 13
+    STORE_UNAVAILABLE = 14
     INTEGRITY = 20
     AUDIT_CHAIN = 21
     TEMPLATE = 30
@@ -112,6 +113,13 @@ class Locked(DossierError):
     """档案库正被其他进程占用，等待超时，请稍后重试。"""
 
     exit_code = ExitCode.LOCKED
+
+
+class StoreUnavailable(DossierError):
+    """The archive's database server (PostgreSQL) cannot be reached or dropped the
+    connection; nothing of the interrupted transaction was written."""
+
+    exit_code = ExitCode.STORE_UNAVAILABLE
 
 
 class WrongPassword(DossierError):

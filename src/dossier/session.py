@@ -24,7 +24,6 @@ from .crypto.keys import UserKeys
 from .errors import PermissionDenied
 from .store import meta
 from .store.atomic import crash_point
-from .store.blobs import BlobStore
 
 ROLES = ("admin", "clerk", "approver", "inspector")
 ROLE_LABELS = {"admin": "管理员", "clerk": "社区专干", "approver": "审批人", "inspector": "督查人员"}
@@ -73,7 +72,7 @@ class Session:
         self.timeout = timeout
         self.keys = keys
         self.keyring = Keyring(con, self.archive_id, user_row["name"], keys)
-        self.object_store = BlobStore(path / "objects")
+        self.object_store = meta.blob_store(con, path)
         self.on_commit: list = []        # fn(session, row, version, state), once per changed dossier
         self.on_commit_batch: list = []  # fn(session, [(row, version, state), ...]), once per transaction
         # fn(session, size_hint) -> watcher or None, when a large batch begins; a watcher gets

@@ -207,9 +207,8 @@ class Scopes:
                     if i == len(parts) and code:
                         con.execute("UPDATE scopes SET code=? WHERE id=?", (code, parent))
                     continue
-                cur = con.execute("INSERT INTO scopes(path, parent, code, created) VALUES(?,?,?,?)",
-                                  (p, parent, code if i == len(parts) else None, now_iso()))
-                sid = cur.lastrowid
+                sid = con.execute("INSERT INTO scopes(path, parent, code, created) VALUES(?,?,?,?) RETURNING id",
+                                  (p, parent, code if i == len(parts) else None, now_iso())).fetchone()[0]
                 self.invalidate()
                 holders_data, holders_insp = self._holders_for_new(sid)
                 ar.keyring.new_scope_key(sid, DATA, 1, holders_data)

@@ -6,7 +6,6 @@ cut off (with an exported head) — and pass on a clean archive."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -22,7 +21,7 @@ def filled(world):
 
 
 def sql(world, *statements):
-    con = sqlite3.connect(world.path / "meta.db")
+    con = world.store()         # meta.db, or the PostgreSQL database
     for s, *args in statements:
         con.execute(s, *args)
     con.commit()
@@ -30,7 +29,7 @@ def sql(world, *statements):
 
 
 def one(world, query, *args):
-    con = sqlite3.connect(world.path / "meta.db")
+    con = world.store()
     try:
         return con.execute(query, args).fetchone()
     finally:
@@ -80,8 +79,9 @@ def test_check_json_names_dossier_and_versions(filled, run_dossier):
 
 def test_deleted_change_event_in_the_middle_is_found(filled, run_dossier):
     world, d = filled
-    seqs = [r for r in sqlite3.connect(world.path / "meta.db").execute(
-        "SELECT seq FROM audit_events WHERE action='dossier.change' ORDER BY seq")]
+    con = world.store()
+    seqs = [r for r in con.execute("SELECT seq FROM audit_events WHERE action='dossier.change' ORDER BY seq")]
+    con.close()
     middle = seqs[len(seqs) // 2][0]
     sql(world, ("DELETE FROM audit_events WHERE seq=?", (middle,)))
     chk, ver = both(run_dossier, world)

@@ -230,7 +230,7 @@ def test_lock_timeout_exit_11(world, cli, files, registered, monkeypatch):
     from dossier.store import meta
     monkeypatch.setattr(dossier.api, "open_archive", functools.partial(dossier.api.open_archive, timeout=0.3))
     ref, _ = registered
-    holder = meta.connect(world.path / "meta.db")
+    holder = world.store()
     holder.execute("BEGIN IMMEDIATE")
     try:
         r = cli(["entry", "add", ref["archive_no"], "--type", "interview", "--file", files("v.yaml", VISIT_YAML)])

@@ -121,12 +121,12 @@ def test_check_passes_then_reports_a_tampered_blob_as_failed(web, world):
     admin = web("admin")
     page = _run_check(admin)
     assert "校验通过" in page and "档案 1 份" in page
-    blobs = [p for p in (Path(world.path) / "objects").rglob("*") if p.is_file()]
+    blobs = world.blob_ids()          # files under objects/, or rows on PostgreSQL
     assert blobs
     victim = blobs[0]
-    data = bytearray(victim.read_bytes())
+    data = bytearray(world.read_blob(victim))
     data[len(data) // 2] ^= 0x01
-    victim.write_bytes(bytes(data))
+    world.write_blob(victim, bytes(data))
     page = _run_check(admin)
     assert "校验失败" in page and "内容与校验值不符" in page and "校验通过" not in page
     # a job belongs to the session that started it
@@ -187,12 +187,9 @@ def test_audit_verify_passes_and_reports_a_changed_event(web, world):
     page = admin.get("/admin/audit")
     r = admin.post("/admin/audit/verify", data={})
     assert r.status_code == 200 and "审计链完好" in r.text
-    import sqlite3
-
-    con = sqlite3.connect(Path(world.path) / "meta.db")
-    with con:
-        con.execute("UPDATE audit_events SET public=? WHERE seq=(SELECT MIN(seq) FROM audit_events)",
-                    ('{"forged": true}',))
+    con = world.store()
+    con.execute("UPDATE audit_events SET public=? WHERE seq=(SELECT MIN(seq) FROM audit_events)",
+                ('{"forged": true}',))
     con.close()
     r = admin.post("/admin/audit/verify", data={})
     assert "审计链被改动" in r.text and "审计链完好" not in r.text

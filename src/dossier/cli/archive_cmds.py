@@ -10,13 +10,20 @@ from .common import emit_json, table, with_archive
 @click.command()
 @click.option("--name", required=True, help="档案库名称，例如 粤汉街道")
 @click.option("--admin", required=True, help="首个管理员的用户名")
+@click.option("--store", default=None, metavar="URL",
+              help="把档案数据放在 PostgreSQL 中（区级服务器），如 postgresql://dossier@db.example/dossier；"
+                   "口令不写在地址里（用 PGPASSFILE / ~/.pgpass），TLS 用 PGSSLMODE 等 libpq 变量")
 @click.pass_obj
-def init(env, name, admin):
+def init(env, name, admin, store):
     """新建档案库及其管理员。管理员口令按通常的口令来源读取。
+
+    默认档案数据放在档案库目录下（meta.db 与 objects/）；给出 --store 时放在
+    PostgreSQL 数据库中，目录下只有指明该数据库的 archive.toml（不含口令）和检索索引。
 
     \b
     示例：
       DOSSIER_PASSWORD_FILE=admin.pw dossier init --name 粤汉街道 --admin admin
+      dossier init --name 珠晖区 --admin admin --store postgresql://dossier@db.example/dossier
     """
     from ..api import init_archive
 
@@ -25,8 +32,9 @@ def init(env, name, admin):
         from ..errors import InvalidInput
 
         raise InvalidInput(field="password", reason="口令至少 8 个字符")
-    archive_id = init_archive(env.archive_path, name=name, admin=admin, password=pw)
-    click.echo(f"已创建档案库“{name}”：{env.archive_path}（编号 {archive_id}），管理员 {admin}")
+    archive_id = init_archive(env.archive_path, name=name, admin=admin, password=pw, store=store)
+    where = "（数据在 PostgreSQL）" if store else ""
+    click.echo(f"已创建档案库“{name}”：{env.archive_path}{where}（编号 {archive_id}），管理员 {admin}")
 
 
 @click.group()
@@ -278,3 +286,39 @@ def gc(ar, dry_run, min_age, as_json):
     else:
         verb = "将删除" if dry_run else "已删除"
         click.echo(f"{verb} {len(res['removed'])} 个孤立文件" + (f"（{res['young_kept']} 个较新的暂留）" if res["young_kept"] else ""))
+
+
+@click.command()
+@click.option("--to", "to", required=True, metavar="URL|目录",
+              help="postgresql://…（把本档案库迁入该空数据库）或新目录（导出一份完整副本）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@with_archive
+def migrate(ar, to, as_json):
+    """在两种存储之间迁移档案库（管理员），复制后逐项校验：各表行数与数据块数一致、
+    副本 check 通过、抽样检索结果相同；任何不一致时退出码 20，源档案库不变。
+
+    \b
+    --to postgresql://…  迁入 PostgreSQL：校验通过后 archive.toml 改为指向该数据库，
+                         原 meta.db 与 objects/ 移到 pre-migrate-<时间>/（确认无误后可删除）
+    --to ./目录          导出为独立目录（备份、移交，或从 PostgreSQL 迁回单机）；源不变
+
+    迁移期间档案库只读（其他写入等待）；迁入 PostgreSQL 前请先停止 dossier serve。
+
+    \b
+    示例：
+      dossier --user admin migrate --to postgresql://dossier@db.example/dossier
+      dossier --user admin migrate --to ./archive-copy
+    """
+    from ..migrate import migrate as run
+
+    rep = run(ar, to)
+    if as_json:
+        emit_json(rep)
+        return
+    n = sum(rep["tables"].values())
+    click.echo(f"已复制 {len(rep['tables'])} 张表共 {n} 行、数据块 {rep['blobs']} 个到 {rep['to']}")
+    c = rep.get("check", {})
+    click.echo(f"校验通过：档案 {c.get('dossiers', 0)} 份、版本 {c.get('versions', 0)} 个，"
+               f"抽样检索 {rep.get('searches_equal', 0)}/{rep['queries']} 个结果相同")
+    if rep.get("moved_aside"):
+        click.echo(f"原 meta.db 与 objects/ 已移到 {rep['moved_aside']}（确认无误后可删除）")

@@ -19,6 +19,7 @@ COMMANDS = {
     "passwd": "dossier.cli.archive_cmds:passwd",
     "check": "dossier.cli.archive_cmds:check",
     "gc": "dossier.cli.archive_cmds:gc",
+    "migrate": "dossier.cli.archive_cmds:migrate",
     "person": "dossier.cli.persons:person",
     "entry": "dossier.cli.persons:entry",
     "show": "dossier.cli.persons:show",

@@ -25,6 +25,43 @@ class BlobStore:
             atomic_write(p, sealed)
         return blob_id
 
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob no row references any more (a missing one is no error)."""
+        try:
+            self.path(blob_id).unlink()
+        except FileNotFoundError:
+            pass
+
+    def raw(self, blob_id: str) -> bytes | None:
+        """The stored bytes unverified (``check`` reports a mismatch itself), None when missing."""
+        try:
+            return self.path(blob_id).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def sweep(self, known: set, *, min_age_s: float, dry_run: bool) -> tuple[list[str], int]:
+        """Remove files no row references (and stale temp files) older than ``min_age_s``;
+        returns (removed paths relative to the archive, young ones kept)."""
+        import os
+        import time
+
+        now = time.time()
+        removed, kept = [], 0
+        root = self.root
+        for d in sorted(root.iterdir()) if root.exists() else []:
+            if not d.is_dir():
+                continue
+            for f in sorted(d.iterdir()):
+                blob_id = d.name + f.name
+                if (f.name.startswith(".") and f.name.endswith(".tmp")) or blob_id not in known:
+                    if now - f.stat().st_mtime < min_age_s:
+                        kept += 1
+                        continue
+                    removed.append(str(f.relative_to(root.parent)))
+                    if not dry_run:
+                        os.unlink(f)
+        return removed, kept
+
     def get(self, blob_id: str) -> bytes:
         p = self.path(blob_id)
         try:

@@ -134,6 +134,37 @@ def create(path: Path) -> sqlite3.Connection:
     return con
 
 
+def is_url(store: str | None) -> bool:
+    """Whether ``--store`` / archive.toml's ``store.url`` names a database server."""
+    return bool(store) and str(store).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(path: Path, cfg: dict, *, timeout: float = 30.0):
+    """The metadata connection archive.toml names: ``meta.db`` beside it, or PostgreSQL."""
+    store = cfg.get("store", {})
+    if store.get("metadata") == "postgresql":
+        from . import pg
+        return pg.connect(store_url(cfg), timeout=timeout)
+    sync = str(store.get("synchronous", "FULL")).upper()
+    return connect(path / "meta.db", timeout=timeout, synchronous=sync)
+
+
+def store_url(cfg: dict) -> str:
+    """The database URL of a PostgreSQL archive. ``DOSSIER_STORE_URL`` overrides it (a standby
+    promoted, another host name on this machine); a password never goes in archive.toml
+    (libpq: PGPASSFILE / ~/.pgpass, PGSSLMODE …)."""
+    return os.environ.get("DOSSIER_STORE_URL") or cfg.get("store", {}).get("url", "")
+
+
+def blob_store(con, path: Path):
+    """The blob store that goes with ``con``: files under ``objects/``, or the ``objects`` table."""
+    if getattr(con, "is_postgres", False):
+        from .pg import PgBlobStore
+        return PgBlobStore(con)
+    from .blobs import BlobStore
+    return BlobStore(path / "objects")
+
+
 @contextmanager
 def transaction(con: sqlite3.Connection, *, timeout: float = 30.0):
     """BEGIN IMMEDIATE … COMMIT; writers are serialised: the threads of this process
@@ -142,6 +173,10 @@ def transaction(con: sqlite3.Connection, *, timeout: float = 30.0):
     A writer that cannot get the lock within ``timeout`` gets :class:`Locked`
     (exit 11); any exception rolls the whole transaction back.
     """
+    if getattr(con, "is_postgres", False):
+        with con.write_transaction(timeout) as c:
+            yield c
+        return
     deadline = time.monotonic() + timeout
     with writing(con, timeout):
         while True:

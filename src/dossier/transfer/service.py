@@ -219,10 +219,7 @@ def export(ar: "Session", refs: list[str], recipient_text: str, *, reason: str, 
             out.append({"archive_no": row.archive_no, "id": row.id, "versions": exported[row.id],
                         "status_version": n})
     for bid in unlink:        # after the commit (a crash before leaves orphans for gc)
-        try:
-            ar.object_store.path(bid).unlink()
-        except FileNotFoundError:
-            pass
+        ar.object_store.delete(bid)
     return {"bundle_id": bundle_id, "bundle_sha256": digest, "size": len(data), "persons": out,
             "to": {"name": recipient.name, "archive_id": recipient.archive_id,
                    "root_fingerprint": recipient.root_fingerprint, "key_fingerprint": recipient.key_fingerprint,
