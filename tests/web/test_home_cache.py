@@ -46,14 +46,18 @@ def test_a_saved_visit_leaves_the_home_page_at_once(web, world):
 
 
 def test_serve_adds_the_pages_index_to_an_older_archive(world):
-    import sqlite3
-
     from dossier.web.app import create_app
 
-    con = sqlite3.connect(world.path / "meta.db")
+    con = world.store()            # meta.db, or the PostgreSQL database on that lane
+    pg = getattr(con, "is_postgres", False)
     con.execute("DROP INDEX dossiers_scope_heads")
-    con.commit()
+    if pg:                         # the store's record of the features' DDL, as an older archive has it
+        con.execute("DELETE FROM dossier_schema WHERE name='dossiers_scope_heads'")
     create_app(world.path)
-    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    q = ("SELECT indexname FROM pg_indexes WHERE tablename='dossiers'" if pg
+         else "SELECT name FROM sqlite_master WHERE type='index'")
+    names = {r[0] for r in con.execute(q)}
     con.close()
     assert "dossiers_scope_heads" in names
+    if pg:                         # and no stray meta.db beside archive.toml
+        assert not (world.path / "meta.db").exists()

@@ -493,12 +493,13 @@ class Approvals:
 def _origin_signers(ar, dossier: str) -> tuple[list[bytes], set[str]]:
     """For a dossier received from other archives (dossier transfer): those archives' CA
     certificates and user names, as recorded at import. Empty for a file made here."""
-    try:
-        aids = {r[0] for r in ar.con.execute(
-            "SELECT DISTINCT origin_archive FROM received_versions WHERE dossier=?"
-            " UNION SELECT DISTINCT origin_archive FROM merged_versions WHERE host=?", (dossier, dossier))}
-    except sqlite3.OperationalError:     # an archive that never received anything has no such tables
-        return [], set()
+    from ..received import has_tables
+
+    if not has_tables(ar.con):           # an archive that never received anything has no such tables
+        return [], set()                 # (asked first: on PostgreSQL a failed query spoils the transaction)
+    aids = {r[0] for r in ar.con.execute(
+        "SELECT DISTINCT origin_archive FROM received_versions WHERE dossier=?"
+        " UNION SELECT DISTINCT origin_archive FROM merged_versions WHERE host=?", (dossier, dossier))}
     aids.discard(ar.archive_id)
     cas, names = [], set()
     for aid in sorted(aids):

@@ -76,8 +76,7 @@ def _ensure_indexes(path: Path, cfg: dict) -> None:
     """The indexes the pages read on every request, added to an older archive once."""
     from ..store import meta
 
-    sync = str(cfg.get("store", {}).get("synchronous", "FULL")).upper()
-    con = meta.connect(path / "meta.db", synchronous=sync if sync in ("FULL", "NORMAL") else "FULL")
+    con = meta.open_store(path, cfg)     # meta.db, or the PostgreSQL database archive.toml names
     try:
         meta.ensure_serving_indexes(con)
     except Exception as e:   # noqa: BLE001 - only speed depends on it: serve without
