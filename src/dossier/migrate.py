@@ -269,6 +269,7 @@ def _verify_copy(ar, staged_cfg: Path, cfg: dict, queries, before, src_blobs: in
                            "problems": rep.problems[:5]}
         if not rep.ok:
             problems.append("副本校验失败：" + "；".join(f"{p['where']}：{p['problem']}" for p in rep.problems[:3]))
+        copy.search.ensure()      # an index the copy does not have (another backend's): built from its dossiers
         after = _search(copy, queries)
         same = sum(1 for a, b in zip(before, after) if a == b)
         report["searches_equal"] = same

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import index_corpus
 from index_corpus import Corpus, build_corpus
 
 
@@ -18,10 +19,30 @@ def _session_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def small_corpus(tmp_path_factory, _session_cache) -> Corpus:
-    return build_corpus(tmp_path_factory.mktemp("corpus-500"), 500, seed=5)
+def small_corpus(tmp_path_factory, _session_cache, make_index) -> Corpus:
+    return build_corpus(tmp_path_factory.mktemp("corpus-500"), 500, seed=5, make=make_index)
 
 
 @pytest.fixture(scope="session")
-def big_corpus(tmp_path_factory, _session_cache) -> Corpus:
-    return build_corpus(tmp_path_factory.mktemp("corpus-5000"), 5000, seed=50)
+def big_corpus(tmp_path_factory, _session_cache, make_index) -> Corpus:
+    return build_corpus(tmp_path_factory.mktemp("corpus-5000"), 5000, seed=50, make=make_index)
+
+
+@pytest.fixture(scope="session")
+def make_index(request):
+    """``make_index(root, kind, key, context, blind_key=None)``: the search backend of the lane
+    that runs — Whoosh files on SQLite, blind tokens in a PostgreSQL database (its own, on the
+    lane's server) on ``DOSSIER_TEST_STORE=postgresql`` — so the recall and query tables run
+    on both."""
+    from tests.conftest import ON_PG
+
+    if not ON_PG:
+        return index_corpus.whoosh_index
+    cluster = request.getfixturevalue("pg_cluster")
+    return index_corpus.blind_factory(cluster)
+
+
+@pytest.fixture(scope="session")
+def whoosh_corpus(tmp_path_factory, _session_cache) -> Corpus:
+    """The 500-person corpus in Whoosh files on every lane (the tests of the files themselves)."""
+    return build_corpus(tmp_path_factory.mktemp("corpus-500-whoosh"), 500, seed=5)

@@ -24,8 +24,8 @@ SCOPE = "珠晖区/粤汉街道/苗圃社区"
 @dataclass
 class Corpus:
     persons: list[dict]          # {"id", "archive_no", "profile", "entries"}
-    clerk: WhooshIndex
-    inspect: WhooshIndex
+    clerk: object                # a Backend: WhooshIndex, or BlindIndex on the PostgreSQL lane
+    inspect: object
     root: Path
     blind_key: bytes
     file_key: bytes
@@ -43,13 +43,27 @@ def make_states(n: int, seed: int, entries: int = 4) -> list[dict]:
     return out
 
 
-def build_corpus(root: Path, n: int, seed: int) -> Corpus:
+def whoosh_index(root: Path, kind: str, key: bytes, context: tuple, blind_key: bytes | None = None):
+    return WhooshIndex(root / kind, kind, key, context, blind_key=blind_key, durable=False)
+
+
+def blind_factory(cluster):
+    """A maker of blind-token indexes, each in a new database of ``cluster`` (tests/pgcluster.py)."""
+    import psycopg
+
+    from dossier.index.blind_backend import BlindIndex
+
+    def make(root: Path, kind: str, key: bytes, context: tuple, blind_key: bytes | None = None):
+        con = psycopg.connect(cluster.new_database("ix"), autocommit=True)
+        return BlindIndex(con, kind, key, context, 1, 1, blind_key=blind_key)
+    return make
+
+
+def build_corpus(root: Path, n: int, seed: int, make=whoosh_index) -> Corpus:
     persons = make_states(n, seed)
     fk, bk = new_key(), new_key()
-    clerk = WhooshIndex(root / "clerk", "clerk", fk, ("test-archive", "1", "k1"), durable=False)
-    insp = WhooshIndex(root / "inspect", "inspect", fk, ("test-archive", "1", "k1"), blind_key=bk, durable=False)
+    clerk = make(root, "clerk", fk, ("test-archive", "1", "k1"))
+    insp = make(root, "inspect", fk, ("test-archive", "1", "k1"), bk)
     clerk.rebuild([clerk_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY) for p in persons])
     insp.rebuild([inspect_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY, bk) for p in persons])
     return Corpus(persons, clerk, insp, root, bk, fk, {p["id"]: p for p in persons})
-
-

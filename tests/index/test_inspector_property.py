@@ -15,7 +15,6 @@ from dossier.crypto.aead import new_key
 from dossier.index.documents import inspect_doc
 from dossier.index.normalize import nfkc, norm_id, norm_name
 from dossier.index.query import parse
-from dossier.index.whoosh_backend import WhooshIndex
 
 from index_corpus import SCOPE, TODAY
 
@@ -29,7 +28,7 @@ def _variant(s: str, how: int) -> str:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10**9), id_form=st.integers(0, 3), q_form=st.integers(0, 3),
        dotted=st.booleans())
-def test_inspector_sees_masked_values_only(tmp_path_factory, seed, id_form, q_form, dotted):
+def test_inspector_sees_masked_values_only(tmp_path_factory, make_index, seed, id_form, q_form, dotted):
     rng = random.Random(seed)
     prof = synth.person(rng, today=TODAY, full=True)
     other = synth.person(rng, today=TODAY, full=True)
@@ -39,8 +38,7 @@ def test_inspector_sees_masked_values_only(tmp_path_factory, seed, id_form, q_fo
     prof["id_number"] = _variant(prof["id_number"], id_form)
     prof["phone"] = _variant(prof["phone"], id_form)
     bk = new_key()
-    ix = WhooshIndex(tmp_path_factory.mktemp("p") / "inspect", "inspect", new_key(), ("t",), blind_key=bk,
-                     durable=False)
+    ix = make_index(tmp_path_factory.mktemp("p"), "inspect", new_key(), ("t",), bk)
     ix.rebuild([inspect_doc("P", "AN-P", SCOPE, 1, {"profile": prof, "entries": []}, TODAY, bk),
                 inspect_doc("O", "AN-O", SCOPE, 1, {"profile": other, "entries": []}, TODAY, bk)])
 

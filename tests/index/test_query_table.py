@@ -8,7 +8,6 @@ from dossier.crypto.aead import new_key
 from dossier.errors import InvalidInput
 from dossier.index.documents import clerk_doc, inspect_doc
 from dossier.index.query import parse, parse_dates
-from dossier.index.whoosh_backend import WhooshIndex
 
 from index_corpus import SCOPE, TODAY
 
@@ -81,11 +80,11 @@ TABLE = [
 
 
 @pytest.fixture(scope="module")
-def indexes(tmp_path_factory):
+def indexes(tmp_path_factory, make_index):
     root = tmp_path_factory.mktemp("table")
     fk, bk = new_key(), new_key()
-    clerk = WhooshIndex(root / "clerk", "clerk", fk, ("t", "1"), durable=False)
-    insp = WhooshIndex(root / "inspect", "inspect", fk, ("t", "1"), blind_key=bk, durable=False)
+    clerk = make_index(root, "clerk", fk, ("t", "1"))
+    insp = make_index(root, "inspect", fk, ("t", "1"), bk)
     docs, idocs = [], []
     for key, prof in PEOPLE.items():
         state = {"profile": prof, "entries": ENTRIES[key]}

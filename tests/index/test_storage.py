@@ -38,18 +38,18 @@ def _all_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() + p.name.encode() for p in sorted(root.rglob("*")) if p.is_file())
 
 
-def test_no_plaintext_in_index_files(small_corpus):
-    blob = _all_bytes(small_corpus.root)
+def test_no_plaintext_in_index_files(whoosh_corpus):
+    blob = _all_bytes(whoosh_corpus.root)
     assert blob
     # an encoding shorter than 6 bytes (a 2-character name in UTF-16 or GB18030: 4 bytes) turns up
     # in megabytes of ciphertext by chance (≈ size / 2^32 per needle); those names are still
     # searched for in UTF-8 (6 bytes)
-    found = [(n, enc) for n in _needles(small_corpus.persons[:200]) for enc in ENCODINGS
+    found = [(n, enc) for n in _needles(whoosh_corpus.persons[:200]) for enc in ENCODINGS
              if len(n.encode(enc)) >= 6 and n.encode(enc) in blob]
     assert not found, found[:5]
     # and Whoosh's own markers are not visible either (every file is sealed)
     for marker in (b"MAIN_", b"whoosh", b"dossier.index"):
-        assert marker not in b"".join(p.read_bytes() for p in small_corpus.root.rglob("*.enc"))
+        assert marker not in b"".join(p.read_bytes() for p in whoosh_corpus.root.rglob("*.enc"))
 
 
 def test_no_scratch_files_outside_the_index(tmp_path, monkeypatch):

@@ -64,18 +64,49 @@ class SearchService:
 
     def index(self, sid: int, kind: str):
         """The index of one scope and kind (raises PermissionDenied without its key)."""
-        from .whoosh_backend import WhooshIndex
-
         kv, key = self.ar.keyring.scope_key(sid, KEY_KIND[kind])
         ck = (sid, kind, kv)
         ix = self._indexes.get(ck)
         if ix is None:
-            blind_key = _hkdf(key, b"blind") if kind == INSPECT else None
-            # derived data: written atomically but not fsynced (see whoosh_backend's module doc)
-            ix = WhooshIndex(self.root / str(sid) / f"{kind}-k{kv}", kind, _hkdf(key, f"files|{kind}".encode()),
-                             (self.ar.archive_id, str(sid), f"k{kv}"), blind_key=blind_key, durable=False)
+            ix = self._open_index(sid, kind, kv, key)
             self._indexes[ck] = ix
         return ix
+
+    # -- the backend: chosen here, once, by the store (issue 12 part 2) --------------------------
+    @property
+    def in_database(self) -> bool:
+        """Whether the indexes live in the store's database (PostgreSQL: blind tokens, see
+        ``blind_backend``) instead of sealed Whoosh files under the archive directory. The
+        database backend writes in this process (no forked index workers)."""
+        return bool(getattr(self.ar.con, "is_postgres", False))
+
+    def _open_index(self, sid: int, kind: str, kv: int, key: bytes):
+        blind_key = _hkdf(key, b"blind") if kind == INSPECT else None
+        context = (self.ar.archive_id, str(sid), f"k{kv}")
+        if self.in_database:
+            from .blind_backend import BlindIndex
+
+            return BlindIndex(self.ar.con, kind, _hkdf(key, f"blind-index|{kind}".encode()), context, sid, kv,
+                              blind_key=blind_key)
+        from .whoosh_backend import WhooshIndex
+
+        # derived data: written atomically but not fsynced (see whoosh_backend's module doc)
+        return WhooshIndex(self.root / str(sid) / f"{kind}-k{kv}", kind, _hkdf(key, f"files|{kind}".encode()),
+                           context, blind_key=blind_key, durable=False)
+
+    def ensure(self, progress: Callable | None = None, today: date | None = None) -> int:
+        """Build every index of this user's scopes that does not exist yet (after ``migrate``:
+        the copy's indexes are rebuilt, not copied); returns how many were built."""
+        today = today or date.today()
+        n = 0
+        for sid in self._scopes(CLERK):
+            kinds = tuple(k for k in self._kinds_held(sid) if not self.index(sid, k).exists())
+            if kinds:
+                docs = self._docs(sid, kinds, today, progress)
+                for kind in kinds:
+                    self.index(sid, kind).rebuild(docs[kind])
+                    n += 1
+        return n
 
     def _store_rows(self, sid: int | None = None) -> dict[str, tuple[int, int, str]]:
         sql = "SELECT id, scope, head, archive_no FROM dossiers"
@@ -177,7 +208,8 @@ class SearchService:
         tasks = [(sid, kind, its) for sid, its in groups.items() for kind in self._kinds_held(sid)
                  if (sid, kind) not in done]
         left = len({row.id for _, _, its in tasks for row, _, _ in its})    # not built by the stream
-        if left >= parallel.PARALLEL_MIN_DOCS and len(tasks) > 1 and parallel.workers() > 1:
+        if (left >= parallel.PARALLEL_MIN_DOCS and len(tasks) > 1 and parallel.workers() > 1
+                and not self.in_database):
             self._update_parallel(tasks, today)
             return
         for sid, kind, its in tasks:
@@ -189,11 +221,11 @@ class SearchService:
     # -- large batches: indexes built beside the writes (see ``batches`` and ``stream``)
     def on_batch_begin(self, ar, size_hint: int):
         """Registered on ``ar.on_batch_begin`` (see :func:`batches.begin`)."""
-        return batches.begin(self, size_hint)
+        return None if self.in_database else batches.begin(self, size_hint)
 
     def on_batch_prepare(self, ar, size_hint: int):
         """Registered on ``ar.on_batch_prepare`` (see :func:`batches.prepare`)."""
-        return batches.prepare(self, size_hint)
+        return None if self.in_database else batches.prepare(self, size_hint)
 
     def _failed(self, its, e) -> None:
         nos = [row.archive_no for row, _, _ in its]
@@ -404,7 +436,7 @@ class SearchService:
         if not sids and ar.user.role == "inspector":
             raise PermissionDenied("督查人员没有辖区数据密钥，不能重建检索索引（请由社区专干或管理员运行）")
         batches.sweep_leftovers(self.root)
-        out = batches.rebuild(self, sids, today, progress)
+        out = None if self.in_database else batches.rebuild(self, sids, today, progress)
         if out is None:
             out = []
             for sid in sids:

@@ -1,0 +1,576 @@
+"""Blind-token search on PostgreSQL (issue 12, part 2): a second :class:`Backend`.
+
+On an archive whose store is PostgreSQL the search index lives in the same
+database, and the database never sees an analysed term or a stored value:
+
+- every term the Whoosh index would hold (name characters and pairs, text and
+  address bigrams, jieba words, ID / phone full and last 4 / 6, 档号, scope,
+  status, risk, label, date buckets) is stored only as a **blind token**:
+  HMAC-SHA256 under a key derived from the scope's data key (clerk index) or
+  inspection key (inspection index, which holds exactly the Whoosh inspection
+  index's terms: blind exact name / ID, 档号, scope, status, risk, label,
+  dates — no fragments), truncated to 8 bytes (a BIGINT) — see
+  docs/decisions.md "Blind-token search on PostgreSQL";
+- per document one row in ``search_docs`` with the dossier id, the version
+  indexed, the 档号 (for the filter-only order; it is in ``dossiers`` anyway)
+  and the stored fields **sealed** (AES-GCM, associated data = archive, scope,
+  kind, key version, dossier id, version), zlib-compressed and padded to a
+  multiple of :data:`PAD`;
+- ``search_terms(ix, token, doc)`` with its primary key (ix, token, doc): the
+  posting lists.
+
+A query is built by the very same code as the Whoosh query
+(``whoosh_backend.build_query`` / ``filter_parts``: the same query language,
+boosts and tiers); its leaves become tokens, the posting lists of those
+tokens are fetched (one statement), the boolean query is evaluated on them,
+filters are checked in SQL against the candidates, the best candidates (by
+boost, as Whoosh cuts at ``max(3·limit, 50)``) are decrypted, phrases and date
+ranges are verified exactly on the decrypted fields, and the hits are ranked
+by ``clerk_tier`` and given ``snippet`` as on Whoosh.
+
+Writes are independent of other writers (several app servers, no file lock):
+an upsert locks the documents' rows (``SELECT … FOR UPDATE``, in dossier-id
+order), keeps a newer version already there (a slow writer never overwrites a
+later state), and replaces the document's tokens in the same transaction. A
+rebuild writes a new index number beside the old one and switches the
+pointer in ``search_indexes`` in one transaction; the old rows are deleted
+after the commit.
+
+The tables are PostgreSQL-only (native DDL, not recorded in
+``dossier_schema``): ``dossier migrate`` does not copy them; the copy's index
+is rebuilt from its dossiers during the verification (``SearchService.ensure``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hmac
+import json
+import struct
+import zlib
+from datetime import date, timedelta
+from typing import Iterable
+
+from whoosh.query import And, NullQuery, NumericRange, Or, Phrase, Term
+
+from ..crypto.aead import ad_for, open_, seal
+from ..errors import IntegrityError
+from .analysis import bigram_tokens, name_tokens, words
+from .backend import CLERK, INSPECT, TIER_EXACT, TIER_TEXT, Hit
+from .query import ParsedQuery
+from .whoosh_backend import build_query, clerk_tier, filter_parts, snippet
+
+TOKEN_BYTES = 8          # a BIGINT; see docs/decisions.md for the choice
+PAD = 256                # sealed documents are padded to a multiple of this
+LOCK_DDL = 0x646F7373696573   # advisory lock key for creating the tables ("dossies")
+
+KEYWORDS = {CLERK: ("name_exact", "id_full", "id_tail", "phone_full", "phone_tail", "archive_key", "scope_terms",
+                    "status", "risk", "labels"),
+            INSPECT: ("name_blind", "id_blind", "archive_key", "scope_terms", "status", "risk", "labels")}
+# what a sealed document keeps besides "data": what phrases and date ranges are verified against
+SEALED_FIELDS = ("addr", "text", "dates")
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS search_indexes(scope BIGINT NOT NULL, kind TEXT NOT NULL, kv BIGINT NOT NULL,"
+    " ix BIGINT NOT NULL, PRIMARY KEY(scope, kind, kv))",
+    "CREATE SEQUENCE IF NOT EXISTS search_ix_seq",
+    "CREATE SEQUENCE IF NOT EXISTS search_doc_seq",
+    "CREATE TABLE IF NOT EXISTS search_docs(ix BIGINT NOT NULL, dossier TEXT COLLATE \"C\" NOT NULL,"
+    " doc BIGINT NOT NULL, version BIGINT NOT NULL, sort_no TEXT COLLATE \"C\" NOT NULL,"
+    " tokens BYTEA NOT NULL, sealed BYTEA NOT NULL, PRIMARY KEY(ix, dossier))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS search_docs_doc ON search_docs(doc)",
+    "CREATE INDEX IF NOT EXISTS search_docs_sort ON search_docs(ix, sort_no)",
+    "CREATE TABLE IF NOT EXISTS search_terms(ix BIGINT NOT NULL, token BIGINT NOT NULL, doc BIGINT NOT NULL,"
+    " PRIMARY KEY(ix, token, doc))",
+)
+_ready: set = set()       # connection info strings whose tables exist (per process)
+
+
+def _raw(con):
+    """The psycopg connection behind a :class:`dossier.store.pg.PgConnection` (or itself)."""
+    return getattr(con, "_pg", con)
+
+
+def ensure_tables(con) -> None:
+    raw = _raw(con)
+    dsn = raw.info.dsn + "|" + str(raw.info.dbname)
+    if dsn in _ready:
+        return
+    with raw.transaction():
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_DDL,))
+        for s in SCHEMA:
+            raw.execute(s)
+    _ready.add(dsn)
+
+
+def _hkdf(key: bytes, info: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"dossier-blind-v1", info=info).derive(key)
+
+
+# -- terms -------------------------------------------------------------------------------------
+
+def _kw(value) -> str:
+    return str(value).replace(",", " ").strip()
+
+
+def date_buckets(day: int) -> list[str]:
+    """Day, month, year, decade and century of a YYYYMMDD integer."""
+    s = f"{int(day):08d}"
+    return ["D" + s, "M" + s[:6], "Y" + s[:4], "X" + s[:3], "C" + s[:2]]
+
+
+def _to_day(v: int, end: bool) -> date:
+    v = max(10101, min(int(v), 99991231))
+    y, m, d = v // 10000, v // 100 % 100, v % 100
+    if not 1 <= m <= 12:
+        return date(y, 12, 31) if end else date(y, 1, 1)
+    return date(y, m, min(max(d, 1), calendar.monthrange(y, m)[1]))
+
+
+def date_cover(lo: int, hi: int) -> list[str]:
+    """The fewest buckets (days, months, years, decades, centuries) that cover lo..hi exactly."""
+    a, b = _to_day(lo, False), _to_day(hi, True)
+    last = date(9999, 12, 31)
+    out: list[str] = []
+    while a <= b:
+        step = None
+        if a.month == 1 and a.day == 1:
+            for years, tag, width in ((100, "C", 2), (10, "X", 3), (1, "Y", 4)):
+                if a.year % years:
+                    continue
+                e = date(a.year + years, 1, 1) - timedelta(days=1) if a.year + years <= 9999 else last
+                if e <= b:
+                    step = (tag + f"{a.year:04d}"[:width], e)
+                    break
+        if step is None and a.day == 1:
+            e = date(a.year, a.month, calendar.monthrange(a.year, a.month)[1])
+            if e <= b:
+                step = ("M" + f"{a.year:04d}{a.month:02d}", e)
+        if step is None:
+            step = ("D" + f"{a.year:04d}{a.month:02d}{a.day:02d}", a)
+        out.append(step[0])
+        if step[1] >= last:
+            break
+        a = step[1] + timedelta(days=1)
+    return out
+
+
+def doc_terms(kind: str, doc: dict) -> set[tuple[str, str]]:
+    """Every (field, term) the Whoosh index holds for this document (``to_fields`` + the analyzers)."""
+    out: set[tuple[str, str]] = set()
+    for f in KEYWORDS[kind]:
+        for v in doc.get(f, []) or []:
+            t = _kw(v)
+            if t:
+                out.add((f, t))
+    for d in doc.get("dates", []) or []:
+        out.update(("dates", b) for b in date_buckets(d))
+    if kind == CLERK:
+        for v in doc.get("name", []) or []:
+            out.update(("name", t) for t in name_tokens(v))
+        for f in ("addr", "text"):
+            out.update((f, t[0]) for t in bigram_tokens("\n".join(doc.get(f, []) or [])))
+        out.update(("words", w) for w in words("\n".join([*(doc.get("addr") or []), *(doc.get("text") or [])])))
+    return out
+
+
+def phrase_at(values: list[str], grams: list[str]) -> bool:
+    """Whether ``grams`` occur at consecutive positions of the field (Whoosh's Phrase, slop 1)."""
+    pos: dict[str, set[int]] = {}
+    for t, p, _, _ in bigram_tokens("\n".join(values)):
+        pos.setdefault(t, set()).add(p)
+    first = pos.get(grams[0], set())
+    return any(all(p + k in pos.get(g, ()) for k, g in enumerate(grams)) for p in first)
+
+
+# -- the index -----------------------------------------------------------------------------------
+
+class BlindIndex:
+    """One scope's clerk or inspection index in PostgreSQL (a ``Backend``)."""
+
+    def __init__(self, con, kind: str, key: bytes, context: tuple[str, ...], scope: int, key_version: int, *,
+                 blind_key: bytes | None = None):
+        if kind not in (CLERK, INSPECT):
+            raise ValueError(kind)
+        if kind == INSPECT and blind_key is None:
+            raise ValueError("an inspection index needs its blind key")
+        self.con = con
+        self.kind = kind
+        self.scope = int(scope)
+        self.kv = int(key_version)
+        self._blind_key = blind_key
+        self._token_key = _hkdf(key, f"tokens|{kind}".encode())
+        self._seal_key = _hkdf(key, f"docs|{kind}".encode())
+        self._context = (*context, kind)
+        self._tokens: dict[tuple[str, str], int] = {}
+        ensure_tables(con)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def raw(self):
+        return _raw(self.con)
+
+    def token(self, field: str, term: str) -> int:
+        ck = (field, term)
+        t = self._tokens.get(ck)
+        if t is None:
+            mac = hmac.digest(self._token_key, f"{field}\x00{term}".encode(), "sha256")
+            t = int.from_bytes(mac[:TOKEN_BYTES], "big", signed=True)
+            if len(self._tokens) < 65536:
+                self._tokens[ck] = t
+        return t
+
+    def tokens_of(self, doc: dict) -> list[int]:
+        return sorted({self.token(f, t) for f, t in doc_terms(self.kind, doc)})
+
+    def _ad(self, dossier: str, version: int) -> bytes:
+        return ad_for(*self._context, "blind-doc", dossier, int(version))
+
+    def seal_doc(self, doc: dict) -> bytes:
+        keep = {"id": doc["id"], "archive_no": doc["archive_no"], "scope": doc["scope"], "version": doc["version"],
+                "data": doc.get("data") or {}}
+        for f in SEALED_FIELDS:
+            if doc.get(f):
+                keep[f] = doc[f]
+        body = zlib.compress(json.dumps(keep, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+        framed = struct.pack(">I", len(body)) + body
+        framed += b"\0" * (-len(framed) % PAD)
+        return seal(self._seal_key, framed, self._ad(doc["id"], doc["version"]))
+
+    def open_doc(self, dossier: str, version: int, sealed: bytes) -> dict:
+        framed = open_(self._seal_key, bytes(sealed), self._ad(dossier, version), what="检索索引文档")
+        (n,) = struct.unpack(">I", framed[:4])
+        try:
+            return json.loads(zlib.decompress(framed[4:4 + n]))
+        except (zlib.error, ValueError) as e:
+            raise IntegrityError(f"检索索引文档无法读取（{type(e).__name__}）") from None
+
+    def _ix(self, lock: bool = False) -> int | None:
+        row = self.raw.execute("SELECT ix FROM search_indexes WHERE scope=%s AND kind=%s AND kv=%s"
+                               + (" FOR UPDATE" if lock else ""), (self.scope, self.kind, self.kv)).fetchone()
+        return None if row is None else int(row[0])
+
+    # -- the protocol ----------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self._ix() is not None
+
+    def close(self) -> None:
+        self._tokens.clear()
+
+    def indexed_versions(self) -> dict[str, int]:
+        ix = self._ix()
+        if ix is None:
+            return {}
+        return {r[0]: int(r[1]) for r in self.raw.execute(
+            "SELECT dossier, version FROM search_docs WHERE ix=%s AND version >= 0", (ix,))}
+
+    def doc_count(self) -> int:
+        ix = self._ix()
+        if ix is None:
+            return 0
+        return int(self.raw.execute("SELECT count(*) FROM search_docs WHERE ix=%s AND version >= 0",
+                                    (ix,)).fetchone()[0])
+
+    def fingerprint(self) -> tuple[int, int] | None:
+        """(documents, sum of indexed versions), compared with the store's (dossiers, sum of heads)."""
+        ix = self._ix()
+        if ix is None:
+            return None
+        n, s = self.raw.execute("SELECT count(*), coalesce(sum(version), 0) FROM search_docs"
+                                " WHERE ix=%s AND version >= 0", (ix,)).fetchone()
+        return int(n), int(s)
+
+    def rebuild(self, docs: Iterable[dict]) -> int:
+        """A new index number filled with exactly ``docs``, switched in in one transaction; the
+        old index's rows are deleted after the commit."""
+        raw = self.raw
+        docs = sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"])
+        rows = [(d, self.tokens_of(d), self.seal_doc(d)) for d in docs]
+        with raw.transaction():
+            new = int(raw.execute("SELECT nextval('search_ix_seq')").fetchone()[0])
+            self._copy_in(new, rows)
+            old = raw.execute(
+                "INSERT INTO search_indexes(scope, kind, kv, ix) VALUES(%s, %s, %s, %s)"
+                " ON CONFLICT (scope, kind, kv) DO UPDATE SET ix = EXCLUDED.ix"
+                " RETURNING (SELECT ix FROM search_indexes WHERE scope=%s AND kind=%s AND kv=%s)",
+                (self.scope, self.kind, self.kv, new, self.scope, self.kind, self.kv)).fetchone()[0]
+        if old is not None and int(old) != new:
+            self._drop(int(old))
+        return len(rows)
+
+    def _drop(self, ix: int) -> None:
+        with self.raw.transaction():
+            self.raw.execute("DELETE FROM search_terms WHERE ix=%s", (ix,))
+            self.raw.execute("DELETE FROM search_docs WHERE ix=%s", (ix,))
+
+    def drop(self) -> None:
+        """Remove this index altogether (tests; a scope key rotated away)."""
+        with self.raw.transaction():
+            ix = self._ix(lock=True)
+            self.raw.execute("DELETE FROM search_indexes WHERE scope=%s AND kind=%s AND kv=%s",
+                             (self.scope, self.kind, self.kv))
+        if ix is not None:
+            self._drop(ix)
+
+    def _copy_in(self, ix: int, rows) -> None:
+        """Documents and their tokens in bulk (COPY), doc numbers reserved from the sequence."""
+        if not rows:
+            return
+        raw = self.raw
+        nums = [r[0] for r in raw.execute("SELECT nextval('search_doc_seq') FROM generate_series(1, %s)",
+                                          (len(rows),))]
+        with raw.cursor() as cur:
+            with cur.copy("COPY search_docs(ix, dossier, doc, version, sort_no, tokens, sealed) FROM STDIN") as cp:
+                for num, (d, toks, sealed) in zip(nums, rows):
+                    cp.write_row((ix, d["id"], num, int(d["version"]), str(d["archive_no"]),
+                                  _pack(toks), sealed))
+            with cur.copy("COPY search_terms(ix, token, doc) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int8", "int8", "int8"])
+                for num, (_, toks, _) in zip(nums, rows):
+                    for t in toks:
+                        cp.write_row((ix, t, num))
+
+    def upsert(self, docs: Iterable[dict]) -> None:
+        """Add or replace documents (by ``id``) in one transaction. Rows are locked in id order;
+        a document whose row already holds a later version is left alone (another writer's)."""
+        docs = sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"])
+        if not docs:
+            return
+        prepared = [(d, self.tokens_of(d), self.seal_doc(d)) for d in docs]
+        raw = self.raw
+        with raw.transaction():
+            ix = self._ix()
+            if ix is None:          # no index yet: the caller rebuilds it from the store
+                raise IntegrityError("检索索引尚未建立")
+            ids = [d["id"] for d in docs]
+            # rows for new documents first (placeholders, version -1), so every document can be locked
+            with raw.cursor() as cur:
+                cur.executemany("INSERT INTO search_docs(ix, dossier, doc, version, sort_no, tokens, sealed)"
+                                " VALUES(%s, %s, nextval('search_doc_seq'), -1, '', '', '')"
+                                " ON CONFLICT (ix, dossier) DO NOTHING", [(ix, i) for i in ids])
+            have = {r[0]: (int(r[1]), int(r[2]), bytes(r[3])) for r in raw.execute(
+                "SELECT dossier, doc, version, tokens FROM search_docs WHERE ix=%s AND dossier = ANY(%s)"
+                " ORDER BY dossier FOR UPDATE", (ix, ids))}
+            gone, new_terms, updates = [], [], []
+            for d, toks, sealed in prepared:
+                num, version, old = have[d["id"]]
+                if version > int(d["version"]):
+                    continue
+                old_toks = _unpack(old)
+                if old_toks:
+                    gone.append((ix, num, old_toks))
+                new_terms.extend((ix, t, num) for t in toks)
+                updates.append((int(d["version"]), str(d["archive_no"]), _pack(toks), sealed, ix, d["id"]))
+            with raw.cursor() as cur:
+                if gone:
+                    cur.executemany("DELETE FROM search_terms WHERE ix=%s AND doc=%s AND token = ANY(%s)", gone)
+                if updates:
+                    cur.executemany("UPDATE search_docs SET version=%s, sort_no=%s, tokens=%s, sealed=%s"
+                                    " WHERE ix=%s AND dossier=%s", updates)
+                if new_terms:
+                    with cur.copy("COPY search_terms(ix, token, doc) FROM STDIN (FORMAT BINARY)") as cp:
+                        cp.set_types(["int8", "int8", "int8"])
+                        for r in new_terms:
+                            cp.write_row(r)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = sorted(set(ids))
+        if not ids:
+            return
+        raw = self.raw
+        with raw.transaction():
+            ix = self._ix()
+            if ix is None:
+                return
+            rows = raw.execute("SELECT doc, tokens FROM search_docs WHERE ix=%s AND dossier = ANY(%s)"
+                               " ORDER BY dossier FOR UPDATE", (ix, ids)).fetchall()
+            with raw.cursor() as cur:
+                cur.executemany("DELETE FROM search_terms WHERE ix=%s AND doc=%s AND token = ANY(%s)",
+                                [(ix, int(r[0]), _unpack(bytes(r[1]))) for r in rows])
+            raw.execute("DELETE FROM search_docs WHERE ix=%s AND dossier = ANY(%s)", (ix, ids))
+
+    # -- search -------------------------------------------------------------------------------------
+    def _leaf_tokens(self, q) -> list[int]:
+        if isinstance(q, Term):
+            return [self.token(q.fieldname, _kw(q.text) if q.fieldname in KEYWORDS[self.kind] else q.text)]
+        if isinstance(q, Phrase):
+            return [self.token(q.fieldname, w) for w in q.words]
+        if isinstance(q, NumericRange):
+            return [self.token("dates", b) for b in date_cover(q.start, q.end)]
+        if isinstance(q, (And, Or)):
+            return [t for s in q.subqueries for t in self._leaf_tokens(s)]
+        return []
+
+    def _eval(self, q, post: dict[int, set[int]]) -> dict[int, float]:
+        """doc → score of the documents the query's tokens admit (phrases: every gram present;
+        verified after decryption). Scores: a leaf's boost; And/Or sum their parts, times their boost."""
+        if q is NullQuery or q is None:
+            return {}
+        boost = float(getattr(q, "boost", 1.0) or 1.0)
+        if isinstance(q, Term):
+            return dict.fromkeys(post.get(self.token(q.fieldname, _kw(q.text) if q.fieldname in KEYWORDS[self.kind]
+                                                     else q.text), ()), boost)
+        if isinstance(q, Phrase):
+            sets = [post.get(self.token(q.fieldname, w), set()) for w in q.words]
+            docs = set.intersection(*sets) if sets else set()
+            return dict.fromkeys(docs, boost)
+        if isinstance(q, NumericRange):
+            docs = set().union(*(post.get(self.token("dates", b), set()) for b in date_cover(q.start, q.end)))
+            return dict.fromkeys(docs, boost)
+        parts = [self._eval(s, post) for s in q.subqueries]
+        if isinstance(q, And):
+            if not parts:
+                return {}
+            keys = set(parts[0]).intersection(*parts[1:])
+        else:
+            keys = set().union(*parts) if parts else set()
+        return {k: boost * sum(p.get(k, 0.0) for p in parts) for k in keys}
+
+    def _postings(self, ix: int, tokens: list[int], within: list[int] | None = None) -> dict[int, set[int]]:
+        post: dict[int, set[int]] = {}
+        if not tokens:
+            return post
+        sql = "SELECT token, doc FROM search_terms WHERE ix=%s AND token = ANY(%s)"
+        args: tuple = (ix, sorted(set(tokens)))
+        if within is not None:
+            sql += " AND doc = ANY(%s)"
+            args += (within,)
+        for t, d in self.raw.execute(sql, args):
+            post.setdefault(t, set()).add(d)
+        return post
+
+    def _filter_sql(self, ix: int, filters: list, alias: str) -> tuple[str, list]:
+        """EXISTS conditions on ``alias.doc``, one per Or-group of tokens of each filter (a
+        candidate superset; :meth:`_admitted` then decides exactly)."""
+        conds, args = [], []
+        for fq in filters:
+            if isinstance(fq, And) and all(isinstance(s, Term) for s in fq.subqueries):
+                groups = [self._leaf_tokens(s) for s in fq.subqueries]     # scope parts: each one
+            else:
+                groups = [self._leaf_tokens(fq)]
+            for g in groups:
+                conds.append(f"EXISTS (SELECT 1 FROM search_terms f WHERE f.ix=%s AND f.token = ANY(%s)"
+                             f" AND f.doc = {alias}.doc)")
+                args += [ix, g]
+        return " AND ".join(conds) or "TRUE", args
+
+    def _admitted(self, ix: int, filters: list, cands: list[int]) -> set[int]:
+        """The candidates every filter admits, decided on their own postings (exact)."""
+        keep = set(cands)
+        if not filters or not keep:
+            return keep
+        toks = [t for fq in filters for t in self._leaf_tokens(fq)]
+        fpost: dict[int, set[int]] = {}
+        for i in range(0, len(cands), 20000):
+            for t, docs in self._postings(ix, toks, cands[i:i + 20000]).items():
+                fpost.setdefault(t, set()).update(docs)
+        for fq in filters:
+            keep &= set(self._eval(fq, fpost))
+        return keep
+
+    def search(self, query: ParsedQuery, limit: int = 20) -> list[Hit]:
+        wq = build_query(self.kind, query, self._blind_key)
+        if wq is NullQuery:
+            return []
+        filters = filter_parts(query)
+        if any(fq is NullQuery for fq in filters):
+            return []
+        ix = self._ix()
+        if ix is None:
+            return []
+        raw = self.raw
+        if wq is None:        # filters only: the first ``limit`` admitted documents by 档号, unscored
+            cond, args = self._filter_sql(ix, filters, "d")
+            out: list[Hit] = []
+            offset, step = 0, max(limit, 50)
+            while len(out) < limit:
+                rows = raw.execute("SELECT d.doc, d.dossier, d.version, d.sealed FROM search_docs d"
+                                   f" WHERE d.ix=%s AND d.version >= 0 AND {cond} ORDER BY d.sort_no"
+                                   " LIMIT %s OFFSET %s", [ix, *args, step, offset]).fetchall()
+                ok = self._admitted(ix, filters, [int(r[0]) for r in rows])
+                out += self._hits(query, [(int(r[0]), r[1], int(r[2]), bytes(r[3])) for r in rows
+                                          if int(r[0]) in ok], {}, {}, None, filters)
+                if len(rows) < step:
+                    break
+                offset += step
+            return out[:limit]
+        post = self._postings(ix, self._leaf_tokens(wq))
+        scored = self._eval(wq, post)
+        if scored and filters:
+            ok = self._admitted(ix, filters, sorted(scored))
+            scored = {d: s for d, s in scored.items() if d in ok}
+        want = max(limit * 3, 50)
+        order = sorted(scored, key=lambda d: (-scored[d], d))
+        out = []
+        start = 0
+        while start < len(order) and len(out) < want:
+            batch = order[start:start + want]
+            start += len(batch)
+            rows = raw.execute("SELECT doc, dossier, version, sealed FROM search_docs WHERE doc = ANY(%s)"
+                               " AND ix=%s AND version >= 0", (batch, ix)).fetchall()
+            got = {int(r[0]): (int(r[0]), r[1], int(r[2]), bytes(r[3])) for r in rows}
+            out += self._hits(query, [got[d] for d in batch if d in got], scored, post, wq, filters)
+        out.sort(key=lambda h: (h.tier, -h.score, h.archive_no))
+        return out[:limit]
+
+    def _hits(self, query: ParsedQuery, rows, scored, post, wq, filters) -> list[Hit]:
+        """Decrypt, verify (phrases, date ranges) and rank the candidates' documents."""
+        free = list(query.terms)
+        hits = []
+        for num, dossier, version, sealed in rows:
+            f = self.open_doc(dossier, version, sealed)
+            if f.get("id") != dossier or int(f.get("version", -1)) != version:
+                raise IntegrityError("检索索引文档与其位置不符")
+            has = {t for t, docs in post.items() if num in docs}
+            if wq is not None and not self._verify(wq, f, has):
+                continue
+            if not all(self._verify(fq, f, None) for fq in filters):
+                continue
+            data = dict(f.get("data") or {})
+            if self.kind == INSPECT:
+                tier, snip = (TIER_EXACT if free else TIER_TEXT), None
+            else:
+                tier = clerk_tier(free, data)
+                snip = snippet(free, data) if free else None
+                data.pop("body", None)
+            hits.append(Hit(dossier, f.get("archive_no", ""), f.get("scope", ""), scored.get(num, 0.0), tier,
+                            int(version), data, snip))
+        return hits
+
+    def _verify(self, q, f: dict, has: set[int] | None) -> bool:
+        """The query on one decrypted document: terms by its tokens (``has``: the query tokens it
+        holds; None: already decided in SQL), phrases at consecutive positions of the decrypted
+        field, date ranges on the decrypted dates."""
+        if q is NullQuery:
+            return False
+        if isinstance(q, Term):
+            return has is None or self._leaf_tokens(q)[0] in has
+        if isinstance(q, Phrase):
+            return (has is None or all(t in has for t in self._leaf_tokens(q))) and \
+                phrase_at(f.get(q.fieldname) or [], list(q.words))
+        if isinstance(q, NumericRange):
+            return any(q.start <= int(d) <= q.end for d in f.get("dates") or [])
+        if isinstance(q, And):
+            return all(self._verify(s, f, has) for s in q.subqueries)
+        if isinstance(q, Or):
+            return any(self._verify(s, f, has) for s in q.subqueries)
+        return True
+
+
+def _needs_check(q) -> bool:
+    if isinstance(q, (Phrase, NumericRange)):
+        return True
+    if isinstance(q, (And, Or)):
+        return any(_needs_check(s) for s in q.subqueries)
+    return False
+
+
+def _pack(tokens: list[int]) -> bytes:
+    return struct.pack(f">{len(tokens)}q", *tokens)
+
+
+def _unpack(b: bytes) -> list[int]:
+    return list(struct.unpack(f">{len(b) // 8}q", b)) if b else []
