@@ -46,3 +46,14 @@ def make_index(request):
 def whoosh_corpus(tmp_path_factory, _session_cache) -> Corpus:
     """The 500-person corpus in Whoosh files on every lane (the tests of the files themselves)."""
     return build_corpus(tmp_path_factory.mktemp("corpus-500-whoosh"), 500, seed=5)
+
+
+@pytest.fixture
+def whoosh_world(tmp_path, monkeypatch):
+    """The ``world`` archive embedded (SQLite + Whoosh files) on every lane: for the tests of the
+    Whoosh files and of their forked workers. An archive on PostgreSQL searches blind tokens in
+    its database instead (tests/index/test_blind_backend.py runs that side on both lanes)."""
+    from tests.conftest import make_world
+
+    monkeypatch.delenv("DOSSIER_STORE", raising=False)
+    return make_world(tmp_path / "archive")

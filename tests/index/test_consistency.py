@@ -68,16 +68,15 @@ def test_filter_only_queries_give_the_first_by_archive_no(tmp_path):
 # -- archive: the batched hook ----------------------------------------------------------------
 
 def test_index_hook_is_batched_one_commit_per_scope_and_kind(world, monkeypatch):
-    from dossier.index.whoosh_backend import WhooshIndex as W
-
     a = [world.add_person(entries=1) for _ in range(2)]
     b = world.add_person(scope=world.scope_b)
     writes = []
-    real = W._write
-    monkeypatch.setattr(W, "_write", lambda self, docs, ids: (writes.append((self.path, len(docs))),
-                                                             real(self, docs, ids))[1])
     with world.open("admin") as ar:
         svc = ar.search
+        W = type(svc.index(ar.scopes.id_of(world.scope_a), "clerk"))     # the backend of this store
+        real = W.upsert
+        monkeypatch.setattr(W, "upsert", lambda self, docs: (writes.append((id(self), len(docs))),
+                                                             real(self, docs))[1])
         assert svc.on_commit_batch in ar.on_commit_batch
         assert not any(getattr(h, "__self__", None) is svc for h in ar.on_commit)
         with ar.batch():
@@ -102,7 +101,8 @@ def _clerk_dir(world, ar):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "empty", "garbage-toc"])
-def test_torn_index_file_reports_corrupt_and_is_repaired(world, damage):
+def test_torn_index_file_reports_corrupt_and_is_repaired(whoosh_world, damage):
+    world = whoosh_world          # Whoosh files (embedded archive) on every lane
     a = [world.add_person(entries=1) for _ in range(3)]
     b = world.add_person(scope=world.scope_b)
     with world.open("admin") as ar:
@@ -132,7 +132,8 @@ def test_torn_index_file_reports_corrupt_and_is_repaired(world, damage):
         assert not ar.search.errors
 
 
-def test_lost_index_write_is_stale_and_rebuild_repairs(world):
+def test_lost_index_write_is_stale_and_rebuild_repairs(whoosh_world):
+    world = whoosh_world          # Whoosh files (embedded archive) on every lane
     a = [world.add_person(entries=1) for _ in range(3)]
     ref, p = a[1]
     with world.open("admin") as ar:

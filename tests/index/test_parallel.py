@@ -14,6 +14,13 @@ from dossier.errors import IntegrityError
 from dossier.index import parallel
 
 
+@pytest.fixture
+def world(whoosh_world):
+    """Whoosh's index workers are the subject: an embedded archive on every lane (an archive on
+    PostgreSQL writes blind tokens in this process: tests/index/test_blind_backend.py)."""
+    return whoosh_world
+
+
 def test_shares_balance_cost():
     parts = parallel.shares([9, 1, 1, 3, 3, 3], 2)
     loads = sorted(sum([9, 1, 1, 3, 3, 3][i] for i in p) for p in parts)

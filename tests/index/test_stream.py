@@ -16,6 +16,13 @@ import pytest
 from dossier import synth
 from dossier.index import batches, parallel, stream
 
+@pytest.fixture
+def world(whoosh_world):
+    """Whoosh's index workers are the subject: an embedded archive on every lane (an archive on
+    PostgreSQL writes blind tokens in this process: tests/index/test_blind_backend.py)."""
+    return whoosh_world
+
+
 QUERIES_PER_PERSON = ("name", "id6", "phone4")
 
 
