@@ -274,3 +274,98 @@ def test_date_cover_is_exact(a, b, d, open_end):
     cover = set(date_cover(lo, hi))
     assert bool(cover & set(date_buckets(day))) == (lo <= day <= hi)
     assert len(cover) <= 250
+
+
+# -- on an archive whose store is PostgreSQL (pg_world: on both lanes) -----------------------------
+
+def _ids(rows):
+    return {r["archive_no"] for r in rows}
+
+
+def test_an_archive_on_postgresql_searches_blind_tokens_not_files(pg_world):
+    w = pg_world
+    people = [w.add_person(entries=2) for _ in range(3)] + [w.add_person(scope=w.scope_b, entries=1)]
+    with w.open("li") as ar:
+        assert ar.search.in_database
+        assert not (w.path / "index").exists()        # no Whoosh files beside a PostgreSQL archive
+        for ref, p in people[:3]:
+            assert ref.archive_no in _ids(ar.search(p["name"]))
+            assert ref.archive_no in _ids(ar.search(p["id_number"][-6:]))
+        assert people[3][0].archive_no not in _ids(ar.search(people[3][1]["name"]))   # another scope
+        assert all(s["state"] == "ok" for s in ar.search.status())
+    with w.open("qian") as ar:                       # the inspector: exact values, masked results
+        ref, p = people[0]
+        got = ar.search(p["name"])
+        assert _ids(got) == {ref.archive_no} and got[0]["masked"] and got[0]["name"] != p["name"]
+        assert ar.search(norm_name(p["name"])[:2]) == [] and ar.search(p["id_number"][-6:]) == []
+
+
+def test_index_status_and_rebuild_commands_on_postgresql(pg_world, run_dossier):
+    import json
+
+    w = pg_world
+    ref, p = w.add_person(entries=1)
+    env = w.env("li")
+    r = run_dossier(["index", "status", "--json"], env=env)
+    assert r.code == 0 and {s["state"] for s in json.loads(r.stdout)} == {"ok"}
+    con = w.store()
+    try:       # the index loses its rows behind the application's back (a restore of an older dump)
+        con.execute("DELETE FROM search_docs")
+        con.execute("DELETE FROM search_terms")
+    finally:
+        con.close()
+    r = run_dossier(["index", "status", "--json"], env=env)
+    assert r.code == 1 and ref.id in {i for s in json.loads(r.stdout) for i in s["missing"]}
+    r = run_dossier(["index", "rebuild", "--json"], env=env)
+    assert r.code == 0, r.stderr
+    assert run_dossier(["index", "status"], env=env).code == 0
+    r = run_dossier(["search", p["name"], "--json"], env=env)
+    assert r.code == 0 and ref.archive_no in r.stdout
+
+
+def test_a_large_batch_on_postgresql_indexes_every_person(pg_world, monkeypatch):
+    from dossier import synth
+    from dossier.index import parallel
+
+    monkeypatch.setenv("DOSSIER_INDEX_WORKERS", "2")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_DOCS", 20)     # the large-batch paths, at test size
+    w = pg_world
+    rng = random.Random(3)
+    with w.open("admin") as ar:
+        people = []
+        with ar.batch(size_hint=60):
+            for i in range(60):
+                p = synth.person(rng, today=w.today)
+                ref = ar.persons.add(w.scope_a if i % 2 else w.scope_b, p, today=w.today)
+                people.append((ref, p))
+        assert not ar.search.errors
+        assert all(s["state"] == "ok" for s in ar.search.status())
+        for ref, p in people[::7]:
+            assert ref.archive_no in _ids(ar.search(p["name"])), p["name"]
+        # a second large batch changes them all (the update path, in bulk)
+        with ar.batch(size_hint=60):
+            for ref, p in people:
+                ar.persons.update(ref.archive_no, {"employer": "冷链物流公司"}, today=w.today)
+        assert _ids(ar.search("冷链物流公司", limit=100)) == {ref.archive_no for ref, _ in people}
+        assert all(s["state"] == "ok" for s in ar.search.status())
+        out = ar.search.rebuild()
+        assert sum(r["documents"] for r in out if r["kind"] == "clerk") == 60
+
+
+def test_a_tampered_index_row_is_refused_and_rebuild_repairs(pg_world):
+    w = pg_world
+    (ref, p), (ref2, p2) = w.add_person(), w.add_person()
+    con = w.store()
+    try:
+        ix = con.execute("SELECT ix FROM search_indexes WHERE kind='clerk'").fetchone()[0]
+        mine = con.execute("SELECT ix, dossier, sealed FROM search_docs WHERE ix=? ORDER BY dossier",
+                           (ix,)).fetchall()
+        con.execute("UPDATE search_docs SET sealed=? WHERE ix=? AND dossier=?", (mine[1][2], ix, mine[0][1]))
+    finally:
+        con.close()
+    with w.open("admin") as ar:
+        out = ar.search.search("scope:苗圃社区")
+        assert any("损坏" in x for x in out["warnings"])
+        ar.search.rebuild()
+        out = ar.search.search("scope:苗圃社区")
+        assert not out["warnings"] and _ids(out["results"]) == {ref.archive_no, ref2.archive_no}
