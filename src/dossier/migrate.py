@@ -173,7 +173,8 @@ def migrate(ar, to: str) -> dict:
             aside = Path(ar.path) / f"pre-migrate-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
             aside.mkdir(mode=0o700)
             if not src_pg:
-                for name in ("meta.db", "meta.db-wal", "meta.db-shm", "objects"):
+                # the Whoosh index files too: an archive on PostgreSQL searches its own tables
+                for name in ("meta.db", "meta.db-wal", "meta.db-shm", "objects", "index"):
                     if (Path(ar.path) / name).exists():
                         os.replace(Path(ar.path) / name, aside / name)
             else:

@@ -96,6 +96,10 @@ def ensure_tables(con) -> None:
     dsn = raw.info.dsn + "|" + str(raw.info.dbname)
     if dsn in _ready:
         return
+    if raw.execute("SELECT to_regclass('search_docs_sort') IS NOT NULL AND to_regclass('search_terms') IS NOT NULL"
+                   ).fetchone()[0]:
+        _ready.add(dsn)
+        return
     with raw.transaction():
         raw.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_DDL,))
         for s in SCHEMA:
@@ -283,15 +287,32 @@ class BlindIndex:
                                 " WHERE ix=%s AND version >= 0", (ix,)).fetchone()
         return int(n), int(s)
 
-    def rebuild(self, docs: Iterable[dict]) -> int:
-        """A new index number filled with exactly ``docs``, switched in in one transaction; the
-        old index's rows are deleted after the commit."""
+    def rebuild(self, docs: Iterable[dict], chunk: int = 2000) -> int:
+        """A new index number filled with exactly ``docs`` (streamed: analysed, sealed and copied
+        ``chunk`` at a time, so a large rebuild never holds every document's tokens), switched in
+        in one transaction; the old index's rows are deleted after the commit. A document id
+        given twice: the later one wins, as on Whoosh."""
         raw = self.raw
-        docs = sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"])
-        rows = [(d, self.tokens_of(d), self.seal_doc(d)) for d in docs]
+        n = 0
+        seen: set[str] = set()
+        again: dict[str, dict] = {}
         with raw.transaction():
             new = int(raw.execute("SELECT nextval('search_ix_seq')").fetchone()[0])
-            self._copy_in(new, rows)
+            batch: list = []
+            for d in docs:
+                if d["id"] in seen:
+                    again[d["id"]] = d
+                    continue
+                seen.add(d["id"])
+                batch.append((d, self.tokens_of(d), self.seal_doc(d)))
+                if len(batch) >= chunk:
+                    self._copy_in(new, batch)
+                    n += len(batch)
+                    batch = []
+            self._copy_in(new, batch)
+            n += len(batch)
+            if again:
+                self._upsert_into(new, list(again.values()), newer_only=False)
             old = raw.execute(
                 "INSERT INTO search_indexes(scope, kind, kv, ix) VALUES(%s, %s, %s, %s)"
                 " ON CONFLICT (scope, kind, kv) DO UPDATE SET ix = EXCLUDED.ix"
@@ -299,7 +320,7 @@ class BlindIndex:
                 (self.scope, self.kind, self.kv, new, self.scope, self.kind, self.kv)).fetchone()[0]
         if old is not None and int(old) != new:
             self._drop(int(old))
-        return len(rows)
+        return n
 
     def _drop(self, ix: int) -> None:
         with self.raw.transaction():
@@ -336,45 +357,49 @@ class BlindIndex:
     def upsert(self, docs: Iterable[dict]) -> None:
         """Add or replace documents (by ``id``) in one transaction. Rows are locked in id order;
         a document whose row already holds a later version is left alone (another writer's)."""
-        docs = sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"])
+        docs = list({d["id"]: d for d in docs}.values())
         if not docs:
             return
-        prepared = [(d, self.tokens_of(d), self.seal_doc(d)) for d in docs]
-        raw = self.raw
-        with raw.transaction():
+        with self.raw.transaction():
             ix = self._ix()
             if ix is None:          # no index yet: the caller rebuilds it from the store
                 raise IntegrityError("检索索引尚未建立")
-            ids = [d["id"] for d in docs]
-            # rows for new documents first (placeholders, version -1), so every document can be locked
-            with raw.cursor() as cur:
-                cur.executemany("INSERT INTO search_docs(ix, dossier, doc, version, sort_no, tokens, sealed)"
-                                " VALUES(%s, %s, nextval('search_doc_seq'), -1, '', '', '')"
-                                " ON CONFLICT (ix, dossier) DO NOTHING", [(ix, i) for i in ids])
-            have = {r[0]: (int(r[1]), int(r[2]), bytes(r[3])) for r in raw.execute(
-                "SELECT dossier, doc, version, tokens FROM search_docs WHERE ix=%s AND dossier = ANY(%s)"
-                " ORDER BY dossier FOR UPDATE", (ix, ids))}
-            gone, new_terms, updates = [], [], []
-            for d, toks, sealed in prepared:
-                num, version, old = have[d["id"]]
-                if version > int(d["version"]):
-                    continue
-                old_toks = _unpack(old)
-                if old_toks:
-                    gone.append((ix, num, old_toks))
-                new_terms.extend((ix, t, num) for t in toks)
-                updates.append((int(d["version"]), str(d["archive_no"]), _pack(toks), sealed, ix, d["id"]))
-            with raw.cursor() as cur:
-                if gone:
-                    cur.executemany("DELETE FROM search_terms WHERE ix=%s AND doc=%s AND token = ANY(%s)", gone)
-                if updates:
-                    cur.executemany("UPDATE search_docs SET version=%s, sort_no=%s, tokens=%s, sealed=%s"
-                                    " WHERE ix=%s AND dossier=%s", updates)
-                if new_terms:
-                    with cur.copy("COPY search_terms(ix, token, doc) FROM STDIN (FORMAT BINARY)") as cp:
-                        cp.set_types(["int8", "int8", "int8"])
-                        for r in new_terms:
-                            cp.write_row(r)
+            self._upsert_into(ix, docs)
+
+    def _upsert_into(self, ix: int, docs: list[dict], newer_only: bool = True) -> None:
+        raw = self.raw
+        docs = sorted(docs, key=lambda d: d["id"])
+        prepared = [(d, self.tokens_of(d), self.seal_doc(d)) for d in docs]
+        ids = [d["id"] for d in docs]
+        # rows for new documents first (placeholders, version -1), so every document can be locked
+        with raw.cursor() as cur:
+            cur.executemany("INSERT INTO search_docs(ix, dossier, doc, version, sort_no, tokens, sealed)"
+                            " VALUES(%s, %s, nextval('search_doc_seq'), -1, '', '', '')"
+                            " ON CONFLICT (ix, dossier) DO NOTHING", [(ix, i) for i in ids])
+        have = {r[0]: (int(r[1]), int(r[2]), bytes(r[3])) for r in raw.execute(
+            "SELECT dossier, doc, version, tokens FROM search_docs WHERE ix=%s AND dossier = ANY(%s)"
+            " ORDER BY dossier FOR UPDATE", (ix, ids))}
+        gone, new_terms, updates = [], [], []
+        for d, toks, sealed in prepared:
+            num, version, old = have[d["id"]]
+            if newer_only and version > int(d["version"]):
+                continue
+            old_toks = _unpack(old)
+            if old_toks:
+                gone.append((ix, num, old_toks))
+            new_terms.extend((ix, t, num) for t in toks)
+            updates.append((int(d["version"]), str(d["archive_no"]), _pack(toks), sealed, ix, d["id"]))
+        with raw.cursor() as cur:
+            if gone:
+                cur.executemany("DELETE FROM search_terms WHERE ix=%s AND doc=%s AND token = ANY(%s)", gone)
+            if updates:
+                cur.executemany("UPDATE search_docs SET version=%s, sort_no=%s, tokens=%s, sealed=%s"
+                                " WHERE ix=%s AND dossier=%s", updates)
+            if new_terms:
+                with cur.copy("COPY search_terms(ix, token, doc) FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["int8", "int8", "int8"])
+                    for r in new_terms:
+                        cp.write_row(r)
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = sorted(set(ids))

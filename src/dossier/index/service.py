@@ -95,12 +95,13 @@ class SearchService:
                            context, blind_key=blind_key, durable=False)
 
     def ensure(self, progress: Callable | None = None, today: date | None = None) -> int:
-        """Build every index of this user's scopes that does not exist yet (after ``migrate``:
-        the copy's indexes are rebuilt, not copied); returns how many were built."""
+        """Build every index of this user's scopes that does not exist yet or is behind the
+        store (after ``migrate``: the copy's indexes are rebuilt, not copied, when the copy
+        uses the other backend); returns how many were built."""
         today = today or date.today()
         n = 0
         for sid in self._scopes(CLERK):
-            kinds = tuple(k for k in self._kinds_held(sid) if not self.index(sid, k).exists())
+            kinds = tuple(k for k in self._kinds_held(sid) if not self._current(sid, k))
             if kinds:
                 docs = self._docs(sid, kinds, today, progress)
                 for kind in kinds:
@@ -189,6 +190,13 @@ class SearchService:
 
     def _kinds_held(self, sid: int) -> tuple[str, ...]:
         return tuple(k for k in (CLERK, INSPECT) if self.ar.keyring.holds(sid, KEY_KIND[k]))
+
+    def _current(self, sid: int, kind: str) -> bool:
+        try:
+            ix = self.index(sid, kind)
+            return ix.exists() and ix.fingerprint() == self._store_print(sid)
+        except IntegrityError:
+            return False
 
     # -- commit hook ----------------------------------------------------------------
     def on_commit_batch(self, ar, items) -> None:
