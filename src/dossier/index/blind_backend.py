@@ -420,7 +420,7 @@ class BlindIndex:
     # -- search -------------------------------------------------------------------------------------
     def _leaf_tokens(self, q) -> list[int]:
         if isinstance(q, Term):
-            return [self.token(q.fieldname, _kw(q.text) if q.fieldname in KEYWORDS[self.kind] else q.text)]
+            return [self.token(q.fieldname, q.text)]       # as Whoosh looks a Term up: its text as is
         if isinstance(q, Phrase):
             return [self.token(q.fieldname, w) for w in q.words]
         if isinstance(q, NumericRange):
@@ -436,8 +436,7 @@ class BlindIndex:
             return {}
         boost = float(getattr(q, "boost", 1.0) or 1.0)
         if isinstance(q, Term):
-            return dict.fromkeys(post.get(self.token(q.fieldname, _kw(q.text) if q.fieldname in KEYWORDS[self.kind]
-                                                     else q.text), ()), boost)
+            return dict.fromkeys(post.get(self.token(q.fieldname, q.text), ()), boost)
         if isinstance(q, Phrase):
             sets = [post.get(self.token(q.fieldname, w), set()) for w in q.words]
             docs = set.intersection(*sets) if sets else set()
