@@ -54,6 +54,10 @@ def sealed_rows(world) -> list[tuple]:
         if ON_PG:
             out += [(f"objects:{i}", "objects", "data", ("id",), (i,), bytes(d))
                     for i, d in con.execute("SELECT id, data FROM objects")]
+            # the search index is in the database too (blind tokens, sealed documents)
+            out += [(f"search_docs.sealed {ix}/{d[:8]}", "search_docs", "sealed", ("ix", "dossier"), (ix, d), bytes(b))
+                    for ix, d, b in con.execute("SELECT d.ix, d.dossier, d.sealed FROM search_docs d"
+                                                " JOIN search_indexes i ON i.ix = d.ix")]
         return out
     finally:
         con.close()
@@ -115,9 +119,12 @@ def test_every_flipped_bit_is_found(filled, tmp_path):
         assert ar.check().ok
     cases = targets(world, random.Random(16))
     kinds = {c[1].split("/")[0] for c in cases}
-    assert ({"index", "db"} if ON_PG else {"objects", "index", "meta.db"}) <= kinds, kinds
+    assert ({"db"} if ON_PG else {"objects", "index", "meta.db"}) <= kinds, kinds
     assert not ON_PG or any(c[0].startswith("objects:") for c in cases)
-    assert sum(c[1].endswith(".seg.enc") for c in cases) >= 2
+    if ON_PG:       # the search index: sealed rows in the database, not files
+        assert sum(c[0].startswith("search_docs.sealed") for c in cases) >= 6
+    else:
+        assert sum(c[1].endswith(".seg.enc") for c in cases) >= 2
     missed = []
     for label, where, what in cases:
         with flipped(world, where, what, tmp_path / "copy") as path:
@@ -131,14 +138,16 @@ def test_every_flipped_bit_is_found(filled, tmp_path):
 @pytest.mark.parametrize("kind", ["seg.enc", "toc.enc", "objects", "versions.content"])
 def test_flipped_bit_exit_20_through_the_executable(filled, run_dossier, tmp_path, kind):
     world = filled
+    if ON_PG and kind.endswith(".enc"):
+        kind = "search_docs.sealed"          # the index's sealed values are rows there
     cases = [c for c in targets(world, random.Random(kind)) if kind in c[0]]
     label, where, what = cases[0]
     with flipped(world, where, what, tmp_path / "copy") as path:
         r = run_dossier(["check"], env=world.env(DOSSIER_ARCHIVE=path))
         assert r.code == 20, (label, r.stdout, r.stderr)
-        if kind.endswith(".enc"):
+        if kind.endswith(".enc") or kind == "search_docs.sealed":
             assert "检索索引" in r.stdout and "dossier index rebuild" in r.stdout
-            assert Path(where).name in r.stdout
+            assert (Path(where).name if where != "db" else "search_docs") in r.stdout
             r = run_dossier(["index", "rebuild"], env=world.env(DOSSIER_ARCHIVE=path))
             assert r.code == 0, r.stderr
             r = run_dossier(["check"], env=world.env(DOSSIER_ARCHIVE=path))

@@ -417,6 +417,31 @@ class BlindIndex:
                                 [(ix, int(r[0]), _unpack(bytes(r[1]))) for r in rows])
             raw.execute("DELETE FROM search_docs WHERE ix=%s AND dossier = ANY(%s)", (ix, ids))
 
+    def damaged(self) -> list[tuple[str, int]]:
+        """(dossier id, version) of every document whose sealed fields fail their check
+        (``dossier check``)."""
+        ix = self._ix()
+        if ix is None:
+            return []
+        bad = []
+        with self.raw.cursor() as cur:
+            cur.execute("SELECT dossier, version, sealed FROM search_docs WHERE ix=%s AND version >= 0"
+                        " ORDER BY dossier", (ix,))
+            for dossier, version, sealed in cur:
+                try:
+                    if self.open_doc(dossier, int(version), bytes(sealed)).get("id") != dossier:
+                        raise IntegrityError("misplaced")
+                except IntegrityError:
+                    bad.append((dossier, int(version)))
+        return bad
+
+    @staticmethod
+    def indexes(con) -> list[tuple[int, str, int]]:
+        """(scope id, kind, key version) of every blind index in this database."""
+        ensure_tables(con)
+        return [(int(r[0]), r[1], int(r[2])) for r in _raw(con).execute(
+            "SELECT scope, kind, kv FROM search_indexes ORDER BY scope, kind, kv")]
+
     # -- search -------------------------------------------------------------------------------------
     def _leaf_tokens(self, q) -> list[int]:
         if isinstance(q, Term):
