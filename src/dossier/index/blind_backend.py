@@ -54,7 +54,7 @@ from typing import Iterable
 from whoosh.query import And, NullQuery, NumericRange, Or, Phrase, Term
 
 from ..crypto.aead import ad_for, open_, seal
-from ..errors import IntegrityError
+from ..errors import IntegrityError, StoreUnavailable
 from .analysis import bigram_tokens, name_tokens, words
 from .backend import CLERK, INSPECT, TIER_EXACT, TIER_TEXT, Hit
 from .query import ParsedQuery
@@ -84,6 +84,22 @@ SCHEMA = (
     " PRIMARY KEY(ix, token, doc))",
 )
 _ready: set = set()       # connection info strings whose tables exist (per process)
+
+
+def _store_errors(fn):
+    """A lost or unreachable server is the store's error (exit 14), as on the data path."""
+    import functools
+
+    import psycopg
+
+    @functools.wraps(fn)
+    def wrapped(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except psycopg.OperationalError as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise StoreUnavailable(f"检索索引所在的数据库不可用：{first}") from None
+    return wrapped
 
 
 def _raw(con):
@@ -258,12 +274,14 @@ class BlindIndex:
         return None if row is None else int(row[0])
 
     # -- the protocol ----------------------------------------------------------------------------
+    @_store_errors
     def exists(self) -> bool:
         return self._ix() is not None
 
     def close(self) -> None:
         self._tokens.clear()
 
+    @_store_errors
     def indexed_versions(self) -> dict[str, int]:
         ix = self._ix()
         if ix is None:
@@ -271,6 +289,7 @@ class BlindIndex:
         return {r[0]: int(r[1]) for r in self.raw.execute(
             "SELECT dossier, version FROM search_docs WHERE ix=%s AND version >= 0", (ix,))}
 
+    @_store_errors
     def doc_count(self) -> int:
         ix = self._ix()
         if ix is None:
@@ -278,6 +297,7 @@ class BlindIndex:
         return int(self.raw.execute("SELECT count(*) FROM search_docs WHERE ix=%s AND version >= 0",
                                     (ix,)).fetchone()[0])
 
+    @_store_errors
     def fingerprint(self) -> tuple[int, int] | None:
         """(documents, sum of indexed versions), compared with the store's (dossiers, sum of heads)."""
         ix = self._ix()
@@ -287,6 +307,7 @@ class BlindIndex:
                                 " WHERE ix=%s AND version >= 0", (ix,)).fetchone()
         return int(n), int(s)
 
+    @_store_errors
     def rebuild(self, docs: Iterable[dict], chunk: int = 2000) -> int:
         """A new index number filled with exactly ``docs`` (streamed: analysed, sealed and copied
         ``chunk`` at a time, so a large rebuild never holds every document's tokens), switched in
@@ -327,6 +348,7 @@ class BlindIndex:
             self.raw.execute("DELETE FROM search_terms WHERE ix=%s", (ix,))
             self.raw.execute("DELETE FROM search_docs WHERE ix=%s", (ix,))
 
+    @_store_errors
     def drop(self) -> None:
         """Remove this index altogether (tests; a scope key rotated away)."""
         with self.raw.transaction():
@@ -354,6 +376,7 @@ class BlindIndex:
                     for t in toks:
                         cp.write_row((ix, t, num))
 
+    @_store_errors
     def upsert(self, docs: Iterable[dict]) -> None:
         """Add or replace documents (by ``id``) in one transaction. Rows are locked in id order;
         a document whose row already holds a later version is left alone (another writer's)."""
@@ -401,6 +424,7 @@ class BlindIndex:
                     for r in new_terms:
                         cp.write_row(r)
 
+    @_store_errors
     def delete(self, ids: Iterable[str]) -> None:
         ids = sorted(set(ids))
         if not ids:
@@ -417,6 +441,7 @@ class BlindIndex:
                                 [(ix, int(r[0]), _unpack(bytes(r[1]))) for r in rows])
             raw.execute("DELETE FROM search_docs WHERE ix=%s AND dossier = ANY(%s)", (ix, ids))
 
+    @_store_errors
     def damaged(self) -> list[tuple[str, int]]:
         """(dossier id, version) of every document whose sealed fields fail their check
         (``dossier check``)."""
@@ -520,6 +545,7 @@ class BlindIndex:
             keep &= set(self._eval(fq, fpost))
         return keep
 
+    @_store_errors
     def search(self, query: ParsedQuery, limit: int = 20) -> list[Hit]:
         wq = build_query(self.kind, query, self._blind_key)
         if wq is NullQuery:
