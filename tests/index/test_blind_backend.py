@@ -61,7 +61,8 @@ def _queries(persons) -> list[str]:
                 qs.add(text[2:6])
     qs.update({"苗圃社区", "scope:苗圃社区", "status:社区康复", "risk:高", "risk:中 status:社区戒毒",
                "date:2024-01-01..2024-06-30", "date:..2023-12-31", "date:2025", "label:戒断三年未复吸",
-               "张 date:2024", "no:430405004-JD·2025-Y-012-0007", "王五六七八", "幸福路12号"})
+               "张 date:2024", "no:430405004-JD·2025-Y-012-0007", "王五六七八", "幸福路12号",
+               "scope:粤汉街道/苗圃社区 scope:东风社区", "status:社区康复 scope:东风社区 scope:珠晖区/粤汉街道"})
     return sorted(qs)
 
 

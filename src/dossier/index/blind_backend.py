@@ -559,13 +559,16 @@ class BlindIndex:
         raw = self.raw
         if wq is None:        # filters only: the first ``limit`` admitted documents by 档号, unscored
             cond, args = self._filter_sql(ix, filters, "d")
+            # the SQL is exact unless a filter is an Or of several scope paths (loosened there)
+            loose = any(isinstance(fq, Or) and any(isinstance(x, And) for x in fq.subqueries) for fq in filters)
             out: list[Hit] = []
-            offset, step = 0, max(limit, 50)
+            offset, step = 0, limit
             while len(out) < limit:
                 rows = raw.execute("SELECT d.doc, d.dossier, d.version, d.sealed FROM search_docs d"
                                    f" WHERE d.ix=%s AND d.version >= 0 AND {cond} ORDER BY d.sort_no"
                                    " LIMIT %s OFFSET %s", [ix, *args, step, offset]).fetchall()
-                ok = self._admitted(ix, filters, [int(r[0]) for r in rows])
+                ok = (self._admitted(ix, filters, [int(r[0]) for r in rows]) if loose
+                      else {int(r[0]) for r in rows})
                 out += self._hits(query, [(int(r[0]), r[1], int(r[2]), bytes(r[3])) for r in rows
                                           if int(r[0]) in ok], {}, {}, None, filters)
                 if len(rows) < step:
