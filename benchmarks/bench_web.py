@@ -148,6 +148,35 @@ def rss_kib(pid: int) -> dict:
     return out
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the server and by its child processes
+    (the index-writing helper), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def one(p):
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(f[11]) + int(f[12])) / tick
+    return one(pid), sum(one(c) for c in _children(pid))
+
+
+def rss_all_kib(pid: int) -> int:
+    """VmRSS of the server and its child processes together."""
+    return sum(rss_kib(p).get("VmRSS", 0) for p in [pid, *_children(pid)] if Path(f"/proc/{p}").exists())
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -355,7 +384,9 @@ def main(argv: list[str]) -> int:
     srv = Server(arch, work)
     res: dict[str, dict] = {}
     try:
-        mem = {"start": rss_kib(srv.proc.pid)}
+        def memnow():
+            return {**rss_kib(srv.proc.pid), "all": rss_all_kib(srv.proc.pid)}
+        mem = {"start": memnow()}
         # -- 20 logins, one after another, each beside a bare KDF ---------------------------
         clerks, logins, kdfs = [], [], []
         for s in range(SESSIONS):
@@ -365,10 +396,10 @@ def main(argv: list[str]) -> int:
             kdfs.append(kdf_time(arch, user))
             logins.append(cl.login())
             clerks.append(cl)
-        mem["20 sessions"] = rss_kib(srv.proc.pid)
+        mem["20 sessions"] = memnow()
         # -- the first 工作台 of each session (its library session verifies the heads) ----------
         firsts = [cl.home() for cl in clerks]
-        mem["20 sessions, 工作台 once each"] = rss_kib(srv.proc.pid)
+        mem["20 sessions, 工作台 once each"] = memnow()
         res["home:first"] = {"one": firsts}
         # -- per kind: one session alone, then 20 in a closed loop -------------------------
         for kind in ("home", "person", "search", "save"):
@@ -378,20 +409,23 @@ def main(argv: list[str]) -> int:
                 for lab, v in clerks[0].do(k).items():
                     one.setdefault(lab, []).append(v)
             t = time.perf_counter()
+            c0 = cpu_s(srv.proc.pid)
             many = run_closed(clerks, kind, args.requests)
             wall = time.perf_counter() - t
+            c1 = cpu_s(srv.proc.pid)
+            res.setdefault(kind, {})["cpu"] = ((c1[0] - c0[0]) / len(many[kind]), (c1[1] - c0[1]) / len(many[kind]))
             for lab in one:
                 res.setdefault(lab, {})["one"] = one[lab]
                 res[lab]["many"] = many.get(lab, [])
             res[kind]["rps"] = len(many[kind]) / wall
             print(f"  {kind}: done (load {loadavg()})", flush=True)
-        mem["after the closed loops"] = rss_kib(srv.proc.pid)
+        mem["after the closed loops"] = memnow()
         # -- the office mix ------------------------------------------------------------------
         if args.mix_s > 0:
             mix = run_mix(clerks, args.think, args.mix_s)
             for lab, xs in mix.items():
                 res.setdefault(lab, {})["mix"] = xs
-            mem["after the office mix"] = rss_kib(srv.proc.pid)
+            mem["after the office mix"] = memnow()
             print(f"  office mix: {sum(len(v) for k, v in mix.items() if k in TARGETS_MS)} clicks in "
                   f"{args.mix_s:.0f} s (load {loadavg()})", flush=True)
         for cl in clerks:
@@ -434,9 +468,16 @@ def main(argv: list[str]) -> int:
           f"timed just before each) p50 {ms(pct(kdfs, 50))} ms")
     print(f"login minus KDF: p50 {ms(pct(extra, 50))} ms, p95 {ms(pct(extra, 95))} ms, max {ms(max(extra))} ms "
           f"(first {ms(extra[0])} ms)  target < 50 ms: {'met' if pct(extra, 95) < 0.05 else 'MISSED'} (p95)")
-    print("server memory (VmRSS / VmHWM, MB):")
+    print("server CPU per request in the closed loop (ms; server process + its helper processes; "
+          "a save's includes its form page):")
+    for kind in ("home", "person", "search", "save"):
+        if "cpu" in res.get(kind, {}):
+            a, b = res[kind]["cpu"]
+            print(f"  {kind:<8} {a * 1000:6.1f} + {b * 1000:5.1f}")
+    print("server memory (VmRSS / VmHWM, MB; + helper: server and helper processes' VmRSS together):")
     for k, v in mem.items():
-        print(f"  {k:<34} {v.get('VmRSS', 0) / 1024:7.0f} / {v.get('VmHWM', 0) / 1024:7.0f}")
+        print(f"  {k:<34} {v.get('VmRSS', 0) / 1024:7.0f} / {v.get('VmHWM', 0) / 1024:7.0f}"
+              f"   + helper: {v.get('all', 0) / 1024:7.0f}")
     return 0
 
 

@@ -132,3 +132,28 @@ def test_nothing_the_helper_writes_is_readable(web, world, value):
         if p.is_file():
             data = p.read_bytes()
             assert not any(n in data for n in needles), p
+
+
+def test_the_helper_merges_the_small_segments_the_saves_leave(web, world):
+    ref, _ = world.add_person()
+    others = [world.add_person()[0] for _ in range(3)]
+    b = web("li")
+    aside = b.app.state.index_aside
+    for i, r in enumerate([ref, *others, ref]):
+        _save(b, r.id, f"第{i}次走访" + (WORD if i == 4 else ""))
+        assert aside.wait(timeout=30)
+    with world.open("li") as ar:
+        sid = ar.scopes.id_of(world.scope_a)
+        deadline = time.monotonic() + 20
+        while True:
+            counts = []
+            for kind in ar.search._kinds_held(sid):
+                ix = ar.search.index(sid, kind)
+                ix.refresh()
+                counts.append(len(ix._ix._segments()))
+            if max(counts) <= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert max(counts) <= 2, counts
+    assert all(s["state"] == "ok" for s in _status(world))
+    assert _found(b, WORD, ref.archive_no)

@@ -55,7 +55,7 @@ from typing import Callable, Iterable
 log = logging.getLogger("dossier.index")
 
 WAIT_S = 10.0      # a search waits at most this long for the helper, then the stale detection speaks
-IDLE_S = 900.0     # the helper forgets an index (its decrypted copy and derived keys) unused this long
+IDLE_S = 120.0     # the helper forgets an index (its decrypted copy and derived keys) unused this long
 
 
 def wanted() -> bool:
@@ -312,8 +312,11 @@ class IndexAside:
 def serve(conn: Connection, idle_s: float = IDLE_S) -> None:
     """The helper's loop: take every job waiting in the pipe, write each index's
     jobs as one upsert (coalesced: under load a commit carries several saves),
-    confirm, repeat; ends at EOF (the server closed the pipe or ended)."""
+    confirm; when nothing waits, merge the small segments of the indexes written
+    (``tidy``, when the backend has it: cheaper searches); repeat. Ends at EOF
+    (the server closed the pipe or ended)."""
     open_: dict[str, tuple[object, float]] = {}     # index key → (open index, last used)
+    untidy: set[str] = set()                        # written since their last merge
     while True:
         try:
             if not conn.poll(min(60.0, idle_s)):
@@ -344,6 +347,20 @@ def serve(conn: Connection, idle_s: float = IDLE_S) -> None:
                 conn.send(("done", [j.seq for j in jobs], outcome))
             except (OSError, ValueError):
                 return
+            if outcome is None:
+                untidy.add(key)
+        # nothing else to do: merge the small segments the saves left (cheaper searches)
+        for key in list(untidy):
+            if conn.poll(0):
+                break
+            untidy.discard(key)
+            got = open_.get(key)
+            if got is not None and hasattr(got[0], "tidy"):
+                try:
+                    got[0].tidy()
+                except Exception as e:   # noqa: BLE001 - only speed depends on it; the next write reopens
+                    log.warning("检索索引合并未完成（%s）", type(e).__name__)
+                    open_.pop(key)[0].close()
         _forget(open_, idle_s)
     for ix, _ in open_.values():
         ix.close()
