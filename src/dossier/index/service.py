@@ -205,7 +205,7 @@ class SearchService:
         try:
             aside.submit(spec, SearchService._doc, [(kind, row.id, row.archive_no, path, version, state, today,
                                                      blind_key) for row, version, state in items])
-        except RuntimeError:      # the server is stopping: write here
+        except (RuntimeError, OSError):      # the server is stopping, or no helper could start: write here
             return False
         return True
 
