@@ -119,6 +119,7 @@ class IndexAside:
         self._cond = threading.Condition()
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
+        self._sock: socket.socket | None = None
         self._gen = 0
         self._seq = 0
         self._pending: dict[int, _Job] = {}     # sent or queued, not yet confirmed
@@ -185,14 +186,15 @@ class IndexAside:
         self.wait(None, timeout)
         with self._cond:
             self._closed = True
-            proc, conn = self._proc, self._conn
-            self._proc = self._conn = None
+            proc, conn, sock = self._proc, self._conn, self._sock
+            self._proc = self._conn = self._sock = None
             self._cond.notify_all()
-        if conn is not None:
+        if sock is not None:
             try:
-                conn.close()        # EOF: the helper ends
+                sock.shutdown(socket.SHUT_RDWR)     # EOF for the helper (it ends) and for our reader thread
             except OSError:
                 pass
+            sock.close()
         if proc is not None:
             try:
                 proc.wait(5)
@@ -212,10 +214,15 @@ class IndexAside:
             proc = subprocess.Popen([sys.executable, "-m", "dossier.index.aside", str(theirs.fileno())],
                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
                                     close_fds=True)
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self._gen += 1
-        self._proc, self._conn = proc, Connection(ours.detach())
+        # the Connection reads a duplicate; ``ours`` is kept to shut the socket down at close
+        # (closing a descriptor that the reader thread is blocked on would not wake either side)
+        self._proc, self._conn, self._sock = proc, Connection(os.dup(ours.fileno())), ours
         self.stats["helpers"] += 1
         threading.Thread(target=self._reader, args=(self._gen, self._conn, proc), daemon=True,
                          name="index-aside-reader").start()
@@ -237,6 +244,9 @@ class IndexAside:
                 conn.send(("jobs", [(j.seq, j.spec, j.build, j.sources) for j in jobs]))
             except (OSError, ValueError, EOFError):
                 return      # the helper is gone: its reader thread repairs every unconfirmed job
+            except Exception:   # noqa: BLE001 - e.g. a spec that cannot be pickled: write them here
+                log.warning("检索索引更新无法交给后台进程，改在本进程内完成", exc_info=False)
+                self._apply_here(jobs)
 
     def _reader(self, gen: int, conn: Connection, proc: subprocess.Popen) -> None:
         """Confirmations from one helper; when it ends, repair what it left undone."""
@@ -254,6 +264,10 @@ class IndexAside:
                         self._failed(jobs[0].spec.key, outcome)
                     self._cond.notify_all()
         try:
+            conn.close()
+        except OSError:
+            pass
+        try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
@@ -270,11 +284,9 @@ class IndexAside:
         before any later job is sent (submit waits meanwhile)."""
         with self._cond:
             if self._conn is not None and self._gen == gen:
-                try:
-                    self._conn.close()
-                except OSError:
-                    pass
-                self._proc = self._conn = None
+                if self._sock is not None:
+                    self._sock.close()
+                self._proc = self._conn = self._sock = None
             self._outbox = [j for j in self._outbox if j.gen != gen]
             self._cond.notify_all()      # its sender thread ends
             jobs = sorted((j for j in self._pending.values() if j.gen == gen), key=lambda j: j.seq)
@@ -284,9 +296,18 @@ class IndexAside:
         try:
             if not self._closed:
                 log.warning("检索索引后台进程已退出；%d 项未完成的索引更新改在本进程内完成", len(jobs))
-            groups: dict[str, list[_Job]] = {}
-            for j in jobs:
-                groups.setdefault(j.spec.key, []).append(j)
+            self._apply_here(jobs)
+        finally:
+            with self._cond:
+                self._repairing = False
+                self._cond.notify_all()
+
+    def _apply_here(self, jobs: list[_Job]) -> None:
+        """Write ``jobs`` in this process, in order, per index (and confirm them)."""
+        groups: dict[str, list[_Job]] = {}
+        for j in sorted(jobs, key=lambda j: j.seq):
+            groups.setdefault(j.spec.key, []).append(j)
+        try:
             for key, js in groups.items():
                 ix = None
                 try:
@@ -303,7 +324,6 @@ class IndexAside:
                 for j in jobs:
                     self._pending.pop(j.seq, None)
                 self.stats["repaired"] += len(jobs)
-                self._repairing = False
                 self._cond.notify_all()
 
 
