@@ -155,3 +155,38 @@ def test_lost_index_write_is_stale_and_rebuild_repairs(whoosh_world):
         ar.search.rebuild()
         assert all(s["state"] == "ok" for s in ar.search.status())
         assert _ids(ar.search("银杏路")) == {ref.archive_no}
+
+
+def test_tidy_merges_only_the_small_segments_and_changes_no_result(tmp_path):
+    """``tidy`` (run by the index-writing helper of ``dossier serve`` when idle): the
+    one-person segments of saves become one; the large segment stays; every query
+    finds the same documents, and the fingerprint and versions are unchanged."""
+    from dossier.index.whoosh_backend import TIDY_SMALL
+
+    persons = make_states(TIDY_SMALL + 30, seed=23)
+    key = new_key()
+    ix = WhooshIndex(tmp_path / "clerk", "clerk", key, ("a", "1", "k1"))
+    ix.rebuild([clerk_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY) for p in persons[:TIDY_SMALL + 10]])
+    for k in range(8):
+        p = persons[TIDY_SMALL + 10 + k] if k % 2 else persons[k]       # new persons and updates
+        ix.upsert([clerk_doc(p["id"], p["archive_no"], SCOPE, 2 + k, p, TODAY)])
+    queries = ["社区", persons[3]["profile"]["name"], persons[TIDY_SMALL + 11]["profile"]["name"],
+               persons[5]["profile"]["phone"][-4:], "status:社区戒毒", "冰毒 risk:低"]
+    # the same documents match (BM25 scores move slightly, as after any merge: the purged
+    # deleted documents leave the collection statistics)
+    def found(view, q):
+        return sorted((i, v) for i, _, v in _view(view, q))
+
+    before = {q: found(ix, q) for q in queries}
+    fp, versions = ix.fingerprint(), ix.indexed_versions()
+    ix.refresh()
+    sizes = sorted(s.doc_count_all() for s in ix._ix._segments())
+    assert len(sizes) == 9 and sizes[-1] == TIDY_SMALL + 10
+    assert ix.tidy() is True
+    fresh = WhooshIndex(tmp_path / "clerk", "clerk", key, ("a", "1", "k1"))
+    for view in (ix, fresh):
+        fresh.refresh()
+        assert sorted(s.doc_count_all() for s in fresh._ix._segments()) == [8, TIDY_SMALL + 10]
+        assert {q: found(view, q) for q in queries} == before
+        assert view.fingerprint() == fp and view.indexed_versions() == versions
+    assert ix.tidy() is False              # one small segment left: nothing to merge

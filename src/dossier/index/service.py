@@ -222,9 +222,40 @@ class SearchService:
             return
         for sid, kind, its in tasks:
             try:
-                self._update_kind(sid, kind, its, today)
+                if not self._update_aside(sid, kind, its, today):
+                    self._update_kind(sid, kind, its, today)
             except (DossierError, OSError) as e:
                 self._failed(its, e)
+
+    # -- index writes aside (dossier serve: a helper process writes, see ``aside``) ---------
+    def _update_aside(self, sid: int, kind: str, items, today: date) -> bool:
+        """Hand one index's update to the process's index-writing helper
+        (``ar.index_aside``, set by ``dossier serve``); False when there is none,
+        or the backend cannot be opened elsewhere, or the index must be (re)built
+        here from the store (missing, or the helper could not write it)."""
+        aside = getattr(self.ar, "index_aside", None)
+        if aside is None:
+            return False
+        ix = self.index(sid, kind)
+        spec = getattr(ix, "aside_spec", None)
+        if spec is None or aside.take_broken(spec.key) or not ix.exists():
+            return False
+        path = self.ar.scopes.path_of(sid)
+        blind_key = getattr(ix, "_blind_key", None)
+        try:
+            aside.submit(spec, SearchService._doc, [(kind, row.id, row.archive_no, path, version, state, today,
+                                                     blind_key) for row, version, state in items])
+        except (RuntimeError, OSError):      # the server is stopping, or no helper could start: write here
+            return False
+        return True
+
+    def _settle(self, ix) -> None:
+        """Before reading or writing an index here: wait for its updates handed to
+        the helper (read your writes; bounded, see ``aside.WAIT_S``)."""
+        aside = getattr(self.ar, "index_aside", None)
+        spec = getattr(ix, "aside_spec", None)
+        if aside is not None and spec is not None:
+            aside.wait([spec.key])
 
     # -- large batches: indexes built beside the writes (see ``batches`` and ``stream``)
     def on_batch_begin(self, ar, size_hint: int):
@@ -282,6 +313,7 @@ class SearchService:
         """(index, "rebuild" | "upsert" | None, sources) for one scope and kind; a source is
         (dossier id, 档号, version, state): what a document is built from (in the worker)."""
         ix = self.index(sid, kind)
+        self._settle(ix)
         if not ix.exists():
             if not self.ar.keyring.holds(sid, "data"):
                 return ix, None, []
@@ -313,6 +345,7 @@ class SearchService:
 
     def _update_kind(self, sid: int, kind: str, items, today: date) -> None:
         ix = self.index(sid, kind)
+        self._settle(ix)
         # a data key is needed to rebuild a missing or unreadable index; without
         # it only an existing, readable index is updated
         can_rebuild = self.ar.keyring.holds(sid, "data")
@@ -358,6 +391,7 @@ class SearchService:
         hits, warnings = [], []
         for sid in sids:
             ix = self.index(sid, kind)
+            self._settle(ix)
             if not ix.exists():
                 warnings.append(f"辖区“{ar.scopes.path_of(sid)}”尚无检索索引，结果可能不全；请运行 dossier index rebuild")
                 continue
@@ -414,6 +448,7 @@ class SearchService:
             store = self._store_rows(sid)
             for kind in self._kinds_held(sid):
                 ix = self.index(sid, kind)
+                self._settle(ix)
                 rec = {"scope": ar.scopes.path_of(sid), "kind": kind, "dossiers": len(store)}
                 try:
                     if not ix.exists():
@@ -444,6 +479,8 @@ class SearchService:
         if not sids and ar.user.role == "inspector":
             raise PermissionDenied("督查人员没有辖区数据密钥，不能重建检索索引（请由社区专干或管理员运行）")
         batches.sweep_leftovers(self.root)
+        if getattr(self.ar, "index_aside", None) is not None:
+            self.ar.index_aside.wait(None)
         out = None if self.in_database else batches.rebuild(self, sids, today, progress)
         if out is None:
             out = []

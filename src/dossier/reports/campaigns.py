@@ -238,8 +238,11 @@ class Campaigns:
         rows = ar.con.execute("SELECT id, scope FROM blobs WHERE kind=? ORDER BY created, rowid",
                               (BLOB_KIND,)).fetchall()
         seen: set[str] = set()
+        held: dict[int, bool] = {}      # one copy per scope of the subtree: ask the keyring once per scope
         for r in rows:
-            if not ar.keyring.holds(r["scope"], "inspect"):
+            if r["scope"] not in held:
+                held[r["scope"]] = ar.keyring.holds(r["scope"], "inspect")
+            if not held[r["scope"]]:
                 continue
             raw = ar.blobs.get(r["id"], kind=BLOB_KIND, key="inspect")
             if raw in seen:

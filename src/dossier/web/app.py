@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from ..api import read_config
+from ..index.aside import IndexAside, wanted as index_aside_wanted
 from ..reports.agenda import AgendaCache
 from .render import STATIC, Templates
 from .security import SecurityHeaders
@@ -55,6 +56,8 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
             task.cancel()
             app.state.sessions.end_all()      # a restart ends every session: keys only in memory
             app.state.agenda_cache.clear()
+            if app.state.index_aside is not None:
+                await asyncio.to_thread(app.state.index_aside.close)   # finishes its queue, then ends
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, tls=tls)],
                     exception_handlers={404: _not_found, 405: _not_allowed})
@@ -64,7 +67,12 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
     app.state.settings = settings
     app.state.tls = tls
     app.state.agenda_cache = AgendaCache()     # the 工作台's items per dossier version (reports/agenda.py)
-    app.state.sessions = SessionStore(path, settings, shared={"agenda_cache": app.state.agenda_cache})
+    # the search-index writes after a save, in a helper process on another core (index/aside.py)
+    app.state.index_aside = IndexAside() if index_aside_wanted() else None
+    shared = {"agenda_cache": app.state.agenda_cache}
+    if app.state.index_aside is not None:
+        shared["index_aside"] = app.state.index_aside
+    app.state.sessions = SessionStore(path, settings, shared=shared)
     app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
     app.state.failed_logins = []      # waiting to be written to the audit chain (see views.auth)
     app.state.templates = Templates(paths)

@@ -33,7 +33,11 @@ def open_library(path, ws):
     """A library session of its own for ``ws``'s user (the one place jobs open one)."""
     from .. import api
 
-    return api.open_unlocked(path, ws.unlocked)
+    ar = api.open_unlocked(path, ws.unlocked)
+    aside = ws.shared.get("index_aside")
+    if aside is not None:      # its index writes keep their order with the pages' (index/aside.py)
+        ar.index_aside = aside
+    return ar
 
 
 @dataclass(eq=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from datetime import date
 from pathlib import Path
 
@@ -59,22 +61,34 @@ def field_text(v, f=None) -> str:
     return text(v)
 
 
+_SPECIAL = re.compile(r"[&<>\"']").search
+
+
+def _e(v) -> str:
+    """``markupsafe.escape(v)`` as a plain ``str``: the same five characters escaped,
+    without building a ``Markup`` per value (~2,500 values per 工作台), and a value
+    without any of them (nearly all) returned as it is after one scan."""
+    s = v if type(v) is str else str(v)
+    return html.escape(s, quote=True) if _SPECIAL(s) else s
+
+
 def agenda_rows(items) -> Markup:
     """The 工作台's list items (the same markup the template wrote per item, made here: a
     clerk's list has hundreds of them and Jinja's attribute lookups were most of the page's
     time). Every value is escaped."""
     out = []
+    add = out.append
     for it in items:
         overdue, pid, name, scope = it.get("overdue"), it.get("id"), it.get("name"), it.get("scope")
-        href = f"/persons/{escape(pid)}" if pid else "#"
-        main = f"{escape(name)} · {escape(it.get('reason'))}" if name else str(escape(it.get("reason")))
-        meta = str(escape(it.get("archive_no"))) + (f" · {escape(scope.split('/')[-1])}" if scope else "")
-        out.append(f'    <li class="{"overdue" if overdue else ""}" data-kind="{escape(it.get("kind"))}">\n'
-                   f'      <a class="item" href="{href}">\n'
-                   f'        <span class="due">{"已逾期" if overdue else "到期"} {escape(it.get("due"))}</span>\n'
-                   f'        <span class="main">{main}</span>\n'
-                   f'        <span class="meta">{meta}</span>\n'
-                   f'      </a>\n    </li>\n')
+        href = f"/persons/{_e(pid)}" if pid else "#"
+        main = f"{_e(name)} · {_e(it.get('reason'))}" if name else _e(it.get("reason"))
+        meta = _e(it.get("archive_no")) + (f" · {_e(scope.split('/')[-1])}" if scope else "")
+        add(f'    <li class="{"overdue" if overdue else ""}" data-kind="{_e(it.get("kind"))}">\n'
+            f'      <a class="item" href="{href}">\n'
+            f'        <span class="due">{"已逾期" if overdue else "到期"} {_e(it.get("due"))}</span>\n'
+            f'        <span class="main">{main}</span>\n'
+            f'        <span class="meta">{meta}</span>\n'
+            f'      </a>\n    </li>\n')
     return Markup("".join(out))
 
 
