@@ -37,6 +37,7 @@ from .crypto import aead
 from .crypto.keys import verify as ed25519_verify
 from .crypto.keys import wrap_to
 from .errors import AuditChainError, IntegrityError
+from .store.meta import execute_later, lock_archive
 
 FORMAT = 1
 GENESIS = "0" * 64
@@ -346,7 +347,10 @@ class AuditLog:
         if own_tx:
             con.execute("BEGIN IMMEDIATE")
         try:
-            row = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+            # the head is read under the archive's write lock: a PostgreSQL transaction that
+            # began without it (store.meta.transaction late_lock) takes it here
+            head_sql = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+            row = (lock_archive(con, then=head_sql) or con.execute(head_sql)).fetchone()
             seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
             event_id = os.urandom(16).hex()
             ts = ts or _now()
@@ -362,8 +366,8 @@ class AuditLog:
                 key_id = None
             h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
             sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
-            con.execute("INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                              (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
+            execute_later(con, "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
             if own_tx:
                 con.execute("COMMIT")
         except BaseException:
