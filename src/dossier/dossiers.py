@@ -355,21 +355,27 @@ class Dossiers:
         ar.require_role(*roles, what=what)
         late = concurrent and not getattr(ar, "_tx_depth", 0) and getattr(ar.con, "is_postgres", False)
         attempts = 1 + CAS_RETRIES if late else 1
+        row, based_on = None, 0
         for attempt in range(attempts):
             try:
                 with ar.transaction(late_lock=late) as con:
                     row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
                     if meta.lock_dossier(con, row.id):
                         row = self.resolve(row.id)      # its head, now that no other entry can land
+                    based_on = row.head
                     ar.scopes.require(row.scope, what)
                     self.refuse_if_sent(row)
                     v, content = self.load(row)
                     state = content["state"]      # freshly decoded by load(): nobody else holds it, no copy needed
                     mutate(state)
                     return self._write(row, state, message, parent=v.hash)
-            except VersionConflict:
-                if attempt + 1 >= attempts:
-                    raise
+            except VersionConflict as e:
+                if attempt + 1 < attempts:
+                    continue
+                if row is not None and e.base == e.head == 0:     # found at the commit: name the versions
+                    now = self.resolve(row.id).head
+                    raise VersionConflict(base=based_on, head=now) from None
+                raise
 
     def refuse_if_sent(self, row: DossierRow) -> None:
         """A file handed over to another archive is read-only here (issue 13)."""
