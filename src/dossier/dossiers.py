@@ -389,9 +389,10 @@ class Dossiers:
     def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
                message: str) -> DossierRow:
         con = self.ar.con
-        con.execute("INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
-                    " VALUES(?,?,?,?,?,0,?)",
-                    (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso()))
+        # on PostgreSQL sent with the next statement (one round trip fewer per new person)
+        meta.execute_later(con, "INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
+                           " VALUES(?,?,?,?,?,0,?)",
+                           (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso()))
         row = DossierRow(dossier_id, archive_no, scope, self.ar.scopes.path_of(scope), 0)
         self._write(row, state, message)
         return row

@@ -54,6 +54,9 @@ WRITE_LOCK = 0x646F7373696572
 # a dossier's own lock: pg_advisory_xact_lock(DOSSIER_LOCK, int4 of the dossier id's SHA-256), the
 # two-key lock space (never equal to the one-key WRITE_LOCK): "doss" in ASCII
 DOSSIER_LOCK = 0x646F7373
+# reads of tables that only change under the archive lock (kept for the transaction, execute)
+_STABLE_READ = re.compile(r"^\s*SELECT\s[^;]*\sFROM\s+scope_keys\b(?![^;]*\b(?:JOIN|FROM\s+\w+\s*,)\b)", re.I | re.S)
+_STABLE_TABLE = re.compile(r"\bscope_keys\b", re.I)
 # a deferred compare-and-swap that changed another number of rows fails with this text
 _CAS_FAILED = "dossier-compare-and-swap-failed"
 _CAS_STATEMENT = re.compile(r"^\s*(UPDATE|DELETE)\s", re.I)
@@ -324,6 +327,7 @@ class PgConnection:
         self._deferred: list[tuple[str, tuple]] = []   # writes sent with the next statement (defer)
         self._flush_after = False       # commit asynchronously, then wait for the WAL flush
         self._catalogue: dict = {}      # catalogue answers of this transaction (execute)
+        self.tx_serial = 0              # counts transactions begun (AuditLog: "still the same one?")
         self._may_emit: bool | None = None
 
     # -- the DB-API subset -------------------------------------------------------------------
@@ -361,6 +365,13 @@ class PgConnection:
         # times per write ("does this archive have the transfer tables yet?"): within one
         # transaction the first answer is kept (until its own DDL), one round trip each
         catalogue = self.in_transaction and _SQLITE_MASTER.search(sql) is not None
+        # the scope keys change only under the archive lock: while this transaction holds it,
+        # what it read of them stays true until it writes them itself (an import asks for the
+        # current key version of the same scope for every row)
+        if not catalogue and self.archive_locked and _STABLE_READ.match(sql) and self.in_transaction:
+            catalogue = True
+        elif self._catalogue and _STABLE_TABLE.search(sql) and not head.startswith("SELECT"):
+            self._catalogue.clear()
         if catalogue:
             key = (sql, tuple(params) if params else ())
             hit = self._catalogue.get(key)
@@ -415,6 +426,7 @@ class PgConnection:
         if mode == "replace":
             text = text.replace("{ON_CONFLICT}", self._upsert(table, sql))
         self._send_deferred()
+        self._catalogue.clear()
         with self._pg.cursor() as cur:
             cur.executemany(text, list(seq))      # psycopg pipelines executemany: one round trip
         return _Empty()
@@ -433,6 +445,8 @@ class PgConnection:
             if expect_rows is not None and cur.rowcount != expect_rows:
                 raise VersionConflict(_CONFLICT)
             return
+        if _STABLE_TABLE.search(sql):
+            self._catalogue.clear()
         text, mode, table = translate(sql, bool(params))
         if mode == "replace":
             text = text.replace("{ON_CONFLICT}", self._upsert(table, sql))
@@ -518,6 +532,7 @@ class PgConnection:
         self._late, self.archive_locked, self.began_late = late, not late, late
         self._flush_after = late and bool(lock)
         self._catalogue.clear()
+        self.tx_serial += 1
 
     def _can_wait_flush(self) -> bool:
         """Whether this login may call ``pg_logical_emit_message`` (how :meth:`commit` waits for
