@@ -606,7 +606,11 @@ class PgConnection:
             self._late = self.archive_locked = self.began_late = self._flush_after = False
             self._catalogue.clear()
         if wait:
-            self._pg.execute("SELECT pg_logical_emit_message(true, 'dossier', '')")
+            try:
+                self._pg.execute("SELECT pg_logical_emit_message(true, 'dossier', '')")
+            except psycopg.OperationalError as e:
+                raise StoreUnavailable("提交后等待数据库写盘时连接中断：本次改动可能已经保存，也可能没有，"
+                                       f"请在数据库恢复后查看该档案再决定是否重做（{_first_line(e)}）") from None
 
     def rollback(self) -> None:
         self._late = self.archive_locked = self.began_late = self._flush_after = False
@@ -666,9 +670,9 @@ class PgConnection:
             try:
                 self.commit()
             except psycopg.OperationalError as e:
-                if self._pg.closed or self._pg.broken:
-                    raise StoreUnavailable(f"提交时与档案库数据库的连接中断（本次改动未写入）：{_first_line(e)}") from None
                 self._rollback_quietly()
+                raise StoreUnavailable(f"提交时与档案库数据库的连接中断（本次改动未写入）：{_first_line(e)}") from None
+            except StoreUnavailable:
                 raise
             except BaseException:       # a deferred write failed: the transaction is void
                 self._rollback_quietly()
