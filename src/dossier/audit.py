@@ -37,6 +37,7 @@ from .crypto import aead
 from .crypto.keys import verify as ed25519_verify
 from .crypto.keys import wrap_to
 from .errors import AuditChainError, IntegrityError
+from .store.meta import execute_later, lock_archive
 
 FORMAT = 1
 GENESIS = "0" * 64
@@ -306,6 +307,14 @@ def _group_commit(conn, fn) -> "AuditEvent":
     return me.result
 
 
+class _OneRow:
+    def __init__(self, row):
+        self._row = row
+
+    def fetchone(self):
+        return self._row
+
+
 class AuditLog:
     """The audit chain in a SQLite connection (the archive's ``meta.db``).
 
@@ -346,7 +355,10 @@ class AuditLog:
         if own_tx:
             con.execute("BEGIN IMMEDIATE")
         try:
-            row = con.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+            # the head is read under the archive's write lock: a PostgreSQL transaction that
+            # began without it (store.meta.transaction late_lock) takes it here
+            head_sql = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+            row = (lock_archive(con, then=head_sql) or self._own_head(con) or con.execute(head_sql)).fetchone()
             seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
             event_id = os.urandom(16).hex()
             ts = ts or _now()
@@ -362,15 +374,29 @@ class AuditLog:
                 key_id = None
             h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
             sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
-            con.execute("INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                              (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
+            execute_later(con, "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
             if own_tx:
                 con.execute("COMMIT")
         except BaseException:
             if own_tx and con.in_transaction:
                 con.execute("ROLLBACK")
             raise
+        if getattr(con, "archive_locked", False):
+            self._last = (id(con), con.tx_serial, seq, h)
         return AuditEvent(seq, event_id, ts, actor, action, public, key_id, sealed, prev, h, sig)
+
+    _last: tuple | None = None
+
+    def _own_head(self, con):
+        """On PostgreSQL, in a transaction that holds the archive lock and appended the last
+        event itself, that event is the head (nobody else can append meanwhile): no round trip.
+        None otherwise (read it). An import appends one event per row."""
+        last = self._last
+        if (last is not None and getattr(con, "archive_locked", False) and con.in_transaction
+                and last[0] == id(con) and last[1] == con.tx_serial):
+            return _OneRow((last[2], last[3]))
+        return None
 
     def anchor(self, place: str) -> Head:
         """Record the current head as anchored at ``place`` (also put it in the dossier version)."""

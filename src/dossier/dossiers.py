@@ -9,8 +9,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Callable
 
 from .clock import now_iso
-from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied, RefusedOperation
+from .errors import IntegrityError, InvalidInput, NotFound, PermissionDenied, RefusedOperation, VersionConflict
 from . import received
+from .store import meta
 from .store.atomic import crash_point
 from .versions import GENESIS, VersionRow, content_ad, encode_state, open_content, version_hash
 
@@ -77,6 +78,11 @@ class DossierView:
         for k, v in self.state.items():
             d.setdefault(k, v)
         return d
+
+
+# how often an entry added concurrently on PostgreSQL is made again on a head another writer
+# moved meanwhile, before VersionConflict (Dossiers.commit, ``concurrent``)
+CAS_RETRIES = 3
 
 
 class Dossiers:
@@ -334,19 +340,42 @@ class Dossiers:
 
     # -- writing -----------------------------------------------------------
     def commit(self, ref: str | DossierRow, mutate: Callable[[dict], None], message: str, *,
-               roles: tuple[str, ...] = WRITE_ROLES, what: str = "修改档案") -> int:
+               roles: tuple[str, ...] = WRITE_ROLES, what: str = "修改档案", concurrent: bool = False) -> int:
         """Apply ``mutate`` to a copy of the head state and store it as a new
-        version. Returns the new version number."""
+        version. Returns the new version number.
+
+        ``concurrent`` (adding an entry: ``mutate`` only adds to the state it is given, so it
+        can run again): on PostgreSQL, outside another transaction, lock this dossier only
+        and take the archive lock at the audit append (``store.meta.transaction(late_lock)``),
+        so writers to other dossiers overlap; if a writer that held the archive lock moved
+        the dossier on meanwhile, the compare-and-swap on its head fails and the change is
+        made again on the new head (up to :data:`CAS_RETRIES` times, then VersionConflict).
+        SQLite and nested calls: exactly as without it."""
         ar = self.ar
         ar.require_role(*roles, what=what)
-        with ar.transaction():
-            row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
-            ar.scopes.require(row.scope, what)
-            self.refuse_if_sent(row)
-            _, content = self.load(row)
-            state = content["state"]      # freshly decoded by load(): nobody else holds it, no copy needed
-            mutate(state)
-            return self._write(row, state, message)
+        late = concurrent and not getattr(ar, "_tx_depth", 0) and getattr(ar.con, "is_postgres", False)
+        attempts = 1 + CAS_RETRIES if late else 1
+        row, based_on = None, 0
+        for attempt in range(attempts):
+            try:
+                with ar.transaction(late_lock=late) as con:
+                    row = self.resolve(ref) if isinstance(ref, str) else self.resolve(ref.id)
+                    if meta.lock_dossier(con, row.id):
+                        row = self.resolve(row.id)      # its head, now that no other entry can land
+                    based_on = row.head
+                    ar.scopes.require(row.scope, what)
+                    self.refuse_if_sent(row)
+                    v, content = self.load(row)
+                    state = content["state"]      # freshly decoded by load(): nobody else holds it, no copy needed
+                    mutate(state)
+                    return self._write(row, state, message, parent=v.hash)
+            except VersionConflict as e:
+                if attempt + 1 < attempts:
+                    continue
+                if row is not None and e.base == e.head == 0:     # found at the commit: name the versions
+                    now = self.resolve(row.id).head
+                    raise VersionConflict(base=based_on, head=now) from None
+                raise
 
     def refuse_if_sent(self, row: DossierRow) -> None:
         """A file handed over to another archive is read-only here (issue 13)."""
@@ -360,46 +389,57 @@ class Dossiers:
     def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
                message: str) -> DossierRow:
         con = self.ar.con
-        con.execute("INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
-                    " VALUES(?,?,?,?,?,0,?)",
-                    (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso()))
+        # on PostgreSQL sent with the next statement (one round trip fewer per new person)
+        meta.execute_later(con, "INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
+                           " VALUES(?,?,?,?,?,0,?)",
+                           (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso()))
         row = DossierRow(dossier_id, archive_no, scope, self.ar.scopes.path_of(scope), 0)
         self._write(row, state, message)
         return row
 
-    def _write(self, row: DossierRow, state: dict, message: str) -> int:
+    def _write(self, row: DossierRow, state: dict, message: str, *, parent: bytes | None = None) -> int:
+        """Store ``state`` as version ``row.head + 1``. ``parent``: the hash of version
+        ``row.head`` when the caller has just loaded it (else it is read here)."""
         from .crypto import aead
 
         ar = self.ar
         con = ar.con
-        head = con.execute("SELECT head FROM dossiers WHERE id=?", (row.id,)).fetchone()[0]
+        head = row.head
         new = head + 1
-        parent = GENESIS if head == 0 else con.execute(
-            "SELECT hash FROM versions WHERE dossier=? AND version=?", (row.id, head)).fetchone()[0]
+        if head == 0:
+            parent = GENESIS
+        elif parent is None:
+            parent = con.execute("SELECT hash FROM versions WHERE dossier=? AND version=?",
+                                 (row.id, head)).fetchone()[0]
         kv, key = ar.keyring.scope_key(row.scope, "data")
         content = aead.seal_envelope(key, encode_state(state, message),
                                      content_ad(ar.archive_id, row.scope, row.id, new))
         t = now_iso()
-        # the change's audit event joins this transaction, so the version and its
-        # event commit together and the anchored chain head already includes it; the
-        # event records the version's hash without the anchor (see dossier.crosscheck)
-        ar.audit("dossier.change", dossier=row.id, version=new, archive_no=row.archive_no,
-                 vhash=version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, None).hex())
-        audit_head = getattr(ar, "audit_head", lambda: None)()
+        # the change's audit event joins this transaction, so the version and its event commit
+        # together and the anchored chain head (the event itself) already includes it; the
+        # event records the version's hash without the anchor (see dossier.crosscheck). On
+        # PostgreSQL the append takes the archive lock if the transaction began without it
+        # (Dossiers.commit, ``concurrent``), in one round trip with the chain's head.
+        ev = ar.audit("dossier.change", dossier=row.id, version=new, archive_no=row.archive_no,
+                      vhash=version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, None).hex())
+        audit_head = getattr(ar, "audit_head", lambda ev=None: None)(ev)
         h = version_hash(ar.archive_id, row.id, new, parent, ar.user.name, t, kv, content, audit_head)
         sig = ar.keys.sign_bytes(h)
-        con.execute("INSERT INTO versions(dossier, version, parent_hash, author, time, key_version, content,"
-                    " audit_head, hash, signature) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                    (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, sig))
+        # compare-and-swap on the version number, and on the scope's key version: a head moved
+        # by another writer since ``row`` was read, or a key rotated since ``kv`` was, is a
+        # conflict, never an overwrite or a version sealed under a retired key. Under SQLite's
+        # one writer lock neither can happen (and the check is immediate); on PostgreSQL a
+        # writer that began without the archive lock meets it here, and the swap, the event,
+        # the version and the commit travel in one round trip — a failed swap stops the rest
+        # there (docs/decisions.md, issue 12)
+        meta.execute_later(con, "UPDATE dossiers SET head=? WHERE id=? AND head=? AND (SELECT MAX(key_version)"
+                           " FROM scope_keys WHERE scope=? AND kind='data')=?",
+                           (new, row.id, head, row.scope, kv), expect_rows=1)
+        meta.execute_later(con, "INSERT INTO versions(dossier, version, parent_hash, author, time, key_version,"
+                           " content, audit_head, hash, signature) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                           (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, sig))
         self._verified.add((ar.keys.sign_public, sig, h))
         crash_point("after-version-insert")
-        # compare-and-swap on the version number: a head moved by another writer since it was
-        # read above is a conflict, never an overwrite (the write lock makes it rare; on a
-        # server with several writers it is the guarantee — docs/decisions.md, issue 12)
-        if con.execute("UPDATE dossiers SET head=? WHERE id=? AND head=?", (new, row.id, head)).rowcount != 1:
-            from .errors import VersionConflict
-            now = con.execute("SELECT head FROM dossiers WHERE id=?", (row.id,)).fetchone()[0]
-            raise VersionConflict(base=head, head=now)
         row.head = new
         ar.after_commit(row, new, state)
         return new

@@ -164,5 +164,5 @@ class Entries:
             entries = state.setdefault("entries", [])
             entries.append(entry)
             check_dossier(state["profile"], entries, today=today)
-        entry["version"] = ar.dossiers.commit(ref, mutate, msg, what="添加记录")
+        entry["version"] = ar.dossiers.commit(ref, mutate, msg, what="添加记录", concurrent=True)
         return entry

@@ -112,10 +112,11 @@ class Session:
 
     # -- transactions ----------------------------------------------------
     @contextmanager
-    def transaction(self):
+    def transaction(self, *, late_lock: bool = False):
         """One SQLite write transaction; nested calls join the outer one.
 
-        Commit hooks (index updates) run after the outermost commit."""
+        Commit hooks (index updates) run after the outermost commit. ``late_lock``: see
+        :func:`dossier.store.meta.transaction` (PostgreSQL; ignored by a nested call)."""
         if self._tx_depth:
             self._tx_depth += 1
             try:
@@ -125,7 +126,7 @@ class Session:
             return
         self._tx_depth = 1
         try:
-            with meta.transaction(self.con, timeout=self.timeout):
+            with meta.transaction(self.con, timeout=self.timeout, late_lock=late_lock):
                 yield self.con
                 crash_point("before-commit")
         except BaseException:
@@ -224,8 +225,10 @@ class Session:
     def gc(self, *, dry_run: bool = False, min_age_s: float = 600.0) -> dict:
         return _feature("dossier.gc", "gc")(self, dry_run=dry_run, min_age_s=min_age_s)
 
-    def audit(self, action: str, **details) -> None:
-        """Record an audit event (the hash-chained log plugs in here)."""
+    def audit(self, action: str, **details):
+        """Record an audit event (the hash-chained log plugs in here); returns what the log
+        returns (the event), or None without one."""
         log = getattr(self, "audit_log", None)
         if log is not None:
-            log(action, **details)
+            return log(action, **details)
+        return None

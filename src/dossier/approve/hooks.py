@@ -10,7 +10,8 @@
   private half wrapped to every admin, ``archive_keys`` kind ``audit``), so a
   query typed by one user (a full name, an ID number) is readable by admins
   only — never by an inspector or another clerk reading the log;
-- ``ar.audit_head()`` → the head anchored in each new dossier version;
+- ``ar.audit_head(event=None)`` → the head anchored in each new dossier version (``event``:
+  the one just appended in this transaction, which is the head);
 - ``ar.on_user_added`` → a PDF-signing identity issued by the archive CA;
 - ``ar.ca`` (lazy), ``ar.audit_chain`` (:class:`~dossier.audit.AuditLog`),
   ``ar.approvals`` and ``ar.disclosures``.
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ..audit import SCHEMA as AUDIT_SCHEMA
-from ..audit import AuditLog
+from ..audit import AuditEvent, AuditLog
 from ..crypto.ca import ArchiveCA, generate_signing_identity, load_cert
 from ..crypto.keyring import archive_key_context
 from ..crypto.keys import RAW, RAW_PRIV, UserKeys, wrap_to
@@ -61,8 +62,11 @@ def attach(ar: "Session") -> None:
     ar.con.executescript(AUDIT_SCHEMA)
     ar.audit_chain = AuditLog(ar.con, ar.archive_id)
     ar.audit_log = lambda action, **details: record(ar, action, **details)
-    ar.audit_head = lambda: json.dumps(
-        {"seq": (h := ar.audit_chain.head()).seq, "hash": h.hash}, separators=(",", ":")).encode()
+    # the head anchored in a version: the chain's head, or the event just appended in this
+    # transaction (the same thing, read without a round trip to the store)
+    ar.audit_head = lambda ev=None: json.dumps(
+        {"seq": (h := ev if isinstance(ev, AuditEvent) else ar.audit_chain.head()).seq, "hash": h.hash},
+        separators=(",", ":")).encode()
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
     # `user edit` (full name, unit, post): a new certificate carrying them, for later signatures
     ar.on_user_edited = lambda name, role, step, box_pub: issue_identity(ar, name, role, step, box_pub,

@@ -165,16 +165,59 @@ def blob_store(con, path: Path):
     return BlobStore(path / "objects")
 
 
+def lock_dossier(con, dossier_id: str) -> bool:
+    """In a transaction begun with ``late_lock=True`` on PostgreSQL: lock ``dossier_id`` for the
+    rest of it and return True (the caller re-reads what it read of the dossier before).
+    False everywhere else: SQLite's one writer lock, or the archive lock, covers it already."""
+    fn = getattr(con, "lock_dossier", None)
+    return bool(fn(dossier_id)) if fn is not None else False
+
+
+CONFLICT = "档案已被他人同时修改，本次改动未保存；请重新操作"
+
+
+def execute_later(con, sql: str, params=(), *, expect_rows: int | None = None) -> None:
+    """A write of the write path whose result is not read at once (no RETURNING): on
+    PostgreSQL sent with the next statement or the commit in one round trip
+    (:meth:`dossier.store.pg.PgConnection.defer`); on SQLite run now, as ``execute``.
+    ``expect_rows``: the rows it must change (a compare-and-swap), else
+    :class:`~dossier.errors.VersionConflict` (there and then on SQLite; on PostgreSQL at the
+    round trip that carries it)."""
+    fn = getattr(con, "defer", None)
+    if fn is not None:
+        fn(sql, params, expect_rows=expect_rows)
+        return
+    cur = con.execute(sql, params)
+    if expect_rows is not None and cur.rowcount != expect_rows:
+        from ..errors import VersionConflict
+        raise VersionConflict(CONFLICT)
+
+
+def lock_archive(con, then: str | None = None):
+    """Make sure the transaction holds the archive's write lock (PostgreSQL, begun with
+    ``late_lock=True``; a no-op otherwise): before reading what a write depends on
+    archive-wide, such as the audit chain's head. ``then``: a query without parameters
+    sent with the lock in one round trip; its cursor is returned, or None when nothing was
+    sent (SQLite, or the lock was held already: run the query yourself)."""
+    fn = getattr(con, "lock_archive", None)
+    return fn(then) if fn is not None else None
+
+
 @contextmanager
-def transaction(con: sqlite3.Connection, *, timeout: float = 30.0):
+def transaction(con: sqlite3.Connection, *, timeout: float = 30.0, late_lock: bool = False):
     """BEGIN IMMEDIATE … COMMIT; writers are serialised: the threads of this process
     by the file's writer lock (:func:`writing`), processes by SQLite.
 
     A writer that cannot get the lock within ``timeout`` gets :class:`Locked`
     (exit 11); any exception rolls the whole transaction back.
+
+    ``late_lock`` (PostgreSQL only; SQLite ignores it): begin without the archive's write lock;
+    the transaction may lock one dossier (:func:`lock_dossier`) and read, and takes the archive
+    lock before its first write (:func:`lock_archive`, or automatically) — so writers to
+    different dossiers overlap in their reading and crypto (docs/decisions.md, issue 12).
     """
     if getattr(con, "is_postgres", False):
-        with con.write_transaction(timeout) as c:
+        with con.write_transaction(timeout, late=late_lock) as c:
             yield c
         return
     deadline = time.monotonic() + timeout

@@ -15,7 +15,11 @@ runs unchanged on both stores:
   → ``… ON CONFLICT (primary key) DO UPDATE SET`` every other column;
 - ``BEGIN IMMEDIATE`` → ``BEGIN`` plus the archive's write lock
   (``pg_advisory_xact_lock``), so writers are serialised exactly as SQLite
-  serialises them (the audit chain never forks; see docs/decisions.md);
+  serialises them (the audit chain never forks; see docs/decisions.md).
+  One path opts out (:meth:`PgConnection.begin` with ``late=True``: adding an
+  entry to a dossier): it reads under a lock of its own dossier and takes the
+  archive lock only at its first write (the audit append), so writers to
+  different dossiers overlap in everything but the append and the commit;
 - ``PRAGMA …`` → nothing (``foreign_keys=OFF``: ``session_replication_role``, superusers only);
 - ``sqlite_master`` → ``dossier_schema`` (the features' own DDL, SQLite dialect),
   ``PRAGMA table_info(t)`` → the same rows from ``information_schema``;
@@ -42,10 +46,22 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.pq import TransactionStatus
 
-from ..errors import IntegrityError, Locked, NotFound, StoreUnavailable
+from ..errors import IntegrityError, Locked, NotFound, StoreUnavailable, VersionConflict
+from .meta import CONFLICT as _CONFLICT
 
 # the archive's one write lock (pg_advisory_xact_lock key): "dossier" in ASCII
 WRITE_LOCK = 0x646F7373696572
+# a dossier's own lock: pg_advisory_xact_lock(DOSSIER_LOCK, int4 of the dossier id's SHA-256), the
+# two-key lock space (never equal to the one-key WRITE_LOCK): "doss" in ASCII
+DOSSIER_LOCK = 0x646F7373
+# reads of tables that only change under the archive lock (kept for the transaction, execute)
+_STABLE_READ = re.compile(r"^\s*SELECT\s[^;]*\sFROM\s+scope_keys\b(?![^;]*\b(?:JOIN|FROM\s+\w+\s*,)\b)", re.I | re.S)
+_STABLE_TABLE = re.compile(r"\bscope_keys\b", re.I)
+# a deferred compare-and-swap that changed another number of rows fails with this text
+_CAS_FAILED = "dossier-compare-and-swap-failed"
+_CAS_STATEMENT = re.compile(r"^\s*(UPDATE|DELETE)\s", re.I)
+# statements that write: in a late-locked transaction they take the archive lock first
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP", "TRUNCATE", "WITH")
 
 # PostgreSQL-only tables: the blobs, and the features' DDL as they wrote it (SQLite dialect), so
 # `dossier migrate --to ./dir` recreates every table exactly as an embedded archive has it
@@ -239,6 +255,28 @@ class Cursor:
         self._cur.close()
 
 
+class _Rows:
+    """Rows already fetched (a catalogue answer kept for the rest of a transaction)."""
+
+    def __init__(self, rows: list):
+        self._rows = rows
+        self.rowcount = len(rows)
+        self.lastrowid = None
+        self.description = None
+
+    def fetchone(self):
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self):
+        return list(self._rows)
+
+    def fetchmany(self, size: int = 100):
+        return list(self._rows[:size])
+
+    def __iter__(self):
+        return iter(list(self._rows))
+
+
 class _Empty:
     rowcount = -1
     lastrowid = None
@@ -283,6 +321,14 @@ class PgConnection:
         self._pg = _connect(url, timeout)
         self._pks: dict[str, list[str]] = {}
         self._cols: dict[str, list[str]] = {}
+        self._late = False              # this transaction has not taken the archive lock yet
+        self.archive_locked = False     # this transaction holds the archive lock
+        self.began_late = False         # … and began without it (begin(late=True))
+        self._deferred: list[tuple[str, tuple]] = []   # writes sent with the next statement (defer)
+        self._flush_after = False       # commit asynchronously, then wait for the WAL flush
+        self._catalogue: dict = {}      # catalogue answers of this transaction (execute)
+        self.tx_serial = 0              # counts transactions begun (AuditLog: "still the same one?")
+        self._may_emit: bool | None = None
 
     # -- the DB-API subset -------------------------------------------------------------------
     @property
@@ -312,17 +358,54 @@ class PgConnection:
         if head.startswith("BEGIN"):
             self.begin()
             return _Empty()
+        if re.fullmatch(r"\s*(COMMIT|END)(\s+TRANSACTION)?\s*;?\s*", sql, re.I):
+            self.commit()
+            return _Empty()
+        # the features' catalogue (sqlite_master → dossier_schema) is read the same way several
+        # times per write ("does this archive have the transfer tables yet?"): within one
+        # transaction the first answer is kept (until its own DDL), one round trip each
+        catalogue = self.in_transaction and _SQLITE_MASTER.search(sql) is not None
+        # the scope keys change only under the archive lock: while this transaction holds it,
+        # what it read of them stays true until it writes them itself (an import asks for the
+        # current key version of the same scope for every row)
+        if not catalogue and self.archive_locked and _STABLE_READ.match(sql) and self.in_transaction:
+            catalogue = True
+        elif self._catalogue and _STABLE_TABLE.search(sql) and not head.startswith("SELECT"):
+            self._catalogue.clear()
+        if catalogue:
+            key = (sql, tuple(params) if params else ())
+            hit = self._catalogue.get(key)
+            if hit is not None:
+                return _Rows(hit)
+        # a write of a late-locked transaction: the archive lock goes with it, in one round trip
+        lock = self._late and head.startswith(_WRITES) and not self.archive_locked
+        ending = head.startswith(("COMMIT", "END", "ROLLBACK")) and "SAVEPOINT" not in sql.upper()
+        if ending and head.startswith("ROLLBACK"):
+            self._deferred = []
         text, mode, table = translate(sql, bool(params))
         if mode == "replace":
             text = text.replace("{ON_CONFLICT}", self._upsert(table, sql))
         try:
-            cur = self._pg.execute(text, params if params else None)
+            if self._deferred or lock:
+                cur = self._flush(text, params if params else None, lock=lock)
+            else:
+                cur = self._pg.execute(text, params if params else None)
         except psycopg.OperationalError as e:
             if isinstance(e, pgerrors.LockNotAvailable):
                 raise Locked() from None
             if self._pg.closed or self._pg.broken:
                 raise StoreUnavailable(f"与档案库数据库的连接中断：{_first_line(e)}") from None
             raise
+        finally:
+            if ending:
+                self._late = self.archive_locked = self.began_late = False
+        if catalogue:
+            out = Cursor(cur, True)
+            rows = out.fetchall()
+            self._catalogue[key] = rows
+            return _Rows(rows)
+        if ending or head.startswith(("CREATE", "ALTER", "DROP")):
+            self._catalogue.clear()
         m = _DDL_NAME.match(sql)
         a = _ALTER_TABLE.match(sql) if not m else None
         if m and m.group(2).strip('"').lower() not in PG_ONLY_TABLES:
@@ -337,14 +420,81 @@ class PgConnection:
         return Cursor(cur, "rowid" not in sql.lower())
 
     def executemany(self, sql: str, seq) -> Cursor | _Empty:
+        if self._late:
+            self.lock_archive()
         text, mode, table = translate(sql, True)
         if mode == "replace":
             text = text.replace("{ON_CONFLICT}", self._upsert(table, sql))
+        self._send_deferred()
+        self._catalogue.clear()
         with self._pg.cursor() as cur:
-            cur.executemany(text, list(seq))
+            cur.executemany(text, list(seq))      # psycopg pipelines executemany: one round trip
         return _Empty()
 
+    def defer(self, sql: str, params=(), *, expect_rows: int | None = None) -> None:
+        """A write of the write path whose result is not read at once, sent together with the
+        next statement or the commit in one round trip (psycopg pipeline mode) instead of one
+        of its own; in order with everything else. In a late-locked transaction the archive
+        lock goes first in that same round trip. ``expect_rows``: the number of rows it must
+        change (a compare-and-swap): the server fails it otherwise, so nothing after it in the
+        round trip (the commit) runs, and :class:`VersionConflict` is raised. Outside a
+        transaction: run now. Any error it raises surfaces at that next statement or the
+        commit, which then fails, and the transaction rolls back as a whole."""
+        if not self.in_transaction:
+            cur = self.execute(sql, params)
+            if expect_rows is not None and cur.rowcount != expect_rows:
+                raise VersionConflict(_CONFLICT)
+            return
+        if _STABLE_TABLE.search(sql):
+            self._catalogue.clear()
+        text, mode, table = translate(sql, bool(params))
+        if mode == "replace":
+            text = text.replace("{ON_CONFLICT}", self._upsert(table, sql))
+        if expect_rows is not None:
+            if not _CAS_STATEMENT.match(text) or _RETURNING.search(text):
+                raise ValueError(f"expect_rows 只用于 UPDATE/DELETE：{sql}")
+            text = (f"WITH cas AS ({text} RETURNING 1) SELECT CAST(CASE WHEN count(*) = {int(expect_rows)}"
+                    f" THEN '1' ELSE '{_CAS_FAILED}' END AS integer) FROM cas")
+        self._deferred.append((text, params if params else None))
+
+    def _flush(self, text: str | None, params, *, lock: bool = False):
+        """One round trip: the archive lock (``lock``, or a late-locked transaction with writes
+        waiting), the deferred writes, then ``text`` (if any); returns its cursor."""
+        q, self._deferred = self._deferred, []
+        lock = (lock or (self._late and bool(q))) and not self.archive_locked
+        cur = None
+        try:
+            with self._pg.pipeline():
+                if lock:
+                    self._pg.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                for t, p in q:
+                    self._pg.cursor().execute(t, p)
+                if text is not None:
+                    cur = self._pg.cursor()
+                    cur.execute(text, params)
+        except pgerrors.LockNotAvailable:
+            self._rollback_quietly()
+            raise Locked() from None
+        except pgerrors.InvalidTextRepresentation as e:
+            if _CAS_FAILED not in str(e):
+                raise
+            self._rollback_quietly()
+            raise VersionConflict(_CONFLICT) from None
+        except psycopg.OperationalError as e:
+            if self._pg.closed or self._pg.broken:
+                raise StoreUnavailable(f"与档案库数据库的连接中断：{_first_line(e)}") from None
+            raise
+        if lock:
+            self._late, self.archive_locked = False, True
+        return cur
+
+    def _send_deferred(self) -> None:
+        if self._deferred:
+            self._flush(None, None)
+
     def executescript(self, script: str) -> None:
+        self._send_deferred()
+        self._catalogue.clear()
         stmts = [s for s in split_script(script) if (self.url, s) not in self._created]
         if not stmts:
             return
@@ -364,23 +514,108 @@ class PgConnection:
             if re.match(r"^\s*CREATE\s", s, re.I):
                 self._created.add((self.url, s))
 
-    def begin(self) -> None:
-        """BEGIN and take the archive's write lock (every BEGIN is IMMEDIATE here)."""
+    def begin(self, *, late: bool = False) -> None:
+        """BEGIN and take the archive's write lock (every BEGIN is IMMEDIATE here), in one round
+        trip. ``late``: not yet — :meth:`lock_archive` takes it, at the latest before the
+        transaction's first write (see :meth:`lock_dossier`); and the commit does not wait for
+        the disk while it holds the lock (:meth:`commit`)."""
+        lock = f"; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        if late:
+            lock = "; SET LOCAL synchronous_commit = off" if self._can_wait_flush() else ""
         try:
-            self._pg.execute("BEGIN")
-            self._pg.execute(f"SET LOCAL lock_timeout = {int(self.timeout * 1000)}")
-            self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self._pg.execute(f"BEGIN; SET LOCAL lock_timeout = {int(self.timeout * 1000)}{lock}")
         except pgerrors.LockNotAvailable:
             self._pg.execute("ROLLBACK")
             raise Locked() from None
         except psycopg.OperationalError as e:
             raise StoreUnavailable(f"与档案库数据库的连接中断：{_first_line(e)}") from None
+        self._late, self.archive_locked, self.began_late = late, not late, late
+        self._flush_after = late and bool(lock)
+        self._catalogue.clear()
+        self.tx_serial += 1
+
+    def _can_wait_flush(self) -> bool:
+        """Whether this login may call ``pg_logical_emit_message`` (how :meth:`commit` waits for
+        the disk after a late-locked transaction); without it those commit synchronously."""
+        if self._may_emit is None:
+            try:
+                self._may_emit = bool(self._pg.execute(
+                    "SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')"
+                ).fetchone()[0])
+            except psycopg.Error:
+                self._may_emit = False
+        return self._may_emit
+
+    def lock_archive(self, then: str | None = None) -> "Cursor | None":
+        """Take the archive's write lock now if this transaction does not hold it yet (a
+        late-locked one, at its audit append or first write). Everything read after this
+        point sees every writer that committed before (READ COMMITTED: a snapshot per
+        statement, and the statements of a pipeline run one after the other), so the audit
+        chain is appended on its true head and never forks.
+
+        ``then``: a statement without parameters run right after the lock (and the deferred
+        writes) in the same round trip (the chain's head); its cursor is returned — None if
+        the lock was held already (run it yourself)."""
+        if self.archive_locked or not self.in_transaction:
+            return None
+        cur = self._flush(translate(then, False)[0] if then else None, None, lock=True)
+        return Cursor(cur, "rowid" not in then.lower()) if then else None
+
+    def lock_dossier(self, dossier_id: str) -> bool:
+        """In a late-locked transaction that has not written yet: take ``dossier_id``'s own lock
+        (held to the end of the transaction) and return True; otherwise False (the archive lock
+        is held already, and covers the dossier). A dossier lock is only ever taken *before*
+        the archive lock, never while holding it, so two transactions cannot wait on each
+        other (no deadlock)."""
+        if not self._late:
+            return False
+        key = int.from_bytes(hashlib.sha256(dossier_id.encode()).digest()[:4], "big", signed=True)
+        self._lock("SELECT pg_advisory_xact_lock(%s, %s)", (DOSSIER_LOCK, key))
+        return True
+
+    def _lock(self, sql: str, params: tuple | None):
+        try:
+            return self._pg.execute(sql, params)
+        except pgerrors.LockNotAvailable:
+            self._pg.execute("ROLLBACK")
+            self._late = self.archive_locked = self.began_late = False
+            raise Locked() from None
+        except psycopg.OperationalError as e:
+            raise StoreUnavailable(f"与档案库数据库的连接中断：{_first_line(e)}") from None
 
     def commit(self) -> None:
-        if self.in_transaction:
-            self._pg.execute("COMMIT")
+        """COMMIT. A late-locked transaction commits without waiting for the disk
+        (``synchronous_commit = off``), so its locks — the archive lock — are released at
+        once, not after an fsync; then, holding no lock, it waits until the WAL is on disk up
+        to a record written after its commit (a transactional ``pg_logical_emit_message``
+        commits synchronously), and only then returns: what it reports as saved is durable,
+        and concurrent writers' waits share one fsync (group commit). A crash before that
+        flush loses this commit and every later one together (the WAL is replayed as a
+        prefix), so the audit chain never has a gap; other sessions may see the change for
+        those milliseconds before it is durable (docs/decisions.md, issue 12)."""
+        wait = self._flush_after
+        try:
+            if self.in_transaction:
+                if self._deferred:
+                    self._flush("COMMIT", None)     # the last writes and the commit: one round trip
+                else:
+                    self._pg.execute("COMMIT")
+            else:
+                wait = False
+        finally:
+            self._late = self.archive_locked = self.began_late = self._flush_after = False
+            self._catalogue.clear()
+        if wait:
+            try:
+                self._pg.execute("SELECT pg_logical_emit_message(true, 'dossier', '')")
+            except psycopg.OperationalError as e:
+                raise StoreUnavailable("提交后等待数据库写盘时连接中断：本次改动可能已经保存，也可能没有，"
+                                       f"请在数据库恢复后查看该档案再决定是否重做（{_first_line(e)}）") from None
 
     def rollback(self) -> None:
+        self._late = self.archive_locked = self.began_late = self._flush_after = False
+        self._catalogue.clear()
+        self._deferred = []
         if self.in_transaction:
             self._pg.execute("ROLLBACK")
 
@@ -415,11 +650,11 @@ class PgConnection:
         return f"ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in sets)
 
     @contextmanager
-    def write_transaction(self, timeout: float = 30.0):
+    def write_transaction(self, timeout: float = 30.0, *, late: bool = False):
         """The PostgreSQL side of :func:`dossier.store.meta.transaction`."""
         saved, self.timeout = self.timeout, timeout
         try:
-            self.begin()
+            self.begin(late=late)
         finally:
             self.timeout = saved
         try:
@@ -435,7 +670,20 @@ class PgConnection:
             try:
                 self.commit()
             except psycopg.OperationalError as e:
+                self._rollback_quietly()
                 raise StoreUnavailable(f"提交时与档案库数据库的连接中断（本次改动未写入）：{_first_line(e)}") from None
+            except StoreUnavailable:
+                raise
+            except BaseException:       # a deferred write failed: the transaction is void
+                self._rollback_quietly()
+                raise
+
+    def _rollback_quietly(self) -> None:
+        if not self._pg.closed:
+            try:
+                self.rollback()
+            except psycopg.Error:
+                pass
 
 
 def connect(url: str, *, timeout: float = 30.0) -> PgConnection:
