@@ -17,6 +17,17 @@ from dossier.index.aside import IndexAside
 WORD = "蓝鲸桥洞"          # a text no synthetic person has
 
 
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """The archive embedded (SQLite + Whoosh files) on every lane: the helper writes index
+    files. An archive on PostgreSQL keeps its index in the database (index/blind_backend.py),
+    written by the server itself: ``test_the_database_index_is_written_in_the_server`` below."""
+    from tests.conftest import make_world
+
+    monkeypatch.delenv("DOSSIER_STORE", raising=False)
+    return make_world(tmp_path / "archive")
+
+
 def _save(b, pid: str, content: str):
     r = b.post(f"/persons/{pid}/entries/new?type=interview", follow_redirects=False, data={
         "date": "2025-05-20", "method": "敲门见人", "subject": "本人", "person_seen": "true",
@@ -157,3 +168,26 @@ def test_the_helper_merges_the_small_segments_the_saves_leave(web, world):
         assert max(counts) <= 2, counts
     assert all(s["state"] == "ok" for s in _status(world))
     assert _found(b, WORD, ref.archive_no)
+
+
+def test_the_database_index_is_written_in_the_server(pg_world):
+    """On PostgreSQL the index is rows in the database (no files, no helper): a save is
+    searchable at once, by this session and by another app server's session."""
+    from starlette.testclient import TestClient
+
+    from dossier.web.app import create_app
+
+    from tests.web.conftest import Browser
+
+    ref, _ = pg_world.add_person()
+    apps = [create_app(pg_world.path), create_app(pg_world.path)]     # two app servers, one database
+    with TestClient(apps[0], base_url="http://127.0.0.1") as c0, TestClient(apps[1], base_url="http://127.0.0.1") as c1:
+        b, other = Browser(c0, pg_world), Browser(c1, pg_world)
+        assert b.login("li").status_code == 303 and other.login("li").status_code == 303
+        _save(b, ref.id, f"本人在家，谈及{WORD}附近的住处")
+        assert _found(b, WORD, ref.archive_no)
+        assert _found(other, WORD, ref.archive_no)
+        aside = apps[0].state.index_aside
+        assert aside is None or aside.pid is None          # nothing handed to a helper process
+    assert all(s["state"] == "ok" for s in _status(pg_world))
+    assert not (pg_world.path / "index").exists() or not any((pg_world.path / "index").rglob("*.enc"))
