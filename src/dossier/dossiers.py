@@ -140,8 +140,16 @@ class Dossiers:
         version = row.head if version is None else version
         if not 1 <= version <= row.head:
             raise NotFound(f"档案 {row.archive_no} 没有第 {version} 版（共 {row.head} 版）")
-        v = self.version_row(row.id, version)
-        parent = GENESIS if version == 1 else self.version_row(row.id, version - 1).hash
+        if version == 1:
+            v, parent = self.version_row(row.id, version), GENESIS
+        else:       # the version and its parent's hash in one query (one round trip on a server)
+            got = {r["version"]: r for r in ar.con.execute(
+                "SELECT * FROM versions WHERE dossier=? AND version IN (?,?)", (row.id, version - 1, version))}
+            if version not in got:
+                raise NotFound(f"没有第 {version} 版")
+            if version - 1 not in got:
+                raise NotFound(f"没有第 {version - 1} 版")
+            v, parent = VersionRow.from_row(got[version]), got[version - 1]["hash"]
         o = received.origin(ar.con, row.id, version)
         gone = received.redacted(ar.con, row.id).get((row.id, version)) if received.has_tables(ar.con) else None
         if gone is not None:

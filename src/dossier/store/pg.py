@@ -367,8 +367,10 @@ class PgConnection:
         catalogue = self.in_transaction and _SQLITE_MASTER.search(sql) is not None
         # the scope keys change only under the archive lock: while this transaction holds it,
         # what it read of them stays true until it writes them itself (an import asks for the
-        # current key version of the same scope for every row)
-        if not catalogue and self.archive_locked and _STABLE_READ.match(sql) and self.in_transaction:
+        # current key version of the same scope for every row). A late-locked one (an entry
+        # add) may keep them too: its compare-and-swap re-checks the key version under the lock
+        if not catalogue and (self.archive_locked or self.began_late) and _STABLE_READ.match(sql) \
+                and self.in_transaction:
             catalogue = True
         elif self._catalogue and _STABLE_TABLE.search(sql) and not head.startswith("SELECT"):
             self._catalogue.clear()
