@@ -120,25 +120,26 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
                 name, rec, found = derive(row, content["state"], want_items)
                 emit(row, name, rec, found)
         else:
-            rows, special = ar.dossiers.head_rows(sids)
+            keys = ar.dossiers.head_keys(sids)
             memo = getattr(ar, "agenda_memo", None)
-            usable = memo is not None and not special and not ar.con.in_transaction
-            mkey = (ar.archive_id, ar.user.name, ar.user.role, ar.user.step, scope, tuple(sorted(sids)),
-                    derive.key, tuple(sorted(wanted_kinds)))
+            usable = memo is not None and not keys[1] and not ar.con.in_transaction
+            mkey = (ar.archive_id, ar.user.name, ar.user.role, ar.user.step, scope,
+                    tuple((s, ar.scopes.path_of(s)) for s in sorted(sids)), derive.key, tuple(sorted(wanted_kinds)))
             hit = memo.get(mkey) if usable else None
-            if hit is not None and hit[0] == rows:
+            if hit is not None and hit[0] == keys[0]:
                 # the same heads (id, 档号, scope, version) as when this user's agenda was made
-                n, token = len(rows), hit[2]
+                n, token = len(keys[0]), hit[2]
                 items = [dict(d) for d in hit[1]]
                 ar.audit("agenda", scope=scope or "*", count=len(items))
                 return Agenda(as_of, within_days, scope or "*", n, items, token)
+            rows, special = ar.dossiers.head_rows(sids, keys)
             n = _agenda_cached(ar, cache, sids, derive, want_items, emit, rows, special)
             items.sort(key=lambda i: (i["due"], i["archive_no"], i["kind"]))
             token = None
             if usable:
                 token = object()
                 memo.pop(mkey, None)
-                memo[mkey] = (rows, tuple(dict(d) for d in items), token)
+                memo[mkey] = (keys[0], tuple(dict(d) for d in items), token)
                 while len(memo) > MEMO_ENTRIES:
                     memo.pop(next(iter(memo)))
             ar.audit("agenda", scope=scope or "*", count=len(items))
