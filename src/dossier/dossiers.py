@@ -184,21 +184,35 @@ class Dossiers:
         _, key = self.ar.keyring.scope_key(row.scope, "data", o.local_key_version)
         return open_content(o.archive_id, o.scope, v, key)
 
-    def head_rows(self, scope_ids: set[int]) -> tuple[list[DossierRow], set[str]]:
+    def head_rows(self, scope_ids: set[int], keys: tuple[list[tuple], set[str]] | None = None
+                  ) -> tuple[list[DossierRow], set[str]]:
         """The row (id, 档号, scope, head version) of every dossier in ``scope_ids``, in 档号
         order, from the dossiers table alone: no version is read, decrypted or verified
         (a caller trusting a version it verified earlier identifies it by id and number:
         versions are immutable, see :class:`dossier.reports.agenda.AgendaCache`). Also the
         ids of those whose head is not an ordinary version of this archive (received from
         another archive, its content removed by a hand-over, or the file handed over): a
-        cache must not answer for them."""
+        cache must not answer for them. ``keys``: what :meth:`head_keys` returned for these
+        scopes (not read again)."""
+        rows, special = keys if keys is not None else self.head_keys(scope_ids)
+        paths: dict[int, str] = {}
+        out = []
+        for did, archive_no, sid, head in rows:
+            if sid not in paths:
+                paths[sid] = self.ar.scopes.path_of(sid)
+            out.append(DossierRow(did, archive_no, sid, paths[sid], head))
+        return out, special
+
+    def head_keys(self, scope_ids: set[int]) -> tuple[list[tuple], set[str]]:
+        """:meth:`head_rows` as plain tuples (id, 档号, scope id, head version), without the
+        scope paths: what identifies the heads of these scopes, cheap to compare."""
         ar = self.ar
         wanted = sorted(int(s) for s in scope_ids)
         if not wanted:
             return [], set()
-        rows = ar.con.execute(
+        rows = [tuple(r) for r in ar.con.execute(
             "SELECT id, archive_no, scope, head FROM dossiers"
-            f" WHERE scope IN ({','.join('?' * len(wanted))}) AND head > 0 ORDER BY archive_no", wanted).fetchall()
+            f" WHERE scope IN ({','.join('?' * len(wanted))}) AND head > 0 ORDER BY archive_no", wanted).fetchall()]
         special: set[str] = set()
         if received.has_tables(ar.con):
             q = f"SELECT d.id FROM dossiers d WHERE d.scope IN ({','.join('?' * len(wanted))}) AND ("
@@ -207,13 +221,7 @@ class Dossiers:
                 " OR EXISTS (SELECT 1 FROM received_versions rv WHERE rv.dossier=d.id AND rv.version=d.head)"
                 " OR EXISTS (SELECT 1 FROM redacted_versions rd WHERE rd.dossier=d.id AND rd.version=d.head))",
                 wanted)}
-        paths: dict[int, str] = {}
-        out = []
-        for did, archive_no, sid, head in rows:
-            if sid not in paths:
-                paths[sid] = ar.scopes.path_of(sid)
-            out.append(DossierRow(did, archive_no, sid, paths[sid], head))
-        return out, special
+        return rows, special
 
     def heads(self, scope_ids: set[int], only: set[str] | None = None, *, signatures_aside: bool = False):
         """(row, version row, content) of the head of every dossier in ``scope_ids``,

@@ -61,3 +61,54 @@ def test_serve_adds_the_pages_index_to_an_older_archive(world):
     assert "dossiers_scope_heads" in names
     if pg:                         # and no stray meta.db beside archive.toml
         assert not (world.path / "meta.db").exists()
+
+
+def _only_session(web):
+    (ws,) = list(web.app.state.sessions._by_id.values())
+    return ws
+
+
+def test_the_kept_lists_follow_every_change_in_the_users_scopes(web, world):
+    """The 工作台's memo and rendered lists (per session): the same page again comes from
+    them, and a change made elsewhere (another process's save, a new person) shows on the
+    very next 工作台; every view is still audited; logout drops them."""
+    ref, p = world.add_person()
+    _seen(world, ref, 200)
+    b = web("li")
+    first = b.get("/").text
+    assert f'href="/persons/{ref.id}"' in first and p["name"] in first
+    ws = _only_session(web)
+    ((key, (token, lists)),) = ws.rendered.items()
+    assert p["name"] in lists
+    again = b.get("/").text
+    assert again == first and ws.rendered[key][0] is token          # kept: neither derived nor rendered
+    _seen(world, ref, 0)                 # a save through the library, not through this server
+    page = b.get("/").text
+    assert f'href="/persons/{ref.id}"' not in page and ws.rendered[key][0] is not token
+    new, pn = world.add_person()         # a new dossier in li's scope, due at once
+    _seen(world, new, 200)
+    page = b.get("/").text
+    assert f'href="/persons/{new.id}"' in page and pn["name"] in page
+    other, po = world.add_person(scope=world.scope_b)     # not li's scope: never on li's page
+    _seen(world, other, 200, user="wang")
+    assert po["name"] not in b.get("/").text
+    with world.open("admin") as ar:
+        n = sum(1 for e in ar.audit_chain.events() if e.action == "agenda" and e.actor == "li")
+    assert n >= 6                        # every view audited, kept lists or not
+    memo = ws._ar.agenda_memo
+    assert memo
+    b.post("/logout", data={})
+    assert ws.rendered == {} and memo == {} and ws._ar is None
+
+
+def test_the_kept_lists_are_per_window_and_per_user(web, world):
+    ref, p = world.add_person()
+    _seen(world, ref, 200)
+    li = web("li")
+    week = li.get("/?within=7").text
+    month = li.get("/?within=60").text
+    assert p["name"] in week and p["name"] in month
+    ws = _only_session(web)
+    assert {k[0] for k in ws.rendered} == {7, 14, 60}      # 14: the login's own 工作台
+    wang = web("wang").get("/").text
+    assert p["name"] not in wang and ref.id not in wang

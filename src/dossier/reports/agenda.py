@@ -26,6 +26,8 @@ PERSON_KINDS = tuple(k for k in KINDS if k not in APPROVAL_KINDS and k != "campa
 #: what each role's 工作台 lists unless ``kinds`` says otherwise
 ROLE_KINDS = {"admin": tuple(KINDS), "clerk": tuple(KINDS), "approver": APPROVAL_KINDS}
 MAX_WITHIN_DAYS = 366
+#: agendas a session's ``ar.agenda_memo`` keeps (windows, scopes), the oldest dropped first
+MEMO_ENTRIES = 8
 
 
 @dataclass
@@ -35,6 +37,9 @@ class Agenda:
     scope: str                 # the scope asked for, or "*"
     persons: int               # dossiers looked at
     items: list[dict] = field(default_factory=list)
+    #: with ``ar.agenda_memo``: a token equal for two agendas of the same memo entry (the same
+    #: dossier heads, date, window, configuration, campaigns, user and scopes), else None
+    memo_token: object = None
 
     @property
     def horizon(self) -> date:
@@ -65,7 +70,17 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
     A long-lived process (the web server) may hang an :class:`AgendaCache` on the session
     as ``ar.agenda_cache``: each dossier's items are then derived once per head version
     (and date, window, configuration and campaigns) and shared by every session that may
-    decrypt that dossier."""
+    decrypt that dossier.
+
+    With the cache, the session may also carry ``ar.agenda_memo`` (a dict; the web server
+    gives each login its own, dropped at logout): this user's last agendas, each kept with
+    the dossier rows (id, 档号, scope, head version) it was made from and returned again —
+    copied, audited like any other — only while those rows are the same (any save, move, new
+    or removed dossier in the scopes makes it stale) and so are the date, window,
+    configuration, campaigns, kinds, the user's role, step and scopes. Never used for (nor
+    made from) heads received from another archive or touched by a hand-over, nor inside an
+    open transaction. ``Agenda.memo_token`` then names the entry, so a caller may keep what
+    it made from the items (the web: the rendered list) for as long as the token comes back."""
     from ..model.dossier_rules import periods_memo
     from .population import scope_ids
 
@@ -105,21 +120,43 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
                 name, rec, found = derive(row, content["state"], want_items)
                 emit(row, name, rec, found)
         else:
-            n = _agenda_cached(ar, cache, sids, derive, want_items, emit)
+            keys = ar.dossiers.head_keys(sids)
+            memo = getattr(ar, "agenda_memo", None)
+            usable = memo is not None and not keys[1] and not ar.con.in_transaction
+            mkey = (ar.archive_id, ar.user.name, ar.user.role, ar.user.step, scope,
+                    tuple((s, ar.scopes.path_of(s)) for s in sorted(sids)), derive.key, tuple(sorted(wanted_kinds)))
+            hit = memo.get(mkey) if usable else None
+            if hit is not None and hit[0] == keys[0]:
+                # the same heads (id, 档号, scope, version) as when this user's agenda was made
+                n, token = len(keys[0]), hit[2]
+                items = [dict(d) for d in hit[1]]
+                ar.audit("agenda", scope=scope or "*", count=len(items))
+                return Agenda(as_of, within_days, scope or "*", n, items, token)
+            rows, special = ar.dossiers.head_rows(sids, keys)
+            n = _agenda_cached(ar, cache, sids, derive, want_items, emit, rows, special)
+            items.sort(key=lambda i: (i["due"], i["archive_no"], i["kind"]))
+            token = None
+            if usable:
+                token = object()
+                memo.pop(mkey, None)
+                memo[mkey] = (keys[0], tuple(dict(d) for d in items), token)
+                while len(memo) > MEMO_ENTRIES:
+                    memo.pop(next(iter(memo)))
+            ar.audit("agenda", scope=scope or "*", count=len(items))
+            return Agenda(as_of, within_days, scope or "*", n, items, token)
     items.sort(key=lambda i: (i["due"], i["archive_no"], i["kind"]))
     ar.audit("agenda", scope=scope or "*", count=len(items))
     return Agenda(as_of, within_days, scope or "*", n, items)
 
 
 def _agenda_cached(ar: "Session", cache: "AgendaCache", sids: set[int], derive: "_Deriver", want_items: bool,
-                   emit) -> int:
+                   emit, rows, special) -> int:
     """The agenda pass through the cache: the heads are identified (id, 档号, scope, head
     version) from the dossiers table without reading them; a head whose derived items are
     cached is used only after checking that this user holds the data key of its scope and
     key version (the cache never answers for a dossier the caller could not decrypt); the
     others are decrypted and verified as usual, and cached — except heads received from
     another archive or touched by a hand-over (issue 13), always read through ``heads``."""
-    rows, special = ar.dossiers.head_rows(sids)
     misses: set[str] = set(special)
     if special:         # received, handed over or emptied by a hand-over: never from (nor into) the cache
         cache.drop(ar.archive_id, special)

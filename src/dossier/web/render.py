@@ -114,6 +114,10 @@ class Templates:
     def nav(self, role: str) -> list[tuple[str, str]]:
         return [(p, label) for p, label, roles in NAV if role in roles and p in self.routes]
 
+    def fragment(self, template: str, /, **context) -> Markup:
+        """A part of a page (no ``ctx``, no navigation), ready to be put in a page as it is."""
+        return Markup(self.env.get_template(template).render(**context))
+
     def render(self, template: str, /, **context) -> str:
         ctx = context.get("ctx")
         context.setdefault("nav", self.nav(ctx.role) if ctx is not None and ctx.ws is not None else [])

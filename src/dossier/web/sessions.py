@@ -40,6 +40,8 @@ class WebSession:
     flashes: list = field(default_factory=list)     # messages for the next page
     jobs: dict = field(default_factory=dict)        # background work and its results (web/jobs.py): memory only
     shared: dict = field(default_factory=dict)      # the process's caches hung on the library session (see SessionStore)
+    # the 工作台's rendered lists of this session (views/home.py), per window: memory only, gone with the keys
+    rendered: dict = field(default_factory=dict)
 
     def library(self, path: Path):
         """The open library session (opened on first use; the user re-checked each time)."""
@@ -58,12 +60,16 @@ class WebSession:
         ar = api.open_unlocked(path, self.unlocked)
         for name, value in self.shared.items():     # e.g. agenda_cache: read only for what this user may decrypt
             setattr(ar, name, value)
+        ar.agenda_memo = {}      # this user's own last agendas (reports/agenda.py): memory only
         self._ar = ar
         return ar
 
     def wipe(self) -> None:
         ar, self._ar, self.unlocked = self._ar, None, None
         self.jobs.clear()            # uploads held for a confirm, finished downloads: gone with the keys
+        self.rendered.clear()        # the 工作台's rendered lists (names, reasons)
+        if ar is not None and getattr(ar, "agenda_memo", None) is not None:
+            ar.agenda_memo.clear()
         if ar is not None:
             ar.close()
 

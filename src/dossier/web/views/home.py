@@ -22,15 +22,32 @@ def home(ctx: Ctx):
     except ValueError:
         within = 14
     within = within if within in WITHIN else 14
-    agenda = list(ar.agenda(within_days=within))
+    agenda = ar.agenda(within_days=within)
+    lists = _lists(ctx, agenda, within)
+    return ctx.render("home.html", title="工作台", lists=lists, within=within, choices=WITHIN)
+
+
+def _lists(ctx: Ctx, agenda, within: int):
+    """The two cards, rendered once per agenda memo entry (``agenda.memo_token``: the same
+    dossier heads, date, window, campaigns, user and scopes) and kept in the web session
+    (memory only, dropped with the keys at logout); any change in the user's scopes brings a
+    new token, so the next 工作台 renders the new list."""
+    ws, role = ctx.ws, ctx.role
+    token = agenda.memo_token
+    kept = ws.rendered.get((within, role)) if ws is not None and token is not None else None
+    if kept is not None and kept[0] is token:
+        return kept[1]
     approvals = [it for it in agenda if it["kind"] in APPROVAL_KINDS]
     items = [it for it in agenda if it["kind"] not in APPROVAL_KINDS]
     kinds: dict[str, int] = {}
     for it in items:
         label = it.get("kind_label") or it["kind"]
         kinds[label] = kinds.get(label, 0) + 1
-    return ctx.render("home.html", title="工作台", items=items, approvals=approvals, within=within,
-                      choices=WITHIN, kinds=kinds, overdue=sum(1 for it in items if it.get("overdue")))
-
+    lists = ctx.app.state.templates.fragment(
+        "_home_lists.html", role=role, items=items, approvals=approvals, within=within, kinds=kinds,
+        overdue=sum(1 for it in items if it.get("overdue")))
+    if ws is not None and token is not None:
+        ws.rendered[(within, role)] = (token, lists)
+    return lists
 
 ROUTES = [Route("/", home, methods=["GET"])]
