@@ -42,7 +42,7 @@ WRITER = textwrap.dedent("""
     with dossier.open_archive(archive, user="admin", password=b"bench-pass-0001") as ar:
         own = ar.persons.add("珠晖区/粤汉街道/苗圃社区", synth.person(random.Random(seed), today=today),
                              today=today).archive_no
-        if index == "off":      # the store alone: no Whoosh index write after each commit
+        if index == "off":      # the store alone: no index write after each commit
             ar.on_commit_batch.remove(ar.search.on_commit_batch)
         print("ready", flush=True)
         while not os.path.exists(go):
@@ -149,7 +149,7 @@ def _bench_writers(cluster, tmp: Path, args) -> None:
     for index in ("on", "off"):
         one = _writers(arch, 1, args.entries, tmp, index)
         many = _writers(arch, args.writers, args.entries, tmp, index)
-        what = ("with the Whoosh index (files, one lock per scope)" if index == "on"
+        what = ("with the search index (blind tokens in the database)" if index == "on"
                 else "store only (no index write after the commit)")
         print(f"writers on PostgreSQL, {what}: 1 → {one:6.1f} entries/s; {args.writers} → {many:6.1f} "
               f"entries/s = {many / one:.2f}x (target >= 1.5x: {'ok' if many / one >= 1.5 else 'MISSED'})")
