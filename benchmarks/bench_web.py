@@ -194,7 +194,11 @@ class Clerk:
     def __init__(self, base: str, user: str, persons: list, rng: random.Random):
         import httpx
 
-        self.c = httpx.Client(base_url=base, timeout=120, follow_redirects=False)
+        # idle connections dropped after 4 s, before the server closes them at 5 s (uvicorn's
+        # timeout_keep_alive): at httpx's default 5 s a request could be sent on a connection
+        # the server was closing at that moment (a reset seen after the 20 logins)
+        self.c = httpx.Client(base_url=base, timeout=120, follow_redirects=False,
+                              limits=httpx.Limits(keepalive_expiry=4.0))
         self.user, self.persons, self.rng = user, persons, rng
         self.csrf = ""
         self.saved = 0
