@@ -44,6 +44,7 @@ is rebuilt from its dossiers during the verification (``SearchService.ensure``).
 from __future__ import annotations
 
 import calendar
+import contextlib
 import hmac
 import json
 import struct
@@ -379,39 +380,11 @@ class BlindIndex:
                     for t in toks:
                         cp.write_row((ix, t, num))
 
-    @_store_errors
     def upsert(self, docs: Iterable[dict]) -> None:
         """Add or replace documents (by ``id``) in one transaction. Rows are locked in id order;
         a document whose row already holds a later version is left alone (another writer's).
-
-        Tokens and sealed fields are computed before the transaction; a small update (the
-        commit hook's: one dossier, ~200 tokens) then runs in three round trips in psycopg's
-        pipeline mode — BEGIN + the index number; the placeholder rows + the rows locked; the
-        token changes + the document rows + COMMIT — where it took about nine. The commit does
-        not wait for the disk (``synchronous_commit = off``, as the Whoosh files are not fsynced:
-        derived data). The data commit before it was flushed, and WAL is replayed as a prefix, so
-        a crash can only leave the index *behind* the store — what ``index status`` and the
-        search's fingerprint check report, as for a crash between the data commit and this."""
-        docs = sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"])
-        if not docs:
-            return
-        prepared = [(d, self.tokens_of(d), self.seal_doc(d)) for d in docs]
-        raw = self.raw
-        small = sum(len(toks) for _, toks, _ in prepared) <= PIPELINE_MAX_TERMS
-        if not small:       # a large batch: COPY the tokens (not allowed in pipeline mode)
-            with raw.transaction():
-                raw.execute(ASYNC_COMMIT)
-                self._upsert_into(self._ix_or_fail(), prepared)
-            return
-        with raw.pipeline(), raw.transaction():
-            raw.execute(ASYNC_COMMIT)
-            self._upsert_into(self._ix_or_fail(), prepared, copy=False)
-
-    def _ix_or_fail(self) -> int:
-        ix = self._ix()
-        if ix is None:          # no index yet: the caller rebuilds it from the store
-            raise IntegrityError("检索索引尚未建立")
-        return ix
+        See :func:`upsert_many`."""
+        upsert_many([(self, docs)])
 
     def _upsert_into(self, ix: int, prepared: list[tuple], newer_only: bool = True, copy: bool = True) -> None:
         """``prepared``: (document, its sorted tokens, its sealed fields), in any order. Only the
@@ -672,6 +645,48 @@ class BlindIndex:
         if isinstance(q, Or):
             return any(self._verify(s, f, has) for s in q.subqueries)
         return True
+
+
+@_store_errors
+def upsert_many(work: list[tuple[BlindIndex, Iterable[dict]]]) -> None:
+    """:meth:`BlindIndex.upsert` of several indexes on one connection — a scope's clerk and
+    inspection index after one data commit — in ONE transaction, in the order given (the
+    commit hook gives clerk, then inspection: the same order in every writer, and within each
+    the rows are locked in id order, so writers cannot deadlock).
+
+    Tokens and sealed fields are computed before the transaction; a small update (the commit
+    hook's: one dossier, ~200 tokens per index) then runs in psycopg's pipeline mode: BEGIN and
+    the index numbers; per index, its placeholder rows and its rows locked (the previous
+    index's writes go in the same round trip); the last writes and COMMIT — four round trips
+    for both indexes, where each index took about nine. The commit does not wait for the disk
+    (``synchronous_commit = off``; the Whoosh files are not fsynced either: derived data). The
+    data commit before it was flushed and WAL is replayed as a prefix, so a crash can only
+    leave the index *behind* the store — what ``index status`` and the search's fingerprint
+    check report, as for a crash between the data commit and the index write. A missing index
+    raises :class:`IntegrityError` (nothing written; the caller rebuilds it from the store)."""
+    jobs = []
+    for ix, docs in work:
+        docs = sorted({d["id"]: d for d in docs}.values(), key=lambda d: d["id"])
+        if docs:
+            jobs.append((ix, [(d, ix.tokens_of(d), ix.seal_doc(d)) for d in docs]))
+    if not jobs:
+        return
+    raw = jobs[0][0].raw
+    if any(ix.raw is not raw for ix, _ in jobs):
+        raise ValueError("upsert_many: indexes on different connections")
+    small = sum(len(toks) for _, prepared in jobs for _, toks, _ in prepared) <= PIPELINE_MAX_TERMS
+    with contextlib.ExitStack() as stack:
+        if small:
+            stack.enter_context(raw.pipeline())
+        stack.enter_context(raw.transaction())
+        raw.execute(ASYNC_COMMIT)
+        curs = [raw.execute("SELECT ix FROM search_indexes WHERE scope=%s AND kind=%s AND kv=%s",
+                            (ix.scope, ix.kind, ix.kv)) for ix, _ in jobs]
+        nums = [cur.fetchone() for cur in curs]
+        if any(n is None for n in nums):      # no index yet: the caller rebuilds it from the store
+            raise IntegrityError("检索索引尚未建立")
+        for (ix, prepared), n in zip(jobs, nums):
+            ix._upsert_into(int(n[0]), prepared, copy=not small)   # COPY is not allowed in pipeline mode
 
 
 def _needs_check(q) -> bool:
