@@ -220,12 +220,47 @@ class SearchService:
                 and not self.in_database):
             self._update_parallel(tasks, today)
             return
+        if self.in_database:
+            self._update_blind(tasks, today)
+            return
         for sid, kind, its in tasks:
             try:
                 if not self._update_aside(sid, kind, its, today):
                     self._update_kind(sid, kind, its, today)
             except (DossierError, OSError) as e:
                 self._failed(its, e)
+
+    def _update_blind(self, tasks, today: date) -> None:
+        """PostgreSQL: a scope's indexes (clerk and inspection) updated in one transaction
+        (``blind_backend.upsert_many``: fewer round trips, one commit). A missing index (or any
+        integrity error): nothing was written, and each kind takes the serial path, which
+        rebuilds it from the store when it can."""
+        from .blind_backend import upsert_many
+
+        by_scope: dict[int, list] = {}
+        for sid, kind, its in tasks:
+            by_scope.setdefault(sid, []).append((kind, its))
+        for sid, parts in by_scope.items():
+            try:
+                path = self.ar.scopes.path_of(sid)
+                work = []
+                for kind, its in parts:       # clerk, then inspection (``_kinds_held``): one order
+                    ix = self.index(sid, kind)
+                    work.append((ix, [self._doc(kind, row.id, row.archive_no, path, version, state, today,
+                                                ix._blind_key) for row, version, state in its]))
+                upsert_many(work)
+                continue
+            except IntegrityError:
+                pass
+            except (DossierError, OSError) as e:
+                for _, its in parts:
+                    self._failed(its, e)
+                continue
+            for kind, its in parts:
+                try:
+                    self._update_kind(sid, kind, its, today)
+                except (DossierError, OSError) as e:
+                    self._failed(its, e)
 
     # -- index writes aside (dossier serve: a helper process writes, see ``aside``) ---------
     def _update_aside(self, sid: int, kind: str, items, today: date) -> bool:
