@@ -168,3 +168,20 @@ def test_address_with_chinese_ellipsis_is_stored_as_typed_and_found(world):
         assert ar.dossiers.show(ref.archive_no).profile["residence_address"] == "珠晖区幸福路12号……后门"
         for q in ("幸福路12号……后门", "幸福路１２号……后门", "幸福路12号......后门", "幸福路"):
             assert ref.archive_no in _ids(ar.search(q, limit=100)), q
+
+
+def test_entry_codes_are_not_indexed_as_text():
+    """A status entry's axis code (``measure`` / ``presence``) is bookkeeping, not text about the
+    person: it must not show in a snippet (it did: "…演示历史数据；measure；…")."""
+    from datetime import date
+
+    from dossier.index.documents import clerk_doc
+
+    state = {"profile": {"name": "邱晓静", "id_number": "430405199001011233"},
+             "entries": [{"type": "status", "axis": "measure", "status": "社区康复", "start": "2024-02-01",
+                          "date": "2024-02-01", "decision_doc": "珠公（禁）决字〔2024〕1号"},
+                         {"type": "status", "axis": "presence", "status": "在册", "date": "2024-02-01"}]}
+    doc = clerk_doc("d1", "A-0001", "珠晖区/粤汉街道/苗圃社区", 1, state, date(2024, 6, 1))
+    body = " ".join(str(v) for v in doc.values())
+    assert "社区康复" in body
+    assert "measure" not in body and "presence" not in body

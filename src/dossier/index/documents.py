@@ -29,7 +29,7 @@ PROFILE_TEXT = ("alias", "employer", "occupation", "native_place", "hukou_police
                 "addiction", "source", "special_diseases", "family_hardship", "record_flags", "notes")
 ADDRESS_KEYS = ("residence_address", "hukou_address", "community")
 # entry keys that are not text about the person (staff names, bookkeeping, dates)
-ENTRY_SKIP = frozenset({"id", "type", "recorded_at", "author", "version", "staff", "responsibles", "testers",
+ENTRY_SKIP = frozenset({"id", "type", "axis", "recorded_at", "author", "version", "staff", "responsibles", "testers",
                         "signer", "parties", "seal", "decision_doc", "report_no", "score", "person_seen",
                         "visit_freq_days", "test_freq_days", "hair_window_days", "community_opinion",
                         "police_check", "street_approval", "district_filing", "meeting", "batch"})
