@@ -251,7 +251,7 @@ class SearchService:
                 upsert_many(work)
                 continue
             except IntegrityError:
-                pass
+                pass    # an index missing or unreadable: each kind on its own below (which rebuilds it)
             except (DossierError, OSError) as e:
                 for _, its in parts:
                     self._failed(its, e)
