@@ -29,6 +29,11 @@ runs unchanged on both stores:
   BIGSERIAL`` column on other tables so ``ORDER BY rowid`` (insertion order)
   keeps working; ``SELECT *`` does not show it.
 
+The big tables (``dossiers``, ``versions``, ``blobs``, ``objects``) are partitioned by
+``top_scope`` when the features' DDL carries that column (:data:`PARTITIONED_DDL` replaces the
+translation; partitions by :meth:`PgConnection.add_partition`; an archive made before them is
+rebuilt by :meth:`PgConnection.upgrade_partitions`; see :mod:`dossier.store.partition`).
+
 Blobs live in the ``objects`` table (:class:`PgBlobStore`), content-addressed
 and verified exactly like the files under ``objects/``, so one ``pg_dump``
 covers the whole archive.
