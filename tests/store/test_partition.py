@@ -168,6 +168,27 @@ def test_a_query_with_top_scope_reads_one_partition(pg_world):
         assert "versions_default" in plan
 
 
+def test_check_finds_tampering_inside_a_partition(pg_world, run_dossier):
+    """A bit flipped in a version and in a blob, written straight into their street's partition."""
+    ref, _ = pg_world.add_person(entries=2)
+    with pg_world.open("admin") as ar:
+        ar.blobs.put("附件内容".encode(), scope=pg_world.scope_a, dossier_id=ref.id)
+        street = ar.scopes.id_of("珠晖区/粤汉街道")
+    con = pg_world.store()
+    try:
+        old = bytes(con.execute(f"SELECT content FROM versions_s{street} WHERE dossier=? AND version=2",
+                                (ref.id,)).fetchone()[0])
+        con.execute(f"UPDATE versions_s{street} SET content=? WHERE dossier=? AND version=2",
+                    (old[:-1] + bytes([old[-1] ^ 1]), ref.id))
+        data = bytes(con.execute(f"SELECT data FROM objects_s{street}").fetchone()[0])
+        con.execute(f"UPDATE objects_s{street} SET data=?", (data[:-1] + bytes([data[-1] ^ 1]),))
+    finally:
+        con.close()
+    r = run_dossier(["check"], env=pg_world.env("admin"))
+    assert r.code == 20, r.stdout + r.stderr
+    assert ref.archive_no in r.stdout + r.stderr and "数据块" in r.stdout + r.stderr
+
+
 def test_migrate_to_postgresql_fills_the_partitions(world, pg_url):
     """From the lane's store (an embedded archive, or another PostgreSQL database)."""
     _populate(world)
