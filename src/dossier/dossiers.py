@@ -243,8 +243,13 @@ class Dossiers:
             ids = sorted(only)
             sql += f" AND d.id IN ({','.join('?' * len(ids))})"
             params += ids
-        rows = [r for r in ar.con.execute(sql + " ORDER BY d.archive_no", params).fetchall()
-                if r["scope"] in scope_ids and (only is None or r["did"] in only)]
+        if getattr(ar.con, "is_postgres", False):
+            rows = ar.con.execute(sql + " ORDER BY d.archive_no", params).fetchall()
+        else:       # SQLite would sort whole rows (the content too) in a temporary b-tree: ~1/3 of
+            # the query's time over 5,000 heads; the same order (BINARY = code points) here
+            rows = ar.con.execute(sql, params).fetchall()
+            rows.sort(key=lambda r: r["archive_no"])
+        rows = [r for r in rows if r["scope"] in scope_ids and (only is None or r["did"] in only)]
         sign_pub: dict[str, bytes | None] = {}
         for r in rows:
             if r["author"] not in sign_pub:

@@ -100,6 +100,15 @@ def status_on(entries: list[dict], axis: str, day: date) -> str | None:
 
 
 def death_date(entries: list[dict]) -> date | None:
+    memo = rules_memo(entries)
+    if memo is not None:
+        if "death" not in memo:
+            memo["death"] = _death_date(entries)
+        return memo["death"]
+    return _death_date(entries)
+
+
+def _death_date(entries: list[dict]) -> date | None:
     days = [p.start for p in status_periods(entries) if p.status == "死亡"]
     return min(days) if days else None
 
