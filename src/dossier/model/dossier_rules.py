@@ -61,6 +61,18 @@ def rules_memo(entries: list[dict]) -> dict | None:
     return memo
 
 
+def entry_days(entries: list[dict]) -> list[date | None]:
+    """``as_date(e.get("date"))`` of each entry, in order (inside :func:`periods_memo`: parsed
+    once per entries list, however many rules walk it; a shared list, read only)."""
+    memo = rules_memo(entries)
+    if memo is None:
+        return [as_date(e.get("date")) for e in entries]
+    out = memo.get("days")
+    if out is None:
+        out = memo["days"] = [as_date(e.get("date")) for e in entries]
+    return out
+
+
 def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]:
     """Status entries as periods sorted by start, per axis, with implied ends."""
     memo = rules_memo(entries)
