@@ -81,7 +81,11 @@ def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]
     key = ("axis", axis)
     out = memo.get(key)
     if out is None:
-        out = memo[key] = _status_periods(entries, axis)
+        if axis is None:
+            out = _status_periods(entries, None)
+        else:       # one axis's periods are computed on their own: those of all axes, filtered
+            out = [p for p in status_periods(entries) if p.axis == axis]
+        memo[key] = out
     return out
 
 
