@@ -3,10 +3,10 @@
 ``map_shared(n, work)`` returns ``[work(0), …, work(n - 1)]``. With more than one
 core, in a single-threaded process and for at least :data:`MIN_ITEMS` items, the
 indexes are cut into chunks; this process and one forked child take chunks in
-turn from a pipe (each ``read`` of one fixed-size token is atomic), so a core that
-is busy with other work takes fewer of them and neither waits for the other more
-than one chunk. The child sends each chunk's results back (pickled, through a
-pipe: memory only) and this process puts them in order.
+turn from a pipe (each ``read`` of one fixed-size token is atomic), so a process
+whose core is busy with other work takes fewer of them. The child sends each
+chunk's results back (pickled, through a pipe: memory only) and this process puts
+them in order.
 
 Where it lives: the work is decrypting and verifying (``Dossiers.heads_map``), and
 the child is the same process image as the one holding the keys — the reason it
@@ -20,9 +20,10 @@ may decrypt at all. The child:
   where ``work`` raises the same exception to the caller (an ``IntegrityError`` of a
   head checked in the child is thus raised by this process, as without the child).
 
-If the child is killed or stops answering (:data:`STALL_S`), this process computes
-what is missing. ``DOSSIER_VERIFY_ASIDE=0`` (as for :mod:`.verify_aside`) keeps
-everything in this process.
+This process never waits for the child: once the queue is empty it computes
+whatever the child took and has not answered yet (the chunk in its hands, or every
+chunk it took if it was killed), then stops it. ``DOSSIER_VERIFY_ASIDE=0`` (as for
+:mod:`.verify_aside`) keeps everything in this process.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import select
 import signal
 import struct
 import sys
@@ -40,9 +40,8 @@ from .verify_aside import _cores, _single_threaded
 
 T = TypeVar("T")
 
-MIN_ITEMS = 1000       # below this a fork costs more than the other core saves
+MIN_ITEMS = 300        # below this the fork (and its copy-on-write faults) costs more than it saves
 CHUNK = 32             # items per claim: the most either process waits for the other at the end
-STALL_S = 30.0         # no word from the child for this long: it is given up, its chunks done here
 _TOKEN = struct.Struct(">H")
 _FRAME = struct.Struct(">I")
 _MAX_CHUNKS = 16_000   # the tokens (2 bytes each) fit in a pipe's default 64 KiB before the fork
@@ -98,7 +97,15 @@ def map_shared(n: int, work: Callable[[int], T], *, chunk: int | None = None) ->
             lo, hi = spans[c]
             results[c] = [work(i) for i in range(lo, hi)]
             reader.drain()
-        reader.finish()
+        # the queue is empty: what the child took and has not answered yet (its chunk in
+        # hand, or all of them if it never ran) is done here rather than waited for — on a
+        # busy host the child may not get a core for a while
+        for c in range(count):
+            if results[c] is None:
+                reader.drain()
+            if results[c] is None:
+                lo, hi = spans[c]
+                results[c] = [work(i) for i in range(lo, hi)]
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -108,10 +115,7 @@ def map_shared(n: int, work: Callable[[int], T], *, chunk: int | None = None) ->
         reader.close()
         _reap(pid, wait=reader.done)
     out: list[T] = []
-    for c, got in enumerate(results):
-        if got is None:                # taken by the child, never answered: done here
-            lo, hi = spans[c]
-            got = [work(i) for i in range(lo, hi)]
+    for got in results:
         out.extend(got)
     return out
 
@@ -142,13 +146,6 @@ class _Answers:
             self.buf += data
             self._frames()
         return False
-
-    def finish(self) -> None:
-        """Wait for the child's last answer (or its end)."""
-        while self.fd is not None and not self.done:
-            ready, _, _ = select.select([self.fd], [], [], STALL_S)
-            if not ready or not self.drain():
-                return
 
     def _frames(self) -> None:
         buf = self.buf
