@@ -254,9 +254,8 @@ class Dossiers:
         for r in rows:
             if r["author"] not in sign_pub:
                 sign_pub[r["author"]] = self._sign_public(r["author"])
-        with_received = received.has_tables(ar.con)
-        origins = {r["did"]: o for r in rows
-                   if with_received and (o := received.origin(ar.con, r["did"], r["version"])) is not None}
+        received_heads = received.head_origins(ar.con, wanted) if rows else {}
+        origins = {r["did"]: o for r in rows if (o := received_heads.get((r["did"], r["version"]))) is not None}
         return rows, sign_pub, origins
 
     def _scope_paths(self, rows) -> dict[int, str]:

@@ -40,7 +40,7 @@ from .verify_aside import _cores, _single_threaded
 
 T = TypeVar("T")
 
-MIN_ITEMS = 300        # below this the fork (and its copy-on-write faults) costs more than it saves
+MIN_ITEMS = 1000       # below this the pass is short, and the fork adds CPU (copy-on-write faults, a cold child)
 CHUNK = 32             # items per claim: the most either process waits for the other at the end
 _TOKEN = struct.Struct(">H")
 _FRAME = struct.Struct(">I")
