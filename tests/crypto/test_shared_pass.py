@@ -6,6 +6,7 @@ left behind."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import time
 
@@ -27,13 +28,38 @@ def no_child_left():
         os.waitpid(-1, os.WNOHANG)
 
 
-def slow_here(parent: int, i: int) -> None:
-    """The parent lingers over each item, so the child takes most of them."""
-    if os.getpid() == parent:
-        time.sleep(0.002)
+class Turns:
+    """The child starts only once the parent has taken an item (on a busy host the child could
+    otherwise do everything before the parent runs at all); then the parent lingers over each
+    item, so the child takes most of them."""
+
+    def __init__(self, parent: int):
+        self.parent, (self.r, self.w) = parent, os.pipe()
+        self.started = False
+
+    def __call__(self, i: int) -> None:
+        if os.getpid() == self.parent:
+            if not self.started:
+                self.started = True
+                os.write(self.w, b"go")
+            time.sleep(0.002)
+        elif not self.started:
+            self.started = True
+            select.select([self.r], [], [], 10)
+
+    def close(self):
+        os.close(self.r)
+        os.close(self.w)
 
 
-def test_results_in_order_and_both_processes_work(forced):
+@pytest.fixture
+def slow_here(forced):
+    turns = Turns(forced)
+    yield lambda parent, i: turns(i)
+    turns.close()
+
+
+def test_results_in_order_and_both_processes_work(forced, slow_here):
     def work(i):
         slow_here(forced, i)
         return i * i, {"i": i, "s": "名" * (i % 5)}, os.getpid()
@@ -45,7 +71,7 @@ def test_results_in_order_and_both_processes_work(forced):
     no_child_left()
 
 
-def test_an_exception_met_in_the_child_is_raised_here(forced):
+def test_an_exception_met_in_the_child_is_raised_here(forced, slow_here):
     seen_here = []
 
     def work(i):
@@ -61,7 +87,7 @@ def test_an_exception_met_in_the_child_is_raised_here(forced):
     no_child_left()
 
 
-def test_a_child_that_dies_leaves_its_part_to_the_parent(forced):
+def test_a_child_that_dies_leaves_its_part_to_the_parent(forced, slow_here):
     def work(i):
         slow_here(forced, i)
         if os.getpid() != forced and i >= 250:

@@ -350,9 +350,9 @@ def test_real_executable_json(fixture, run_dossier):
 
 @pytest.fixture
 def shared_always(monkeypatch):
-    """Every agenda pass shared with a child, one head per chunk; this process lingers over
-    each head it opens, so the child takes most of them. Yields the ids of the dossiers
-    opened here."""
+    """Every agenda pass shared with a child, one head per chunk; the child starts once this
+    process has opened a head, and this process lingers over each head it opens, so the
+    child takes most of them. Yields the ids of the dossiers opened here."""
     import os
     import time
 
@@ -363,17 +363,26 @@ def shared_always(monkeypatch):
     monkeypatch.setattr(shared_pass, "CHUNK", 1)
     monkeypatch.setattr(shared_pass, "_single_threaded", lambda: True)
     monkeypatch.setattr(shared_pass, "_cores", lambda: 2)
+    import select
+
     parent, here = os.getpid(), []
     real = dossiers.open_content
+    go_r, go_w = os.pipe()          # the child waits until this process has opened a head
 
     def lingering(archive_id, scope, v, key):
         if os.getpid() == parent:
+            if not here:
+                os.write(go_w, b"go")
             here.append(v.dossier)
-            time.sleep(0.05)
+            time.sleep(0.1)
+        else:
+            select.select([go_r], [], [], 10)
         return real(archive_id, scope, v, key)
 
     monkeypatch.setattr(dossiers, "open_content", lingering)
     yield here
+    os.close(go_r)
+    os.close(go_w)
     with pytest.raises(ChildProcessError):          # no child left behind
         os.waitpid(-1, os.WNOHANG)
 
