@@ -68,8 +68,9 @@ def timed(fn) -> tuple[float, object]:
 
 
 def cpu_timed(fn) -> tuple[float, float, float, object]:
-    """Wall time, this process's CPU time and its children's (the signature check aside),
-    in seconds: on a loaded host the CPU times show what an idle one would take."""
+    """Wall time, this process's CPU time and its children's (the forked child that takes
+    part of a fresh pass: crypto/shared_pass.py), in seconds: on a loaded host the CPU
+    times show what an idle one would take."""
     import resource
 
     def cpu(who):
@@ -132,7 +133,8 @@ def main(argv: list[str]) -> None:
               f"{r['agenda_cold'] / r['list_cold']:>6.2f} {r['agenda_warm'] * 1000:>10.0f}ms "
               f"{r['list_warm'] * 1000:>8.0f}ms {r['agenda_warm'] / r['list_warm']:>6.2f}  "
               f"< {targets[r['scope']] * 1000:.0f} ms")
-    print("agenda cold, CPU time: this process / the signature check aside (a forked child on the other core)")
+    print("agenda cold, CPU time: this process / the forked child sharing the pass (crypto/shared_pass.py) "
+          f"— load {open('/proc/loadavg').read().split()[0]}")
     for r in rows:
         print(f"{r['scope'].split('/')[-1]:<22} {r['agenda_cold_cpu'] * 1000:>8.0f} ms / "
               f"{r['agenda_cold_child_cpu'] * 1000:.0f} ms")

@@ -93,6 +93,16 @@ def origin(con: sqlite3.Connection, dossier: str, version: int) -> Origin | None
     return _origin(r) if r else None
 
 
+def head_origins(con: sqlite3.Connection, scope_ids: list[int]) -> dict[tuple[str, int], Origin]:
+    """The received head versions of the dossiers in ``scope_ids``, in one query (not two
+    per head): keyed by (dossier, version)."""
+    if not scope_ids or not has_tables(con):
+        return {}
+    sql = ("SELECT rv.* FROM dossiers d JOIN received_versions rv ON rv.dossier=d.id AND rv.version=d.head"
+           f" WHERE d.scope IN ({','.join('?' * len(scope_ids))})")
+    return {(r["dossier"], r["version"]): _origin(r) for r in con.execute(sql, list(scope_ids))}
+
+
 def origins(con: sqlite3.Connection) -> dict[tuple[str, int], Origin]:
     """Every received version, for ``check`` and the audit cross-check."""
     if not has_tables(con):

@@ -83,3 +83,24 @@ def test_status_on_and_death_date():
     assert status_on(es, "measure", date(2021, 1, 1)) is None
     assert status_on(es, "measure", date(2024, 1, 1)) == "社区康复"
     assert death_date(es) == date(2023, 3, 1)
+
+
+MIXED = [st("在控", "2018-01-01"), st("社区戒毒", "2018-01-01", "2021-01-01"), st("失控", "2019-05-01"),
+         st("社区康复", "2021-06-01"), st("在控", "2020-02-01"), visit("2020-03-01"), st("死亡", "2023-03-01"),
+         {"type": "status", "status": "无轴", "start": "2019-01-01"}, {"type": "interview", "date": ""}]
+
+
+@pytest.mark.parametrize("entries", OK_CASES + [MIXED, list(reversed(MIXED))])
+def test_a_rules_pass_memo_gives_what_each_rule_computes_alone(entries):
+    """Inside ``periods_memo`` one axis's periods are those of all axes filtered, dates are
+    parsed once and the death date remembered: the same answers as outside it."""
+    from dossier.model.dates import as_date
+    from dossier.model.dossier_rules import entry_days, periods_memo, status_periods
+
+    alone = {axis: status_periods(entries, axis) for axis in (None, "measure", "presence", "other")}
+    days, died = [as_date(e.get("date")) for e in entries], death_date(entries)
+    with periods_memo():
+        for _ in range(2):          # computed, then remembered
+            for axis in ("measure", None, "presence", "other"):
+                assert status_periods(entries, axis) == alone[axis]
+            assert entry_days(entries) == days and death_date(entries) == died

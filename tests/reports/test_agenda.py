@@ -346,7 +346,87 @@ def test_real_executable_json(fixture, run_dossier):
     assert r.code == 13 and "search" in r.stderr
 
 
-# -- a fresh pass verifies the signatures on the other core (crypto/verify_aside.py) ----
+# -- a fresh pass shared with a forked child on the other core (crypto/shared_pass.py) --
+
+@pytest.fixture
+def shared_always(monkeypatch):
+    """Every agenda pass shared with a child, one head per chunk; the child starts once this
+    process has opened a head, and this process lingers over each head it opens, so the
+    child takes most of them. Yields the ids of the dossiers opened here."""
+    import os
+    import time
+
+    from dossier import dossiers
+    from dossier.crypto import shared_pass
+
+    monkeypatch.setattr(shared_pass, "MIN_ITEMS", 1)
+    monkeypatch.setattr(shared_pass, "CHUNK", 1)
+    monkeypatch.setattr(shared_pass, "_single_threaded", lambda: True)
+    monkeypatch.setattr(shared_pass, "_cores", lambda: 2)
+    import select
+
+    parent, here = os.getpid(), []
+    real = dossiers.open_content
+    go_r, go_w = os.pipe()          # the child waits until this process has opened a head
+
+    def lingering(archive_id, scope, v, key):
+        if os.getpid() == parent:
+            if not here:
+                os.write(go_w, b"go")
+            here.append(v.dossier)
+            time.sleep(0.1)
+        else:
+            select.select([go_r], [], [], 10)
+        return real(archive_id, scope, v, key)
+
+    monkeypatch.setattr(dossiers, "open_content", lingering)
+    yield here
+    os.close(go_r)
+    os.close(go_w)
+    with pytest.raises(ChildProcessError):          # no child left behind
+        os.waitpid(-1, os.WNOHANG)
+
+
+def _head_signatures(ar) -> set[tuple[bytes, bytes]]:
+    return {(bytes(s), bytes(h)) for s, h in ar.con.execute(
+        "SELECT v.signature, v.hash FROM dossiers d JOIN versions v ON v.dossier=d.id AND v.version=d.head")}
+
+
+def test_a_pass_shared_with_a_child_gives_the_same_agenda(fixture, shared_always):
+    with fixture.open(CLERK_A) as ar:
+        a = ar.agenda(as_of=AS_OF)
+        assert got(fixture, a) == EXPECTED_CLERK
+        assert 0 < len(shared_always) < a.persons          # the child opened the others
+        # the heads checked in the child count as checked in this session, as those checked here
+        mine = {(s, h) for _, s, h in ar.dossiers._verified}
+        theirs = {(s, h) for s, h in _head_signatures(ar)}
+        assert len(theirs & mine) == a.persons
+    shared_always.clear()
+    with fixture.open(APPROVER) as ar:
+        assert got(fixture, ar.agenda(as_of=AS_OF)) == EXPECTED_APPROVER
+
+
+@pytest.mark.parametrize("which", [0, -1])
+def test_a_forged_signature_fails_a_shared_pass_whoever_meets_it(tmp_path, monkeypatch, shared_always, which):
+    from dossier.errors import IntegrityError
+
+    monkeypatch.setenv("DOSSIER_KDF", "weak-for-tests")
+    w = make_world(tmp_path / "archive")
+    with w.open(CLERK_A) as ar:
+        for _ in range(5):
+            ar.persons.add(SCOPE_A, w.person(**QUIET), today=w.today)
+        did, archive_no, head = ar.con.execute("SELECT id, archive_no, head FROM dossiers ORDER BY archive_no"
+                                               ).fetchall()[which]
+        sig = bytearray(ar.con.execute("SELECT signature FROM versions WHERE dossier=? AND version=?",
+                                       (did, head)).fetchone()[0])
+        sig[5] ^= 0x01
+        ar.con.execute("UPDATE versions SET signature=? WHERE dossier=? AND version=?", (bytes(sig), did, head))
+    shared_always.clear()
+    with w.open(CLERK_A) as ar, pytest.raises(IntegrityError, match=f"{archive_no}.*签名无效"):
+        ar.agenda(as_of=AS_OF)
+
+
+# -- reports verify the signatures on the other core (crypto/verify_aside.py) ---------
 
 @pytest.fixture
 def aside_always(monkeypatch):
@@ -361,29 +441,29 @@ def aside_always(monkeypatch):
     return started
 
 
-def test_signatures_checked_aside_give_the_same_agenda(fixture, aside_always):
+def test_signatures_checked_aside_give_the_same_report(fixture, aside_always, monkeypatch):
     with fixture.open(CLERK_A) as ar:
-        a = ar.agenda(as_of=AS_OF)
+        aside = ar.reports.campaigns.progress(CAMPAIGN["name"], as_of=AS_OF)
     assert aside_always == [len(PEOPLE)]
-    assert got(fixture, a) == EXPECTED_CLERK
+    from dossier.crypto import verify_aside
+
+    monkeypatch.setattr(verify_aside, "MIN_TRIPLES", 10 ** 9)       # all checked here
+    with fixture.open(CLERK_A) as ar:
+        assert ar.reports.campaigns.progress(CAMPAIGN["name"], as_of=AS_OF) == aside
 
 
-def test_a_forged_signature_found_aside_fails_the_whole_agenda(fixture, aside_always, tmp_path):
-    import shutil
-    import sqlite3
-
+def test_a_forged_signature_found_aside_fails_the_whole_report(tmp_path, monkeypatch, aside_always):
     from dossier.errors import IntegrityError
 
-    w = World(tmp_path / "copy")
-    shutil.copytree(fixture.path, w.path)
-    con = sqlite3.connect(w.path / "meta.db")
-    did, head = con.execute("SELECT id, head FROM dossiers ORDER BY archive_no LIMIT 1").fetchone()
-    sig = bytearray(con.execute("SELECT signature FROM versions WHERE dossier=? AND version=?",
-                                (did, head)).fetchone()[0])
-    sig[5] ^= 0x01
-    con.execute("UPDATE versions SET signature=? WHERE dossier=? AND version=?", (bytes(sig), did, head))
-    con.commit()
-    con.close()
-    with w.open(CLERK_A) as ar, pytest.raises(IntegrityError, match="签名"):
-        ar.agenda(as_of=AS_OF)
-    assert aside_always and aside_always[0] == len(PEOPLE)
+    monkeypatch.setenv("DOSSIER_KDF", "weak-for-tests")
+    w = make_world(tmp_path / "archive")
+    with w.open(CLERK_A) as ar:
+        for _ in range(3):
+            ar.persons.add(SCOPE_A, w.person(**QUIET), today=w.today)
+        ar.reports.campaigns.add(CAMPAIGN)
+        did, archive_no, head = ar.con.execute("SELECT id, archive_no, head FROM dossiers ORDER BY archive_no"
+                                               ).fetchone()
+        ar.con.execute("UPDATE versions SET signature=? WHERE dossier=? AND version=?", (b"\0" * 64, did, head))
+    with w.open(CLERK_A) as ar, pytest.raises(IntegrityError, match=f"{archive_no}.*签名无效"):
+        ar.reports.campaigns.progress(CAMPAIGN["name"], as_of=AS_OF)
+    assert aside_always == [3]

@@ -61,6 +61,18 @@ def rules_memo(entries: list[dict]) -> dict | None:
     return memo
 
 
+def entry_days(entries: list[dict]) -> list[date | None]:
+    """``as_date(e.get("date"))`` of each entry, in order (inside :func:`periods_memo`: parsed
+    once per entries list, however many rules walk it; a shared list, read only)."""
+    memo = rules_memo(entries)
+    if memo is None:
+        return [as_date(e.get("date")) for e in entries]
+    out = memo.get("days")
+    if out is None:
+        out = memo["days"] = [as_date(e.get("date")) for e in entries]
+    return out
+
+
 def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]:
     """Status entries as periods sorted by start, per axis, with implied ends."""
     memo = rules_memo(entries)
@@ -69,7 +81,11 @@ def status_periods(entries: list[dict], axis: str | None = None) -> list[Period]
     key = ("axis", axis)
     out = memo.get(key)
     if out is None:
-        out = memo[key] = _status_periods(entries, axis)
+        if axis is None:
+            out = _status_periods(entries, None)
+        else:       # one axis's periods are computed on their own: those of all axes, filtered
+            out = [p for p in status_periods(entries) if p.axis == axis]
+        memo[key] = out
     return out
 
 
@@ -100,6 +116,15 @@ def status_on(entries: list[dict], axis: str, day: date) -> str | None:
 
 
 def death_date(entries: list[dict]) -> date | None:
+    memo = rules_memo(entries)
+    if memo is not None:
+        if "death" not in memo:
+            memo["death"] = _death_date(entries)
+        return memo["death"]
+    return _death_date(entries)
+
+
+def _death_date(entries: list[dict]) -> date | None:
     days = [p.start for p in status_periods(entries) if p.status == "死亡"]
     return min(days) if days else None
 

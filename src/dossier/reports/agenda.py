@@ -113,11 +113,11 @@ def agenda(ar: "Session", scope: str | None = None, *, within_days: int = 14, as
 
     with periods_memo():
         if cache is None:
-            n = 0
-            # nothing is shown before the pass ends: the signatures may be checked on the other core
-            for row, _, content in ar.dossiers.heads(sids, signatures_aside=True):
-                n += 1
-                name, rec, found = derive(row, content["state"], want_items)
+            # nothing is shown before the pass ends: the heads may be checked, decrypted and
+            # derived half on the other core (``derive`` is pure: its results come back pickled)
+            done = ar.dossiers.heads_map(sids, lambda row, _, content: derive(row, content["state"], want_items))
+            n = len(done)
+            for row, (name, rec, found) in done:
                 emit(row, name, rec, found)
         else:
             keys = ar.dossiers.head_keys(sids)

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from typing import Mapping
 
 from dossier.model.dates import add_months, add_years, as_date
-from dossier.model.dossier_rules import death_date, status_periods
+from dossier.model.dossier_rules import death_date, entry_days, status_periods
 from dossier.rules.alerts import (HIGH_RISK_PLAN_CODE, INFLOW_DATE_MISSING_CODE, INFLOW_UNSETTLED_CODE,
                                   LICENSE_REVOKE_CODE, RELAPSE_CODE)
 from dossier.rules.alerts import alert_items as dossier_alerts
@@ -125,8 +125,8 @@ class Facts:
         self.profile = profile or {}
         self.entries = entries
         self.as_of = as_of
-        dated = [(as_date(e.get("date")), e) for e in entries]
-        self.dated = sorted(((d, e) for d, e in dated if d is not None and d <= as_of), key=lambda x: x[0])
+        self.dated = sorted(((d, e) for d, e in zip(entry_days(entries), entries) if d is not None and d <= as_of),
+                            key=lambda x: x[0])
         self.periods = status_periods(entries)
         self.measure = _on(self.periods, "measure", as_of)
         self.presence = _on(self.periods, "presence", as_of)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dossier.model.dates import add_months, add_years, as_date
-from dossier.model.dossier_rules import death_date, rules_memo, status_on, status_periods
+from dossier.model.dossier_rules import death_date, entry_days, rules_memo, status_on, status_periods
 
 # 措施 → which end of its period is the 起算日 ("start": 自执行之日; "end": 出所/结束之日)
 MEASURE_ANCHORS: dict[str, str] = {
@@ -98,8 +98,7 @@ def relapses(entries: list[dict], after: date, as_of: date) -> list[dict]:
 
 def _relapses(entries: list[dict], after: date, as_of: date) -> list[dict]:
     out = []
-    for e in entries:
-        d = as_date(e.get("date"))
+    for d, e in zip(entry_days(entries), entries):
         if d is None or not (after < d <= as_of):
             continue
         if (e.get("type") == "drug_event" and e.get("event_type") in RELAPSE_EVENT_TYPES) or \
