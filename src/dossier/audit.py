@@ -30,6 +30,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -243,68 +245,157 @@ def _anchor(a) -> tuple[int, str]:
 
 
 class _Pending:
-    __slots__ = ("fn", "done", "result", "error")
+    __slots__ = ("fn", "done", "result", "error", "wake", "turn")
 
     def __init__(self, fn):
         self.fn, self.done, self.result, self.error = fn, False, None, None
+        self.wake = threading.Event()    # set when the event is done, or when it is this caller's turn
+        self.turn = False                # this caller commits the next group
 
 
-_GROUPS: dict[int, list] = {}        # id(writer lock) → events waiting for a commit
-_GROUPS_GUARD = __import__("threading").Lock()
+class _Group:
+    """The events of one database file waiting for a commit, and whether some caller
+    has the turn to commit them (it holds or is waiting for the writer lock)."""
+    __slots__ = ("queue", "taken")
+
+    def __init__(self):
+        self.queue: list[_Pending] = []
+        self.taken = False
+
+
+_GROUPS: dict[int, _Group] = {}        # id(writer lock) → its group
+_GROUPS_GUARD = threading.Lock()
+GROUP_TIMEOUT_S = 30.0                  # as store.meta.transaction: then Locked
 
 
 def _group_commit(conn, fn) -> "AuditEvent":
     """An event of its own (no caller transaction), committed together with the events
-    other threads of this process are appending meanwhile: the first to get the
-    database's writer lock (store/meta.py) writes every waiting event in one
-    transaction (one fsync), in the order they arrived, each signed by its own actor;
-    the others find theirs done. Each caller returns once its event is durable, as
-    before. If the shared transaction fails, each waiting event is retried alone, so
-    one event's error is its own caller's only."""
+    other threads of this process are appending meanwhile: one caller at a time has the
+    turn; it takes the database's writer lock (store/meta.py) and writes every waiting
+    event in one transaction (one fsync), in the order they arrived, each signed by its
+    own actor. The others wait on their own event, not on the lock: the committer wakes
+    each caller of its group at once, and hands the turn to the first caller still
+    waiting (before, every waiter took the writer lock in turn only to find its event
+    done — under 20 busy threads each of those turns waited for the GIL, and that queue
+    was most of a 工作台's tail). Each caller returns once its event is durable, as
+    before. If the shared transaction fails, each event of the group is retried alone,
+    so one event's error is its own caller's only. A caller that holds the writer lock
+    already (re-entrant) commits the waiting events itself."""
+    from .errors import Locked
+
+    lock = conn.write_lock
+    me = _Pending(fn)
+    deadline = time.monotonic() + GROUP_TIMEOUT_S
+    with _GROUPS_GUARD:
+        g = _GROUPS.setdefault(id(lock), _Group())
+        g.queue.append(me)
+        if not g.taken:
+            g.taken = me.turn = True
+    if not me.turn and not _owns(lock):
+        woken = me.wake.wait(max(0.0, deadline - time.monotonic()))
+        if not woken:
+            with _GROUPS_GUARD:
+                if not me.done and not me.turn:
+                    g.queue.remove(me)
+                    raise Locked()
+    if not me.done:
+        _commit_turn(conn, g, me, deadline)
+    if me.error is not None:
+        raise me.error
+    return me.result
+
+
+def _owns(lock) -> bool:
+    owned = getattr(lock, "_is_owned", None)
+    return bool(owned and owned())
+
+
+def _commit_turn(conn, g: _Group, me: _Pending, deadline: float) -> None:
+    """Commit what waits (``me`` among it unless a re-entrant caller took it), then wake
+    the group and pass the turn on."""
     from .store.meta import writing
 
-    me = _Pending(fn)
-    key = id(conn.write_lock)
-    with _GROUPS_GUARD:
-        _GROUPS.setdefault(key, []).append(me)
-    with writing(conn):
-        if not me.done:
+    batch: list[_Pending] = []
+    try:
+        with writing(conn, max(0.0, deadline - time.monotonic())):
             with _GROUPS_GUARD:
-                batch, _GROUPS[key] = _GROUPS.get(key, []), []
+                batch, g.queue = g.queue, []
+            _commit_group(conn, batch, g, me)
+    finally:
+        nxt = None
+        with _GROUPS_GUARD:
+            if not me.done and me in g.queue:      # no lock (Locked) or interrupted: not committed
+                g.queue.remove(me)
+            if me.turn:
+                if g.queue:
+                    nxt = g.queue[0]
+                    nxt.turn = True
+                else:
+                    g.taken = False
+        for p in batch:
+            if p is not me and p.done:
+                p.wake.set()
+        if nxt is not None:
+            nxt.wake.set()
+
+
+def _commit_group(conn, batch: list[_Pending], g: _Group, me: _Pending) -> None:
+    """One transaction for the whole group: the head read once, the events chained on it in
+    memory, one multi-row INSERT, one COMMIT — a handful of SQLite calls whatever the group's
+    size (each call lets the GIL go, and under load getting it back is the slow part)."""
+    if not batch:
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            nxt = _next(conn.execute(HEAD_SQL).fetchone())
+            results = []
+            for p in batch:
+                ev, values = p.fn(nxt)
+                results.append((ev, values))
+                nxt = (ev.seq + 1, ev.hash)
+            for i in range(0, len(results), GROUP_ROWS):
+                part = results[i:i + GROUP_ROWS]
+                conn.execute(INSERT_SQL.replace(_ROW, ",".join([_ROW] * len(part))),
+                             [v for _, values in part for v in values])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for p, (ev, _) in zip(batch, results):
+            p.result, p.done = ev, True
+    except Exception:   # noqa: BLE001 - one by one: each event's error goes to its own caller
+        for p in batch:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    results = [p.fn(conn) for p in batch]
+                    ev, values = p.fn(_next(conn.execute(HEAD_SQL).fetchone()))
+                    conn.execute(INSERT_SQL, values)
                     conn.execute("COMMIT")
+                    p.result = ev
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-                for p, r in zip(batch, results):
-                    p.result, p.done = r, True
-            except Exception:   # noqa: BLE001 - one by one: each event's error goes to its own caller
-                for p in batch:
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                        try:
-                            p.result = p.fn(conn)
-                            conn.execute("COMMIT")
-                        except BaseException:
-                            if conn.in_transaction:
-                                conn.execute("ROLLBACK")
-                            raise
-                    except Exception as e:   # noqa: BLE001
-                        p.error = e
-                    p.done = True
-            except BaseException:
-                for p in batch:         # interrupted: nothing of the batch was committed
-                    if p is not me:
-                        with _GROUPS_GUARD:
-                            _GROUPS.setdefault(key, []).insert(0, p)
-                raise
-    if me.error is not None:
-        raise me.error
-    return me.result
+            except Exception as e:   # noqa: BLE001
+                p.error = e
+            p.done = True
+    except BaseException:
+        with _GROUPS_GUARD:          # interrupted: nothing of the batch was committed
+            g.queue[:0] = [p for p in batch if p is not me]
+        raise
+
+
+HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+_ROW = "(?,?,?,?,?,?,?,?,?,?,?)"
+INSERT_SQL = "INSERT INTO audit_events VALUES " + _ROW
+GROUP_ROWS = 50                      # rows per INSERT (11 parameters each; SQLite allows 32,766)
+
+
+def _next(row) -> tuple[int, str]:
+    """(seq, prev) of the event after the head ``row`` (None: the first event)."""
+    return (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
 
 
 class _OneRow:
@@ -345,8 +436,8 @@ class AuditLog:
             raise IntegrityError("审计详情含个人信息，必须加密（缺少密钥）")
         public = dict(public or {})
         if not self.conn.in_transaction and getattr(self.conn, "write_lock", None) is not None:
-            return _group_commit(self.conn, lambda con: self._append(con, actor, sign_key, action, public, private,
-                                                                     seal_key, key_id, ts, seal_to, False))
+            return _group_commit(self.conn, lambda nxt: self._event(nxt, actor, sign_key, action, public, private,
+                                                                    seal_key, key_id, ts, seal_to))
         return self._append(self.conn, actor, sign_key, action, public, private, seal_key, key_id, ts, seal_to,
                             not self.conn.in_transaction)
 
@@ -357,25 +448,10 @@ class AuditLog:
         try:
             # the head is read under the archive's write lock: a PostgreSQL transaction that
             # began without it (store.meta.transaction late_lock) takes it here
-            head_sql = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
-            row = (lock_archive(con, then=head_sql) or self._own_head(con) or con.execute(head_sql)).fetchone()
-            seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
-            event_id = os.urandom(16).hex()
-            ts = ts or _now()
-            sealed = None
-            if private:
-                key_id = key_id or "audit"
-                ad = _ad(self.archive_id, event_id, key_id)
-                if seal_to is not None:
-                    sealed = wrap_to(seal_to, _canon(dict(private)).encode(), ad)
-                else:
-                    sealed = aead.seal(seal_key, _canon(dict(private)).encode(), ad)
-            else:
-                key_id = None
-            h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
-            sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
-            execute_later(con, "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                          (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig))
+            row = (lock_archive(con, then=HEAD_SQL) or self._own_head(con) or con.execute(HEAD_SQL)).fetchone()
+            ev, values = self._event(_next(row), actor, sign_key, action, public, private, seal_key, key_id, ts,
+                                     seal_to)
+            execute_later(con, INSERT_SQL, values)
             if own_tx:
                 con.execute("COMMIT")
         except BaseException:
@@ -383,8 +459,29 @@ class AuditLog:
                 con.execute("ROLLBACK")
             raise
         if getattr(con, "archive_locked", False):
-            self._last = (id(con), con.tx_serial, seq, h)
-        return AuditEvent(seq, event_id, ts, actor, action, public, key_id, sealed, prev, h, sig)
+            self._last = (id(con), con.tx_serial, ev.seq, ev.hash)
+        return ev
+
+    def _event(self, nxt: tuple[int, str], actor, sign_key, action, public, private, seal_key, key_id, ts,
+               seal_to) -> tuple[AuditEvent, tuple]:
+        """The signed event that follows ``nxt`` = (its seq, the previous hash), and its row."""
+        seq, prev = nxt
+        event_id = os.urandom(16).hex()
+        ts = ts or _now()
+        sealed = None
+        if private:
+            key_id = key_id or "audit"
+            ad = _ad(self.archive_id, event_id, key_id)
+            if seal_to is not None:
+                sealed = wrap_to(seal_to, _canon(dict(private)).encode(), ad)
+            else:
+                sealed = aead.seal(seal_key, _canon(dict(private)).encode(), ad)
+        else:
+            key_id = None
+        h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
+        sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
+        values = (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig)
+        return AuditEvent(seq, event_id, ts, actor, action, public, key_id, sealed, prev, h, sig), values
 
     _last: tuple | None = None
 

@@ -69,9 +69,18 @@ class Origin:
 
 
 def has_tables(con: sqlite3.Connection) -> bool:
-    """Archives made before issue 13 lack the tables until their first transfer."""
-    return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='received_versions'"
-                       ).fetchone() is not None
+    """Archives made before issue 13 lack the tables until their first transfer. Once seen,
+    remembered on the connection (nothing drops them; a person page asked ~5 times)."""
+    if getattr(con, "received_tables", False):
+        return True
+    found = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='received_versions'"
+                        ).fetchone() is not None
+    if found:
+        try:
+            con.received_tables = True
+        except AttributeError:      # a connection that takes no attributes: ask each time
+            pass
+    return found
 
 
 def ensure_tables(con: sqlite3.Connection) -> None:

@@ -28,6 +28,19 @@ def test_inspector_has_inspection_keys_only(world):
         assert len(ar.inspect_key(world.scope_a)) == 32
 
 
+def test_held_scopes_is_holds_for_every_scope_at_once(world):
+    for user in ("li", "qian", "admin"):
+        with world.open(user) as ar:
+            ids = [r[0] for r in ar.con.execute("SELECT id FROM scopes")]
+            for kind in ("data", "inspect"):
+                assert ar.keyring.held_scopes(kind) == {s for s in ids if ar.keyring.holds(s, kind)}
+    with world.open("li") as ar:
+        assert ar.keyring.held_scopes("inspect") >= {ar.scopes.id_of(world.scope_a)}
+        assert ar.scopes.id_of(world.scope_b) not in ar.keyring.held_scopes("data")
+    with world.open("qian") as ar:
+        assert ar.keyring.held_scopes("data") == set()
+
+
 def test_same_scope_key_for_every_holder(world):
     keys = set()
     for u in ("admin", "li", "zhao"):

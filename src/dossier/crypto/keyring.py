@@ -53,6 +53,11 @@ class Keyring:
         return self.con.execute("SELECT 1 FROM scope_keys WHERE scope=? AND kind=? AND user=? LIMIT 1",
                                 (scope, kind, self.user)).fetchone() is not None
 
+    def held_scopes(self, kind: str = DATA) -> set[int]:
+        """Every scope of which this user holds a key of ``kind`` (one query; ``holds`` for many scopes)."""
+        return {int(r[0]) for r in self.con.execute("SELECT DISTINCT scope FROM scope_keys WHERE kind=? AND user=?",
+                                                     (kind, self.user))}
+
     # -- archive-wide keys --------------------------------------------------
     def archive_key(self, kind: str) -> bytes:
         ck = ("archive", kind)

@@ -242,11 +242,11 @@ class Campaigns:
         rows = ar.con.execute("SELECT id, scope FROM blobs WHERE kind=? ORDER BY created, rowid",
                               (BLOB_KIND,)).fetchall()
         seen: set[str] = set()
-        held: dict[int, bool] = {}      # one copy per scope of the subtree: ask the keyring once per scope
+        # one copy per scope of the subtree: the scopes whose key the user holds, in one query
+        # (one per scope cost a 工作台 of the 20,000-person archive 41 queries, each a GIL hand-over)
+        held = ar.keyring.held_scopes("inspect") if rows else set()
         for r in rows:
             if r["scope"] not in held:
-                held[r["scope"]] = ar.keyring.holds(r["scope"], "inspect")
-            if not held[r["scope"]]:
                 continue
             raw = ar.blobs.get(r["id"], kind=BLOB_KIND, key="inspect")
             if raw in seen:
