@@ -28,10 +28,12 @@ class Blobs:
         sid = scope if isinstance(scope, int) else ar.scopes.id_of(scope)
         kv, k = ar.keyring.scope_key(sid, key)
         sealed = aead.seal_envelope(k, data, blob_ad(ar.archive_id, sid, dossier_id, kind))
-        blob_id = ar.object_store.put(sealed)
+        top = ar.scopes.top_of(sid)
+        blob_id = ar.object_store.put(sealed, top_scope=top)
         with ar.transaction() as con:
-            con.execute("INSERT OR IGNORE INTO blobs(id, scope, dossier, kind, key, key_version, size, created)"
-                        " VALUES(?,?,?,?,?,?,?,?)", (blob_id, sid, dossier_id, kind, key, kv, len(data), now_iso()))
+            con.execute("INSERT OR IGNORE INTO blobs(id, scope, dossier, kind, key, key_version, size, created,"
+                        " top_scope) VALUES(?,?,?,?,?,?,?,?,?)",
+                        (blob_id, sid, dossier_id, kind, key, kv, len(data), now_iso(), top))
         return blob_id
 
     def get(self, blob_id: str, *, scope: str | int | None = None, dossier_id: str | None = None,

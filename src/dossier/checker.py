@@ -98,9 +98,12 @@ def _check(ar: "Session", rep: CheckReport, progress, sigs, options: dict) -> No
     sigs.aside = verify_aside.stream(total)     # a version's signature and its change event's
     if progress:
         progress(0, total)
+    _check_partition_keys(ar, q, rows, rep)
     for d, stored in q.versions_by_dossier(rows):
         rep.dossiers += 1
         where = f"档案 {d['archive_no']}"
+        if any(r["top_scope"] != d["top_scope"] for r in stored):
+            rep.add(where, "版本的分区键（top_scope）与档案不符", archive_no=d["archive_no"])
         vrows = [VersionRow.from_row(r) for r in stored]
         if [v.version for v in vrows] != list(range(1, len(vrows) + 1)) or len(vrows) != d["head"]:
             rep.add(where, f"版本序列不完整（记录 {d['head']} 版，实有 {len(vrows)} 版）", archive_no=d["archive_no"])
@@ -174,6 +177,28 @@ def _check(ar: "Session", rep: CheckReport, progress, sigs, options: dict) -> No
 
         # the audit chain and its cross-check with the records (issue 16)
         check_hook(ar, rep, signatures=sigs, **options)
+
+
+def _check_partition_keys(ar: "Session", q: MetaQueries, rows: list, rep: CheckReport) -> None:
+    """Every dossier's ``top_scope`` is its scope's top-level scope (a dossier never moves
+    across it), and ``dossier_keys`` holds exactly its 档号, ID token and partition
+    (docs/decisions.md "Partitioning by scope")."""
+    keys = {r["dossier"]: r for r in q.dossier_keys()}
+    for d in rows:
+        where = f"档案 {d['archive_no']}"
+        try:
+            top = ar.scopes.top_of(d["scope"])
+        except (KeyError, DossierError):
+            rep.add(where, "档案所属辖区不存在", archive_no=d["archive_no"])
+            continue
+        if d["top_scope"] != top:
+            rep.add(where, "分区键（top_scope）与档案所属辖区不符（档案被移出了所属街道）", archive_no=d["archive_no"])
+        k = keys.pop(d["id"], None)
+        if k is None or k["archive_no"] != d["archive_no"] or k["top_scope"] != d["top_scope"] \
+                or bytes(k["id_token"]) != bytes(d["id_token"]):
+            rep.add(where, "全库唯一键表（dossier_keys）中缺少该档案或记录不符", archive_no=d["archive_no"])
+    for did, k in keys.items():
+        rep.add(f"档号 {k['archive_no']}", "全库唯一键表（dossier_keys）中有不存在的档案", archive_no=k["archive_no"])
 
 
 def _check_merged(ar: "Session", rep: CheckReport, foreign_roles: dict) -> None:

@@ -28,6 +28,9 @@ class ContentRemoved(RefusedOperation):
     """该版本的内容已随档案移交从本库清除。"""
 
 
+_BY_KEY = "SELECT d.* FROM dossier_keys k JOIN dossiers d ON d.top_scope=k.top_scope AND d.id=k.dossier WHERE "
+
+
 def ref_norm(archive_no: str) -> str:
     return re.sub(r"[\s·.．・\-—_]", "", archive_no).upper()
 
@@ -99,18 +102,19 @@ class Dossiers:
             raise InvalidInput(field="ref", reason="请给出档号或公民身份号码")
         con = ar.con
         row = None
+        # through dossier_keys (the archive-wide keys, unpartitioned), then the dossier in its
+        # top-level scope's partition (docs/decisions.md "Partitioning by scope")
         if _UUID.match(ref):
-            row = con.execute("SELECT * FROM dossiers WHERE id=?", (ref,)).fetchone()
+            row = con.execute(_BY_KEY + "k.dossier=?", (ref,)).fetchone()
         if row is None:
             from .model.idnumber import normalize as normalize_id_text
             idn = normalize_id_text(ref)
             if re.fullmatch(r"\d{17}[\dX]", idn):
-                row = con.execute("SELECT * FROM dossiers WHERE id_token=?",
-                                  (ar.keyring.blind_token(idn),)).fetchone()
+                row = con.execute(_BY_KEY + "k.id_token=?", (ar.keyring.blind_token(idn),)).fetchone()
             elif re.fullmatch(r"\d{15}", idn):
                 raise InvalidInput(field="ref", reason="15 位旧身份证号不可用于查找，请换用 18 位号码")
         if row is None:
-            row = con.execute("SELECT * FROM dossiers WHERE ref_norm=?", (ref_norm(ref),)).fetchone()
+            row = con.execute(_BY_KEY + "k.ref_norm=?", (ref_norm(ref),)).fetchone()
         if row is None:
             raise NotFound("找不到该档号或身份证号对应的档案")
         return DossierRow(row["id"], row["archive_no"], row["scope"], ar.scopes.path_of(row["scope"]), row["head"])
@@ -147,7 +151,8 @@ class Dossiers:
         else:       # the version, its parent's hash and its author's key in one query (one round trip on a server)
             got = {r["version"]: r for r in ar.con.execute(
                 "SELECT v.*, u.sign_pub AS author_pub FROM versions v LEFT JOIN users u ON u.name=v.author"
-                " WHERE v.dossier=? AND v.version IN (?,?)", (row.id, version - 1, version))}
+                " WHERE v.top_scope=? AND v.dossier=? AND v.version IN (?,?)",
+                (ar.scopes.top_of(row.scope), row.id, version - 1, version))}
             if version not in got:
                 raise NotFound(f"没有第 {version} 版")
             if version - 1 not in got:
@@ -216,6 +221,8 @@ class Dossiers:
         wanted = sorted(int(s) for s in scope_ids)
         if not wanted:
             return [], set()
+        # (no top_scope here: on SQLite the dossiers_scope_heads index answers it alone, and would
+        # not with the key; docs/decisions.md lists it among the queries without the key)
         rows = [tuple(r) for r in ar.con.execute(
             "SELECT id, archive_no, scope, head FROM dossiers"
             f" WHERE scope IN ({','.join('?' * len(wanted))}) AND head > 0 ORDER BY archive_no", wanted).fetchall()]
@@ -228,6 +235,16 @@ class Dossiers:
                 " OR EXISTS (SELECT 1 FROM redacted_versions rd WHERE rd.dossier=d.id AND rd.version=d.head))",
                 wanted)}
         return rows, special
+
+    def _tops(self, scope_ids: list[int]) -> list[int]:
+        """The top-level scopes (partition keys) of ``scope_ids``, sorted."""
+        out = set()
+        for s in scope_ids:
+            try:
+                out.add(self.ar.scopes.top_of(s))
+            except (KeyError, NotFound):     # no such scope: no dossiers in it either
+                continue
+        return sorted(out)
 
     def heads(self, scope_ids: set[int], only: set[str] | None = None, *, signatures_aside: bool = False):
         """(row, version row, content) of the head of every dossier in ``scope_ids``,
@@ -244,13 +261,16 @@ class Dossiers:
         wanted = sorted(int(s) for s in scope_ids)
         if not wanted or (only is not None and not only):
             return
+        tops = self._tops(wanted)       # the partitions these scopes are in (PostgreSQL prunes the rest)
+        if not tops:
+            return
         # only the caller's scopes are read (the dossiers_scope index): the cost grows with
         # what the caller may see, not with the archive
         sql = ("SELECT d.id AS did, d.archive_no, d.scope, d.head, v.*, p.hash AS parent"
-               " FROM dossiers d JOIN versions v ON v.dossier=d.id AND v.version=d.head"
-               " LEFT JOIN versions p ON p.dossier=d.id AND p.version=d.head-1"
-               f" WHERE d.scope IN ({','.join('?' * len(wanted))})")
-        params: list = list(wanted)
+               " FROM dossiers d JOIN versions v ON v.top_scope=d.top_scope AND v.dossier=d.id AND v.version=d.head"
+               " LEFT JOIN versions p ON p.top_scope=d.top_scope AND p.dossier=d.id AND p.version=d.head-1"
+               f" WHERE d.top_scope IN ({','.join('?' * len(tops))}) AND d.scope IN ({','.join('?' * len(wanted))})")
+        params: list = [*tops, *wanted]
         if only is not None and len(only) <= 500:
             ids = sorted(only)
             sql += f" AND d.id IN ({','.join('?' * len(ids))})"
@@ -411,10 +431,15 @@ class Dossiers:
     def create(self, scope: int, archive_no: str, id_token: bytes, dossier_id: str, state: dict,
                message: str) -> DossierRow:
         con = self.ar.con
-        # on PostgreSQL sent with the next statement (one round trip fewer per new person)
-        meta.execute_later(con, "INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
-                           " VALUES(?,?,?,?,?,0,?)",
-                           (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso()))
+        top = self.ar.scopes.top_of(scope)
+        # on PostgreSQL sent with the next statement (one round trip fewer per new person); the
+        # archive-wide keys in dossier_keys, in the same transaction: a duplicate ID, 档号 or
+        # dossier id anywhere in the archive fails the whole 建档 (docs/decisions.md)
+        meta.execute_later(con, "INSERT INTO dossier_keys(id_token, ref_norm, archive_no, dossier, top_scope)"
+                           " VALUES(?,?,?,?,?)", (id_token, ref_norm(archive_no), archive_no, dossier_id, top))
+        meta.execute_later(con, "INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created,"
+                           " top_scope) VALUES(?,?,?,?,?,0,?,?)",
+                           (dossier_id, archive_no, ref_norm(archive_no), scope, id_token, now_iso(), top))
         row = DossierRow(dossier_id, archive_no, scope, self.ar.scopes.path_of(scope), 0)
         self._write(row, state, message)
         return row
@@ -431,8 +456,8 @@ class Dossiers:
         if head == 0:
             parent = GENESIS
         elif parent is None:
-            parent = con.execute("SELECT hash FROM versions WHERE dossier=? AND version=?",
-                                 (row.id, head)).fetchone()[0]
+            parent = con.execute("SELECT hash FROM versions WHERE top_scope=? AND dossier=? AND version=?",
+                                 (ar.scopes.top_of(row.scope), row.id, head)).fetchone()[0]
         kv, key = ar.keyring.scope_key(row.scope, "data")
         content = aead.seal_envelope(key, encode_state(state, message),
                                      content_ad(ar.archive_id, row.scope, row.id, new))
@@ -454,12 +479,13 @@ class Dossiers:
         # writer that began without the archive lock meets it here, and the swap, the event,
         # the version and the commit travel in one round trip — a failed swap stops the rest
         # there (docs/decisions.md, issue 12)
-        meta.execute_later(con, "UPDATE dossiers SET head=? WHERE id=? AND head=? AND (SELECT MAX(key_version)"
-                           " FROM scope_keys WHERE scope=? AND kind='data')=?",
-                           (new, row.id, head, row.scope, kv), expect_rows=1)
+        top = ar.scopes.top_of(row.scope)
+        meta.execute_later(con, "UPDATE dossiers SET head=? WHERE top_scope=? AND id=? AND head=? AND"
+                           " (SELECT MAX(key_version) FROM scope_keys WHERE scope=? AND kind='data')=?",
+                           (new, top, row.id, head, row.scope, kv), expect_rows=1)
         meta.execute_later(con, "INSERT INTO versions(dossier, version, parent_hash, author, time, key_version,"
-                           " content, audit_head, hash, signature) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                           (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, sig))
+                           " content, audit_head, hash, signature, top_scope) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                           (row.id, new, parent, ar.user.name, t, kv, content, audit_head, h, sig, top))
         self._verified.add((ar.keys.sign_public, sig, h))
         crash_point("after-version-insert")
         row.head = new

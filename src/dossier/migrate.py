@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import api
 from .errors import ArchiveExists, IntegrityError, InvalidInput
-from .store import meta
+from .store import meta, partition
 from .store.atomic import atomic_write
 
 # tables first in this order (foreign keys), then the rest by name
@@ -193,6 +193,9 @@ def _copy(ar, dest, schema, to_pg: bool, dest_dir: Path) -> None:
             dest.execute(sql)
     dest.execute("BEGIN")
     try:
+        # PostgreSQL: a partition per top-level scope before the rows arrive (none land in DEFAULT)
+        for top in sorted(set(partition.top_scopes(src).values())):
+            partition.add_partition(dest, top)
         for t, name, _ in schema:
             if t != "table":        # (alters are part of their table by now)
                 continue
@@ -223,8 +226,10 @@ def _copy(ar, dest, schema, to_pg: bool, dest_dir: Path) -> None:
         else:
             from .store.blobs import BlobStore
             out = BlobStore(dest_dir / "objects")
-        for blob_id in list(ar.object_store.ids()):
-            out.put(ar.object_store.get(blob_id))     # get() verifies the bytes against the name
+        tops = {r[0]: r[1] for r in src.execute("SELECT id, top_scope FROM blobs")}
+        for blob_id in list(ar.object_store.ids()):     # unreferenced ones (gc's to remove): DEFAULT
+            # get() verifies the bytes against the name
+            out.put(ar.object_store.get(blob_id), top_scope=tops.get(blob_id, 0))
         dest.execute("COMMIT")
     except BaseException:
         try:

@@ -51,7 +51,7 @@ class Persons:
             clean, warnings = normalize_profile(profile, today=today)
         token = ar.keyring.blind_token(clean["id_number"])
         with ar.transaction() as con:
-            dup = con.execute("SELECT archive_no FROM dossiers WHERE id_token=?", (token,)).fetchone()
+            dup = con.execute("SELECT archive_no FROM dossier_keys WHERE id_token=?", (token,)).fetchone()
             if dup:
                 raise InvalidInput(field="id_number", reason=f"该公民身份号码已建档（档号 {dup[0]}），不能重复登记")
             seq = con.execute("UPDATE scopes SET seq=seq+1 WHERE id=? RETURNING seq", (sid,)).fetchone()[0]

@@ -13,6 +13,7 @@ from .crypto.keyring import DATA, INSPECT
 from .crypto.keys import UserKeys
 from .errors import InvalidInput, NotFound, PermissionDenied, RefusedOperation
 from .session import ROLES, granted_scope_paths
+from .store import partition
 
 if TYPE_CHECKING:
     from .session import Session
@@ -156,6 +157,13 @@ class Scopes:
     def get(self, sid: int) -> dict:
         return self._load()[sid]
 
+    def top_of(self, sid: int) -> int:
+        """The top-level scope (the 街道; a first- or second-level scope itself) whose
+        partition holds the dossiers of ``sid`` (:mod:`dossier.store.partition`)."""
+        path = self.path_of(sid)
+        parts = path.split("/")
+        return sid if len(parts) <= 2 else self.id_of("/".join(parts[:2]))
+
     def subtree(self, sid: int) -> list[int]:
         prefix = self.path_of(sid)
         return [i for i, s in self._load().items() if s["path"] == prefix or s["path"].startswith(prefix + "/")]
@@ -213,6 +221,8 @@ class Scopes:
                 holders_data, holders_insp = self._holders_for_new(sid)
                 ar.keyring.new_scope_key(sid, DATA, 1, holders_data)
                 ar.keyring.new_scope_key(sid, INSPECT, 1, holders_insp)
+                if partition.is_top(p):     # its partitions, in this transaction (PostgreSQL)
+                    partition.add_partition(con, sid)
                 created.append(p)
                 parent = sid
         self.invalidate()

@@ -66,7 +66,7 @@ def test_blob_store_in_the_database(pg_url):
 
     con = pg.create(pg_url, meta.SCHEMA)
     store = pg.PgBlobStore(con)
-    bid = store.put(b"sealed bytes")
+    bid = store.put(b"sealed bytes", top_scope=0)
     assert store.get(bid) == b"sealed bytes" and list(store.ids()) == [bid]
     con.execute("UPDATE objects SET data=? WHERE id=?", (b"sealed bytez", bid))
     with pytest.raises(IntegrityError):

@@ -18,7 +18,9 @@ class BlobStore:
     def path(self, blob_id: str) -> Path:
         return self.root / blob_id[:2] / blob_id[2:]
 
-    def put(self, sealed: bytes) -> str:
+    def put(self, sealed: bytes, *, top_scope: int) -> str:
+        """Store ``sealed`` (``top_scope``: the partition the PostgreSQL store puts it in;
+        files are not partitioned)."""
         blob_id = hashlib.sha256(sealed).hexdigest()
         p = self.path(blob_id)
         if not p.exists():

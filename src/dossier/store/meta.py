@@ -2,6 +2,9 @@
 
 Tables hold users and their public keys, wrapped keys, the scope tree,
 dossier rows (opaque id, 档号, blind ID-number token) and sealed versions.
+``dossiers``, ``versions`` and ``blobs`` carry ``top_scope``, the partition key
+(:mod:`dossier.store.partition`); ``dossier_keys`` keeps 档号, ref_norm and the ID
+token unique across the whole archive (on PostgreSQL the partitioned tables cannot).
 """
 
 from __future__ import annotations
@@ -38,19 +41,22 @@ CREATE TABLE IF NOT EXISTS archive_keys(
 CREATE TABLE IF NOT EXISTS dossiers(
     id TEXT PRIMARY KEY, archive_no TEXT UNIQUE NOT NULL, ref_norm TEXT UNIQUE NOT NULL,
     scope INTEGER NOT NULL REFERENCES scopes(id), id_token BLOB UNIQUE NOT NULL,
-    head INTEGER NOT NULL, created TEXT NOT NULL);
+    head INTEGER NOT NULL, created TEXT NOT NULL, top_scope INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dossier_keys(
+    id_token BLOB PRIMARY KEY, ref_norm TEXT UNIQUE NOT NULL, archive_no TEXT UNIQUE NOT NULL,
+    dossier TEXT UNIQUE NOT NULL, top_scope INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS dossiers_scope ON dossiers(scope);
 CREATE INDEX IF NOT EXISTS dossiers_scope_heads ON dossiers(scope, archive_no, id, head);
 CREATE TABLE IF NOT EXISTS versions(
     dossier TEXT NOT NULL REFERENCES dossiers(id), version INTEGER NOT NULL,
     parent_hash BLOB NOT NULL, author TEXT NOT NULL, time TEXT NOT NULL,
     key_version INTEGER NOT NULL, content BLOB NOT NULL, audit_head BLOB,
-    hash BLOB NOT NULL, signature BLOB NOT NULL,
+    hash BLOB NOT NULL, signature BLOB NOT NULL, top_scope INTEGER NOT NULL,
     PRIMARY KEY(dossier, version));
 CREATE TABLE IF NOT EXISTS blobs(
     id TEXT PRIMARY KEY, scope INTEGER NOT NULL, dossier TEXT, kind TEXT NOT NULL,
     key TEXT NOT NULL DEFAULT 'data', key_version INTEGER NOT NULL,
-    size INTEGER NOT NULL, created TEXT NOT NULL);
+    size INTEGER NOT NULL, created TEXT NOT NULL, top_scope INTEGER NOT NULL);
 """
 
 
@@ -141,12 +147,23 @@ def is_url(store: str | None) -> bool:
 
 def open_store(path: Path, cfg: dict, *, timeout: float = 30.0):
     """The metadata connection archive.toml names: ``meta.db`` beside it, or PostgreSQL."""
+    from . import partition
+
     store = cfg.get("store", {})
     if store.get("metadata") == "postgresql":
         from . import pg
-        return pg.connect(store_url(cfg), timeout=timeout)
-    sync = str(store.get("synchronous", "FULL")).upper()
-    return connect(path / "meta.db", timeout=timeout, synchronous=sync)
+        where = store_url(cfg)
+        con = pg.connect(where, timeout=timeout)
+    else:
+        sync = str(store.get("synchronous", "FULL")).upper()
+        where = os.path.realpath(path / "meta.db")
+        con = connect(path / "meta.db", timeout=timeout, synchronous=sync)
+    try:        # an archive made before the partition key: upgraded once (docs/decisions.md)
+        partition.ensure(con, where, timeout=timeout)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def store_url(cfg: dict) -> str:

@@ -29,6 +29,11 @@ runs unchanged on both stores:
   BIGSERIAL`` column on other tables so ``ORDER BY rowid`` (insertion order)
   keeps working; ``SELECT *`` does not show it.
 
+The big tables (``dossiers``, ``versions``, ``blobs``, ``objects``) are partitioned by
+``top_scope`` when the features' DDL carries that column (:data:`PARTITIONED_DDL` replaces the
+translation; partitions by :meth:`PgConnection.add_partition`; an archive made before them is
+rebuilt by :meth:`PgConnection.upgrade_partitions`; see :mod:`dossier.store.partition`).
+
 Blobs live in the ``objects`` table (:class:`PgBlobStore`), content-addressed
 and verified exactly like the files under ``objects/``, so one ``pg_dump``
 covers the whole archive.
@@ -66,11 +71,50 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP", "
 # PostgreSQL-only tables: the blobs, and the features' DDL as they wrote it (SQLite dialect), so
 # `dossier migrate --to ./dir` recreates every table exactly as an embedded archive has it
 OBJECTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects(id TEXT PRIMARY KEY, data BLOB NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects(id TEXT PRIMARY KEY, data BLOB NOT NULL, created TEXT NOT NULL,
+    top_scope INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dossier_schema(name TEXT PRIMARY KEY, type TEXT NOT NULL, sql TEXT NOT NULL);
 """
 PG_ONLY_TABLES = ("objects", "dossier_schema")
 _DDL_NAME = re.compile(r"^\s*CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX)\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w\"]+)", re.I)
+
+# The big tables, partitioned by their top-level scope (docs/decisions.md "Partitioning by
+# scope"; dossier.store.partition): a feature's SQLite DDL for one of them that carries
+# top_scope becomes this. Primary keys lead with the partition key (a unique constraint of a
+# partitioned table must include it), the global ones — 档号, ref_norm, the ID token — live in
+# dossier_keys; an index on the id alone serves the lookups that do not carry top_scope yet.
+# Columns in the SQLite order, then rowid (insertion order, as elsewhere). The partitions:
+# <table>_default, and <table>_s<top scope id> (PgConnection.add_partition).
+PARTITIONED = ("dossiers", "versions", "blobs", "objects")
+_TEXT = 'TEXT COLLATE "C"'
+PARTITIONED_DDL = {
+    "dossiers": f"""CREATE TABLE IF NOT EXISTS dossiers(
+        id {_TEXT} NOT NULL, archive_no {_TEXT} NOT NULL, ref_norm {_TEXT} NOT NULL,
+        scope BIGINT NOT NULL REFERENCES scopes(id), id_token BYTEA NOT NULL, head BIGINT NOT NULL,
+        created {_TEXT} NOT NULL, top_scope BIGINT NOT NULL, rowid BIGSERIAL,
+        PRIMARY KEY(top_scope, id)) PARTITION BY LIST (top_scope);
+      CREATE INDEX IF NOT EXISTS dossiers_id ON dossiers(id)""",
+    "versions": f"""CREATE TABLE IF NOT EXISTS versions(
+        dossier {_TEXT} NOT NULL, version BIGINT NOT NULL, parent_hash BYTEA NOT NULL, author {_TEXT} NOT NULL,
+        time {_TEXT} NOT NULL, key_version BIGINT NOT NULL, content BYTEA NOT NULL, audit_head BYTEA,
+        hash BYTEA NOT NULL, signature BYTEA NOT NULL, top_scope BIGINT NOT NULL, rowid BIGSERIAL,
+        PRIMARY KEY(top_scope, dossier, version),
+        FOREIGN KEY(top_scope, dossier) REFERENCES dossiers(top_scope, id)) PARTITION BY LIST (top_scope);
+      CREATE INDEX IF NOT EXISTS versions_dossier ON versions(dossier, version)""",
+    "blobs": f"""CREATE TABLE IF NOT EXISTS blobs(
+        id {_TEXT} NOT NULL, scope BIGINT NOT NULL, dossier {_TEXT}, kind {_TEXT} NOT NULL,
+        key {_TEXT} NOT NULL DEFAULT 'data', key_version BIGINT NOT NULL, size BIGINT NOT NULL,
+        created {_TEXT} NOT NULL, top_scope BIGINT NOT NULL, rowid BIGSERIAL,
+        PRIMARY KEY(top_scope, id)) PARTITION BY LIST (top_scope);
+      CREATE INDEX IF NOT EXISTS blobs_id ON blobs(id)""",
+    "objects": f"""CREATE TABLE IF NOT EXISTS objects(
+        id {_TEXT} NOT NULL, data BYTEA NOT NULL, created {_TEXT} NOT NULL, top_scope BIGINT NOT NULL,
+        rowid BIGSERIAL, PRIMARY KEY(top_scope, id)) PARTITION BY LIST (top_scope);
+      CREATE INDEX IF NOT EXISTS objects_id ON objects(id)""",
+}
+for _t in PARTITIONED:
+    PARTITIONED_DDL[_t] += f";\n      CREATE TABLE IF NOT EXISTS {_t}_default PARTITION OF {_t} DEFAULT"
+_TOP_SCOPE = re.compile(r"\btop_scope\b", re.I)
 
 _ALTER_TABLE = re.compile(r"^\s*ALTER\s+TABLE\s+([\w\"]+)", re.I)
 _SQLITE_MASTER = re.compile(r"\bsqlite_(?:master|schema)\b", re.I)
@@ -114,6 +158,9 @@ def _types(code: str) -> str:
 
 
 def _ddl(sql: str) -> str:
+    m = _CREATE_TABLE.match(sql)
+    if m and m.group(1).strip('"') in PARTITIONED_DDL and _TOP_SCOPE.search(sql):
+        return PARTITIONED_DDL[m.group(1).strip('"')]
     out = _map_code(sql, _types)
     if _CREATE_TABLE.match(sql) and "IDENTITY PRIMARY KEY" not in out:
         i = out.rstrip().rstrip(";").rstrip()
@@ -629,6 +676,91 @@ class PgConnection:
     def close(self) -> None:
         self._pg.close()
 
+    # -- partitions (docs/decisions.md "Partitioning by scope") -------------------------------
+    def add_partition(self, top_scope: int) -> None:
+        """``top_scope``'s partition of every partitioned table, in this transaction (a new
+        top-level scope: ``scope add``; the upgrade; ``migrate``). Not recorded in
+        ``dossier_schema``: an embedded archive has no partitions."""
+        top = int(top_scope)
+        self._send_deferred()
+        for t in PARTITIONED:
+            self._pg.execute(f"CREATE TABLE IF NOT EXISTS {t}_s{top} PARTITION OF {t} FOR VALUES IN ({top})")
+        self._catalogue.clear()
+
+    def partitions(self, table: str) -> dict[str, str]:
+        """{partition name: its bound} of ``table`` (``FOR VALUES IN (7)``, ``DEFAULT``)."""
+        rows = self._pg.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c"
+            " ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass ORDER BY c.relname", (table,)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def has_partition_layout(self) -> bool:
+        """Whether ``dossiers`` is partitioned by top_scope (an archive made before: no) and
+        ``dossier_keys`` exists."""
+        row = self._pg.execute(
+            "SELECT (SELECT relkind FROM pg_class WHERE oid = to_regclass('dossiers')),"
+            " to_regclass('dossier_keys') IS NOT NULL").fetchone()
+        return row[0] == "p" and bool(row[1])
+
+    def upgrade_partitions(self, tops: dict[int, int], ddl: list[str]) -> None:
+        """Turn an archive made before partitioning into the partitioned layout, in the caller's
+        transaction (which holds the archive lock): PostgreSQL cannot partition a table in
+        place, so each big table is renamed aside (its indexes too: their names are reused),
+        made anew from ``ddl`` (the features' SQLite DDL, translated as for a new archive),
+        given a partition per top-level scope, filled by ``INSERT … SELECT`` with top_scope
+        computed from ``tops`` ({scope: top-level scope}; versions take their dossier's,
+        objects their blob row's, unreferenced objects 0: the DEFAULT partition), and the old
+        table dropped. ``dossier_keys`` is filled from the dossiers; ``dossier_schema`` gets
+        the new DDL (``migrate --to ./dir`` recreates the new layout)."""
+        pg = self._pg
+        self._send_deferred()
+        for t in PARTITIONED:
+            for (ix,) in pg.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                                    " WHERE i.indrelid = %s::regclass", (t,)).fetchall():
+                pg.execute(f'ALTER INDEX "{ix}" RENAME TO "{ix}_pre"')
+            pg.execute(f"ALTER TABLE {t} RENAME TO {t}_pre")
+        pg.execute("DELETE FROM dossier_schema WHERE name IN ('dossiers', 'versions', 'blobs')"
+                   " OR name LIKE 'dossiers+%' OR name LIKE 'versions+%' OR name LIKE 'blobs+%'")
+        tables = [s for s in ddl if re.match(r"\s*CREATE\s+TABLE", s, re.I)]
+        for s in tables:
+            self.execute(s)
+        self.execute(split_script(OBJECTS_SCHEMA)[0])
+        for top in sorted(set(tops.values())):
+            self.add_partition(top)
+        pairs = sorted(tops.items())
+        scopes, top_ids = [p[0] for p in pairs], [p[1] for p in pairs]
+        tmap = "(SELECT unnest(%s::bigint[]) AS scope, unnest(%s::bigint[]) AS top)"
+
+        def cols(t: str) -> str:
+            return ", ".join(f'"{c}"' for c in self.columns(f"{t}_pre") if c != "top_scope")
+
+        c = cols("dossiers")
+        pg.execute(f"INSERT INTO dossiers({c}, top_scope) SELECT {', '.join('d.' + x for x in c.split(', '))},"
+                   f" COALESCE(m.top, 0) FROM dossiers_pre d LEFT JOIN {tmap} m ON m.scope = d.scope",
+                   (scopes, top_ids))
+        c = cols("versions")
+        pg.execute(f"INSERT INTO versions({c}, top_scope) SELECT {', '.join('v.' + x for x in c.split(', '))},"
+                   " d.top_scope FROM versions_pre v JOIN dossiers d ON d.id = v.dossier")
+        c = cols("blobs")
+        pg.execute(f"INSERT INTO blobs({c}, top_scope) SELECT {', '.join('b.' + x for x in c.split(', '))},"
+                   f" COALESCE(m.top, 0) FROM blobs_pre b LEFT JOIN {tmap} m ON m.scope = b.scope",
+                   (scopes, top_ids))
+        c = cols("objects")
+        pg.execute(f"INSERT INTO objects({c}, top_scope) SELECT {', '.join('o.' + x for x in c.split(', '))},"
+                   " COALESCE((SELECT b.top_scope FROM blobs b WHERE b.id = o.id LIMIT 1), 0) FROM objects_pre o")
+        pg.execute("INSERT INTO dossier_keys(id_token, ref_norm, archive_no, dossier, top_scope)"
+                   " SELECT id_token, ref_norm, archive_no, id, top_scope FROM dossiers")
+        for t in PARTITIONED:
+            pg.execute(f"DROP TABLE {t}_pre CASCADE")
+            pg.execute(f"SELECT setval(pg_get_serial_sequence('{t}', 'rowid'),"
+                       f" GREATEST((SELECT MAX(rowid) FROM {t}), 1))")
+        for s in ddl:
+            if s not in tables:
+                self.execute(s)
+        self._cols.clear()
+        self._pks.clear()
+        self._catalogue.clear()
+
     # -- helpers -----------------------------------------------------------------------------
     def columns(self, table: str) -> list[str]:
         if table not in self._cols:
@@ -735,7 +867,8 @@ class PgBlobStore:
     def __init__(self, con: PgConnection):
         self.con = con
 
-    def put(self, sealed: bytes) -> str:
+    def put(self, sealed: bytes, *, top_scope: int) -> str:
+        """Store ``sealed`` in ``top_scope``'s partition (0: none known — the DEFAULT one)."""
         from ..clock import now_iso
 
         from .atomic import crash_point
@@ -744,8 +877,8 @@ class PgBlobStore:
         # the same crash points as the file write (tests): before the bytes are stored, and
         # once they are but the row that references them is not yet committed
         crash_point("atomic-after-write")
-        self.con.execute("INSERT OR IGNORE INTO objects(id, data, created) VALUES(?,?,?)",
-                         (blob_id, sealed, now_iso()))
+        self.con.execute("INSERT OR IGNORE INTO objects(id, data, created, top_scope) VALUES(?,?,?,?)",
+                         (blob_id, sealed, now_iso(), int(top_scope)))
         crash_point("atomic-after-rename")
         return blob_id
 

@@ -21,8 +21,13 @@ class MetaQueries:
         return self.con.execute("SELECT * FROM users ORDER BY name").fetchall()
 
     def dossiers(self) -> list:
-        """id, archive_no, scope, head of every dossier, in 档号 order."""
-        return self.con.execute("SELECT id, archive_no, scope, head FROM dossiers ORDER BY archive_no").fetchall()
+        """id, archive_no, scope, head, top_scope, id_token of every dossier, in 档号 order."""
+        return self.con.execute("SELECT id, archive_no, scope, head, top_scope, id_token FROM dossiers"
+                                " ORDER BY archive_no").fetchall()
+
+    def dossier_keys(self) -> list:
+        """The archive-wide unique keys of every dossier (docs/decisions.md "Partitioning by scope")."""
+        return self.con.execute("SELECT dossier, archive_no, id_token, top_scope FROM dossier_keys").fetchall()
 
     def versions(self, dossier_id: str) -> list:
         return self.con.execute("SELECT * FROM versions WHERE dossier=? ORDER BY version", (dossier_id,)).fetchall()

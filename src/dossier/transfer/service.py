@@ -461,7 +461,8 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
         if same:
             raise RefusedOperation(f"移交包中的档案（原档号 {d.get('archive_no')}）已在本库（档号 {same[0]}），"
                                    "未导入任何档案")
-        dup = ar.con.execute("SELECT id, archive_no, scope FROM dossiers WHERE id_token=?", (token,)).fetchone()
+        dup = ar.con.execute("SELECT d.id, d.archive_no, d.scope FROM dossier_keys k JOIN dossiers d"
+                             " ON d.top_scope=k.top_scope AND d.id=k.dossier WHERE k.id_token=?", (token,)).fetchone()
         if dup and not merge:
             raise RefusedOperation(f"移交包中的人员（原档号 {d.get('archive_no')}）已在本库建档（档号 {dup['archive_no']}），"
                                    "未导入任何档案；请核对后处理（同一人不能有两份档案；"
@@ -498,6 +499,7 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
             from .keys import trust_add
             trust_add(ar, sender.root_fingerprint, sender.name)
         kv, key = ar.keyring.scope_key(sid, "data")
+        top = ar.scopes.top_of(sid)        # the partition the received dossiers go to
         for d in dossiers:
             did = d["id"]
             if did in hosts:
@@ -506,9 +508,11 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
             seq = con.execute("UPDATE scopes SET seq=seq+1 WHERE id=? RETURNING seq", (sid,)).fetchone()[0]
             archive_no = make_archive_no(persons._street_code(sid), today.year, persons._community_code(sid), seq)
             from ..dossiers import ref_norm
-            con.execute("INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created)"
-                        " VALUES(?,?,?,?,?,?,?)", (did, archive_no, ref_norm(archive_no), sid, tokens[did],
-                                                   len(d["versions"]), t))
+            con.execute("INSERT INTO dossier_keys(id_token, ref_norm, archive_no, dossier, top_scope)"
+                        " VALUES(?,?,?,?,?)", (tokens[did], ref_norm(archive_no), archive_no, did, top))
+            con.execute("INSERT INTO dossiers(id, archive_no, ref_norm, scope, id_token, head, created, top_scope)"
+                        " VALUES(?,?,?,?,?,?,?,?)", (did, archive_no, ref_norm(archive_no), sid, tokens[did],
+                                                     len(d["versions"]), t, top))
             vhashes = {}
             for v in d["versions"]:
                 n = v["version"]
@@ -516,10 +520,10 @@ def import_bundle(ar: "Session", data: bytes, scope: str, *, trust_fingerprint: 
                 wrapped = aead.seal(key, op.deks[(did, n)], ad + b"|dek")
                 content = len(wrapped).to_bytes(2, "big") + wrapped + op.part(v["body"])
                 con.execute("INSERT INTO versions(dossier, version, parent_hash, author, time, key_version, content,"
-                            " audit_head, hash, signature) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                            " audit_head, hash, signature, top_scope) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                             (did, n, bytes.fromhex(v["parent_hash"]), v["author"], v["time"], int(v["key_version"]),
                              content, _unb64(v["audit_head"]) if v.get("audit_head") is not None else None,
-                             bytes.fromhex(v["hash"]), bytes.fromhex(v["signature"])))
+                             bytes.fromhex(v["hash"]), bytes.fromhex(v["signature"]), top))
                 con.execute("INSERT INTO received_versions(dossier, version, origin_archive, origin_scope, author_key,"
                             " local_key_version, transfer) VALUES(?,?,?,?,?,?,?)",
                             (did, n, v["origin_archive"], int(v["origin_scope"]), v["_author_key"], kv, b.bundle_id))
