@@ -185,7 +185,7 @@ def _fail(ev: AuditEvent | None, reason: str, seq: int | None = None) -> AuditCh
 
 def verify_chain(events: Iterable[AuditEvent], public_keys: Mapping[str, bytes | Sequence[bytes]],
                  anchors: Iterable[Mapping | Head | tuple[int, str]] = (),
-                 archive_id: str = "") -> ChainReport:
+                 archive_id: str = "", signatures=None) -> ChainReport:
     """Check the whole chain in the order given (storage order); raise on the first bad event.
 
     ``public_keys`` maps an actor to its Ed25519 public key (or a list of
@@ -193,6 +193,10 @@ def verify_chain(events: Iterable[AuditEvent], public_keys: Mapping[str, bytes |
     (dossier versions, exported files): each must be a point of this chain,
     so cutting the tail below the last anchor, or rewriting what it covers,
     is detected.
+
+    ``signatures`` (a :class:`PendingSignatures`): the signatures of actors with one key
+    are verified later, on another core; the report (or the error raised) then holds
+    only until :meth:`PendingSignatures.first_bad` says none of them failed.
     """
     prev_hash = GENESIS
     expected_seq = 1
@@ -214,8 +218,12 @@ def verify_chain(events: Iterable[AuditEvent], public_keys: Mapping[str, bytes |
             raise _fail(ev, f"操作人“{ev.actor}”不是本档案库的用户")
         keys = [keys] if isinstance(keys, (bytes, bytearray)) else list(keys)
         msg = SIG_CONTEXT + bytes.fromhex(ev.hash)
-        if not any(ed25519_verify(bytes(k), ev.sig, msg) for k in keys):
-            raise _fail(ev, f"不是操作人“{ev.actor}”的有效签名（伪造或被改动）")
+        if signatures is not None and len(keys) == 1:
+            ok = signatures.check(keys[0], ev, msg)
+        else:
+            ok = any(ed25519_verify(bytes(k), ev.sig, msg) for k in keys)
+        if not ok:
+            raise _sig_fail(ev)
         by_seq[ev.seq] = ev.hash
         prev_hash = ev.hash
         expected_seq += 1
@@ -233,6 +241,33 @@ def verify_chain(events: Iterable[AuditEvent], public_keys: Mapping[str, bytes |
             raise _fail(None, f"第 {seq} 条事件的哈希与锚定的链头不符（链被改写）", seq=seq)
     head = Head(archive_id, last.seq, last.hash, last.ts) if last else Head(archive_id, 0, GENESIS, "")
     return ChainReport(events=count, head=head, anchors_checked=n_anchor)
+
+
+def _sig_fail(ev: AuditEvent) -> AuditChainError:
+    return _fail(ev, f"不是操作人“{ev.actor}”的有效签名（伪造或被改动）")
+
+
+class PendingSignatures:
+    """The chain's signatures handed to a :class:`dossier.crypto.verify_aside.Signatures`
+    (another core) by :func:`verify_chain`. Every pending event comes before the point
+    where the chain check stopped (it stops at its first problem), so the first pending
+    event whose signature fails *is* the chain's first bad event: its error replaces
+    whatever the check found after it."""
+
+    def __init__(self, signatures):
+        self.signatures = signatures
+        self.bad: list[AuditEvent] = []
+
+    def check(self, key: bytes, ev: AuditEvent, msg: bytes) -> bool:
+        ok = self.signatures.check(bytes(key), ev.sig, msg, lambda: self.bad.append(ev))
+        return True if ok is None else ok
+
+    def first_bad(self) -> AuditChainError | None:
+        """After the signatures' ``settle()``: the error of the first event whose signature
+        failed, or None."""
+        if not self.bad:
+            return None
+        return _sig_fail(min(self.bad, key=lambda e: e.seq))
 
 
 def _anchor(a) -> tuple[int, str]:

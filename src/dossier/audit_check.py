@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import audit_heads, crosscheck, received
-from .audit import verify_chain
+from .audit import PendingSignatures, verify_chain
 from .errors import AuditChainError, DossierError
 from .store.queries import MetaQueries
 
@@ -34,6 +34,17 @@ class AuditCheck:
     warnings: list[str] = field(default_factory=list)
     heads_checked: int = 0
     last_export: str | None = None
+    pending: "PendingSignatures | None" = field(default=None, repr=False)   # signatures checked aside
+
+    def settle(self) -> bool:
+        """Once the pending signatures are answered: an event whose signature failed is the
+        chain's first problem (see :class:`dossier.audit.PendingSignatures`). True if so."""
+        err = self.pending.first_bad() if self.pending is not None else None
+        self.pending = None
+        if err is None:
+            return False
+        self.chain, self.chain_error = None, err
+        return True
 
     @property
     def ok(self) -> bool:
@@ -47,10 +58,17 @@ class AuditCheck:
 
 
 def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None,
-           max_head_age_days: int | None = None, now=None) -> AuditCheck:
+           max_head_age_days: int | None = None, now=None, signatures=None) -> AuditCheck:
     """Verify the chain (against ``heads``: files or directories of exported heads; the
-    configured ``head_dir`` when none are given) and cross-check it with the archive."""
-    from .approve.hooks import ensure_attached, public_keys, version_anchors
+    configured ``head_dir`` when none are given) and cross-check it with the archive.
+
+    The events' Ed25519 signatures are verified on another core while the rest runs
+    (:mod:`dossier.crypto.verify_aside`) when it pays. ``signatures``: the caller's
+    :class:`~dossier.crypto.verify_aside.Signatures` (``dossier check`` shares one with
+    the versions): the answer is then the caller's to wait for, and ``out.settle()``
+    must be called after its ``settle()``."""
+    from .approve.hooks import ensure_attached
+    from .crypto import verify_aside
 
     ensure_attached(ar)
     out = AuditCheck()
@@ -58,11 +76,32 @@ def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None
     out.warnings += notes
     out.heads_checked = len(exported)
     events = ar.audit_chain.events()
+    own = signatures is None
+    if own:
+        signatures = verify_aside.Signatures(verify_aside.stream(len(events)))
+    try:
+        _verify(ar, out, events, exported, links, max_head_age_days, now, signatures)
+        if own:
+            signatures.settle()
+            out.settle()
+    finally:
+        if own:
+            signatures.close()
+    return out
+
+
+def _verify(ar: "Session", out: AuditCheck, events: list, exported: list, links: Sequence | None,
+            max_head_age_days: int | None, now, signatures) -> None:
+    from .approve.hooks import public_keys, version_anchors
+
+    pending = PendingSignatures(signatures) if signatures.deferred else None
     try:
         out.chain = verify_chain(events, public_keys(ar), [*ar.audit_chain.anchors(), *version_anchors(ar), *exported],
-                                 archive_id=ar.archive_id)
+                                 archive_id=ar.archive_id, signatures=pending)
     except AuditChainError as e:
         out.chain_error = e
+    if pending is not None:
+        out.pending = pending
     q = MetaQueries(ar.con)
     origins = received.origins(ar.con)
     if links is None:
@@ -88,7 +127,6 @@ def verify(ar: "Session", *, heads: Sequence = (), links: Sequence | None = None
     warning = audit_heads.head_age_warning(events, audit_heads.max_age_days(ar, max_head_age_days), now)
     if warning:
         out.warnings.append(warning)
-    return out
 
 
 def _inputs(ar: "Session", q: MetaQueries, links: Sequence, events: Sequence,
@@ -127,11 +165,24 @@ def _approval_steps(ar: "Session", rows: dict):
 
 
 def check_hook(ar: "Session", report, *, heads: Sequence = (), max_head_age_days: int | None = None,
-               **_options) -> None:
+               signatures=None, **_options) -> None:
     """``dossier check``'s part: chain, cross-check (with the versions the check just
-    read) and the export-age warning, into the check's report."""
-    res = verify(ar, heads=heads, links=report.links, max_head_age_days=max_head_age_days)
+    read) and the export-age warning, into the check's report. ``signatures``: the
+    check's :class:`~dossier.crypto.verify_aside.Signatures`; when it defers, the chain's
+    verdict is completed by ``report.after_signatures`` once it has settled."""
+    res = verify(ar, heads=heads, links=report.links, max_head_age_days=max_head_age_days, signatures=signatures)
+    slot = None
     if res.chain_error is not None:
         report.add("审计链", res.chain_error.message)
+        slot = report.problems[-1]
     report.problems.extend(res.problems)
     report.warnings.extend(res.warnings)
+    if res.pending is not None:
+        def settle() -> None:
+            if not res.settle():
+                return
+            if slot is not None:        # the first bad event is an earlier one than first thought
+                slot["problem"] = res.chain_error.message
+            else:
+                report.add("审计链", res.chain_error.message)
+        report.after_signatures.append(settle)

@@ -9,6 +9,7 @@ Reads the store through :class:`dossier.store.queries.MetaQueries` only."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from .crypto import aead, keys
 from .errors import DossierError
 from .store.queries import MetaQueries
 from .users import user_record_bytes
-from .versions import GENESIS, VersionRow, content_ad
+from .versions import GENESIS, SIGNATURE_PROBLEM, VersionRow, content_ad
 
 if TYPE_CHECKING:
     from .session import Session
@@ -34,6 +35,8 @@ class CheckReport:
     problems: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     links: list[VersionLink] = field(default_factory=list, repr=False)   # for the audit cross-check
+    # what a plugin completes once the signatures checked on the other core are answered
+    after_signatures: list = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -49,8 +52,30 @@ class CheckReport:
 
 def check(ar: "Session", progress=None, **options) -> CheckReport:
     """``options`` go to the plugins' checks (``heads``: exported chain heads,
-    ``max_head_age_days``)."""
+    ``max_head_age_days``).
+
+    The Ed25519 signatures of the versions and of the audit chain (about half of the
+    work) are verified by a forked child on the other core while this process reads,
+    hashes and decrypts (:mod:`dossier.crypto.verify_aside`, when there are enough of
+    them and the process is single-threaded); the report is complete only after the
+    child's answer, which adds a problem for each signature that failed."""
+    from .crypto import verify_aside
+
     rep = CheckReport()
+    sigs = verify_aside.Signatures()
+    try:
+        _check(ar, rep, progress, sigs, options)
+        sigs.settle()
+        for settle in rep.after_signatures:
+            settle()
+    finally:
+        sigs.close()
+    return rep
+
+
+def _check(ar: "Session", rep: CheckReport, progress, sigs, options: dict) -> None:
+    from .crypto import verify_aside
+
     q = MetaQueries(ar.con)
     users = {r["name"]: r for r in q.users()}
     root = ar.config.get("root_admin")
@@ -70,6 +95,7 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
     foreign_roles = received.foreign_roles(ar.con)
     rows = q.dossiers()
     total = sum(r["head"] for r in rows)
+    sigs.aside = verify_aside.stream(total)     # a version's signature and its change event's
     if progress:
         progress(0, total)
     _check_partition_keys(ar, q, rows, rep)
@@ -103,7 +129,9 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
                     rep.add(f"{where} 第 {v.version} 版", f"作者“{v.author}”的角色无权写档案",
                             archive_no=d["archive_no"], version=v.version)
             v.body_digest = removed.get((d["id"], v.version))   # content removed at a hand-over (issue 13)
-            for p in v.verify(archive_id, author_key, parent):
+            on_bad = functools.partial(rep.add, f"{where} 第 {v.version} 版", SIGNATURE_PROBLEM,
+                                       archive_no=d["archive_no"], version=v.version)
+            for p in v.verify(archive_id, author_key, parent, signatures=sigs, on_bad=on_bad):
                 rep.add(f"{where} 第 {v.version} 版", p, archive_no=d["archive_no"], version=v.version)
             parent = v.hash
             if o is None:          # received versions have no change event here: the import event names them
@@ -147,8 +175,8 @@ def check(ar: "Session", progress=None, **options) -> CheckReport:
     if getattr(ar, "_issue6_attached", False):      # sessions with the audit plugin (all but core tests)
         from .audit_check import check_hook
 
-        check_hook(ar, rep, **options)  # the audit chain and its cross-check with the records (issue 16)
-    return rep
+        # the audit chain and its cross-check with the records (issue 16)
+        check_hook(ar, rep, signatures=sigs, **options)
 
 
 def _check_partition_keys(ar: "Session", q: MetaQueries, rows: list, rep: CheckReport) -> None:

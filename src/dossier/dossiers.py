@@ -88,6 +88,7 @@ class DossierView:
 # how often an entry added concurrently on PostgreSQL is made again on a head another writer
 # moved meanwhile, before VersionConflict (Dossiers.commit, ``concurrent``)
 CAS_RETRIES = 3
+_UNREAD = object()      # Dossiers.load: the author's key not read with the version
 
 
 class Dossiers:
@@ -146,24 +147,29 @@ class Dossiers:
         version = row.head if version is None else version
         if not 1 <= version <= row.head:
             raise NotFound(f"档案 {row.archive_no} 没有第 {version} 版（共 {row.head} 版）")
+        author_pub = _UNREAD
         if version == 1:
             v, parent = self.version_row(row.id, version), GENESIS
-        else:       # the version and its parent's hash in one query (one round trip on a server)
+        else:       # the version, its parent's hash and its author's key in one query (one round trip on a server)
             got = {r["version"]: r for r in ar.con.execute(
-                "SELECT * FROM versions WHERE top_scope=? AND dossier=? AND version IN (?,?)",
+                "SELECT v.*, u.sign_pub AS author_pub FROM versions v LEFT JOIN users u ON u.name=v.author"
+                " WHERE v.top_scope=? AND v.dossier=? AND v.version IN (?,?)",
                 (ar.scopes.top_of(row.scope), row.id, version - 1, version))}
             if version not in got:
                 raise NotFound(f"没有第 {version} 版")
             if version - 1 not in got:
                 raise NotFound(f"没有第 {version - 1} 版")
             v, parent = VersionRow.from_row(got[version]), got[version - 1]["hash"]
+            author_pub = got[version]["author_pub"]
         o = received.origin(ar.con, row.id, version)
         gone = received.redacted(ar.con, row.id).get((row.id, version)) if received.has_tables(ar.con) else None
         if gone is not None:
             self._check_removed(row, v, parent, o, gone)
         if o is not None:
             return v, self._open_received(row, v, parent, o)
-        problems = v.verify(ar.archive_id, self._sign_public(v.author), parent, self._verified)
+        if author_pub is _UNREAD:
+            author_pub = self._sign_public(v.author)
+        problems = v.verify(ar.archive_id, author_pub, parent, self._verified)
         if problems:
             raise IntegrityError(f"档案 {row.archive_no} 第 {version} 版完整性校验失败：{'；'.join(problems)}")
         _, key = ar.keyring.scope_key(row.scope, "data", v.key_version)

@@ -17,6 +17,8 @@ from .crypto import aead, keys
 from .errors import IntegrityError
 
 GENESIS = b"\x00" * 32
+SIGNATURE_PROBLEM = "作者签名无效"
+VERSION_HASH_PROBLEM = "版本哈希不符（内容或元数据被改动）"
 
 
 def content_ad(archive_id: str, scope: int, dossier: str, version: int) -> bytes:
@@ -67,25 +69,36 @@ class VersionRow:
                             self.key_version, self.content, self.audit_head, self.body_digest)
 
     def verify(self, archive_id: str, sign_public: bytes | None, parent_hash: bytes,
-               verified: set | None = None) -> list[str]:
+               verified: set | None = None, *, signatures=None, on_bad=None) -> list[str]:
         """Problems with this version's header, hash, chain link and signature.
 
         ``verified`` is a session's set of (public key, signature, hash) already
         checked (or made) by it: the hash is always recomputed from the row, only
-        the Ed25519 verification of a known-good triple is skipped."""
+        the Ed25519 verification of a known-good triple is skipped.
+
+        ``signatures``: a :class:`dossier.crypto.verify_aside.Signatures` that may
+        verify the signature later, on another core (``dossier check``); if it does,
+        the signature is not among the problems returned: ``on_bad()`` is called
+        when it turns out invalid."""
         problems = []
         if self.parent_hash != parent_hash:
             problems.append("与上一版本的哈希链接不符")
         if self.expected_hash(archive_id) != self.hash:
-            problems.append("版本哈希不符（内容或元数据被改动）")
+            problems.append(VERSION_HASH_PROBLEM)
         if sign_public is None:
             problems.append(f"作者“{self.author}”不存在")
         else:
             triple = (sign_public, self.signature, self.hash)
             if verified is not None and triple in verified:
                 return problems
-            if not keys.verify(sign_public, self.signature, self.hash):
-                problems.append("作者签名无效")
+            if signatures is not None:
+                ok = signatures.check(sign_public, self.signature, self.hash, on_bad)
+                if ok is None:          # pending: on_bad() reports it if it fails
+                    return problems
+            else:
+                ok = keys.verify(sign_public, self.signature, self.hash)
+            if not ok:
+                problems.append(SIGNATURE_PROBLEM)
             elif verified is not None and not problems:
                 verified.add(triple)
         return problems

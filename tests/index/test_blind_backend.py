@@ -370,3 +370,32 @@ def test_a_tampered_index_row_is_refused_and_rebuild_repairs(pg_world):
         ar.search.rebuild()
         out = ar.search.search("scope:苗圃社区")
         assert not out["warnings"] and _ids(out["results"]) == {ref.archive_no, ref2.archive_no}
+
+
+def _doc_terms_over_joined_fields(kind: str, doc: dict) -> set:
+    """``doc_terms`` as it was before it analysed value by value: over each field's values
+    joined by line breaks (what the Whoosh analyzers see)."""
+    from dossier.index.analysis import bigram_tokens, words
+    from dossier.index.blind_backend import doc_terms
+
+    out = {t for t in doc_terms(kind, {**doc, "addr": [], "text": []})}
+    for f in ("addr", "text"):
+        out.update((f, t[0]) for t in bigram_tokens("\n".join(doc.get(f, []) or [])))
+    out.update(("words", w) for w in words("\n".join([*(doc.get("addr") or []), *(doc.get("text") or [])])))
+    return out
+
+
+TRICKY_TEXTS = ["ΟΔΟΣ\nΣΟΦΟΣ 12号", "Ａ１２３ｂ幸福路", "e\u0301te\u0301 家访", "多行\n文字\n\n末尾ΑΣ", "  ", "单",
+                "家属配合，情况稳定；继续帮扶", "AB12-CD 34 号楼"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_doc_terms_value_by_value_equal_the_joined_fields(seed):
+    from dossier.index.blind_backend import doc_terms
+
+    rng = random.Random(seed)
+    for p in make_states(40, seed=100 + seed):
+        doc = clerk_doc(p["id"], p["archive_no"], SCOPE, 1, p, TODAY)
+        doc["text"] = doc["text"] + rng.sample(TRICKY_TEXTS, 3)
+        doc["addr"] = doc["addr"] + rng.sample(TRICKY_TEXTS, 2)
+        assert doc_terms("clerk", doc) == _doc_terms_over_joined_fields("clerk", doc)

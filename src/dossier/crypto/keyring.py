@@ -49,6 +49,13 @@ class Keyring:
             self._cache[ck] = self.keys.unwrap(row[0], scope_key_context(self.archive_id, scope, kind, key_version))
         return key_version, self._cache[ck]
 
+    def holdings(self, scope: int) -> dict[str, int]:
+        """{kind: its current key version} of every kind of this scope's keys the user holds
+        (some version of): :meth:`holds` and :meth:`current_version` of every kind in one query."""
+        return {k: int(kv) for k, kv, mine in self.con.execute(
+            "SELECT kind, MAX(key_version), MAX(CASE WHEN user=? THEN 1 ELSE 0 END) FROM scope_keys"
+            " WHERE scope=? GROUP BY kind", (self.user, scope)).fetchall() if mine}
+
     def holds(self, scope: int, kind: str = DATA) -> bool:
         return self.con.execute("SELECT 1 FROM scope_keys WHERE scope=? AND kind=? AND user=? LIMIT 1",
                                 (scope, kind, self.user)).fetchone() is not None

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import functools
 import hmac
 import json
 import struct
@@ -194,10 +195,27 @@ def doc_terms(kind: str, doc: dict) -> set[tuple[str, str]]:
     if kind == CLERK:
         for v in doc.get("name", []) or []:
             out.update(("name", t) for t in name_tokens(v))
+        # per value, not over the joined field: a line break ends every bigram chain and every
+        # jieba line, so the union is the same set; and a value analysed once is not analysed
+        # again when the next entry of the dossier is added (its other ~50 texts are unchanged)
         for f in ("addr", "text"):
-            out.update((f, t[0]) for t in bigram_tokens("\n".join(doc.get(f, []) or [])))
-        out.update(("words", w) for w in words("\n".join([*(doc.get("addr") or []), *(doc.get("text") or [])])))
+            for v in doc.get(f, []) or []:
+                out.update((f, t) for t in _value_bigrams(v))
+        for f in ("addr", "text"):
+            for v in doc.get(f) or []:
+                out.update(("words", w) for w in _value_words(v))
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _value_bigrams(value: str) -> frozenset[str]:
+    # cached per process like analysis._line_words (never written anywhere)
+    return frozenset(t[0] for t in bigram_tokens(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _value_words(value: str) -> tuple[str, ...]:
+    return tuple(words(value))
 
 
 def phrase_at(values: list[str], grams: list[str]) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable
 
 from cryptography.hazmat.primitives import hashes
@@ -32,6 +33,7 @@ from .query import parse
 
 log = logging.getLogger("dossier.index")
 KEY_KIND = {CLERK: "data", INSPECT: "inspect"}
+_NONE = MappingProxyType({})     # SearchService._held_now outside the commit hook
 
 
 def ar_path(ar, sid: int) -> str:
@@ -52,6 +54,7 @@ class SearchService:
         self.errors: list[str] = []   # index updates that failed after a data commit (see status)
         self._stream = None           # an IndexStream while a large batch builds new indexes
         self._prepared = None         # one started ahead of the batch (see on_batch_prepare)
+        self._held_now = _NONE        # during the commit hook: scope → keys held, (scope, kind) → version
 
     # -- plumbing -------------------------------------------------------------------
     @property
@@ -64,7 +67,7 @@ class SearchService:
 
     def index(self, sid: int, kind: str):
         """The index of one scope and kind (raises PermissionDenied without its key)."""
-        kv, key = self.ar.keyring.scope_key(sid, KEY_KIND[kind])
+        kv, key = self.ar.keyring.scope_key(sid, KEY_KIND[kind], self._held_now.get((sid, KEY_KIND[kind])))
         ck = (sid, kind, kv)
         ix = self._indexes.get(ck)
         if ix is None:
@@ -189,6 +192,12 @@ class SearchService:
         return inspect_doc(dossier_id, archive_no, path, version, state, today, blind_key)
 
     def _kinds_held(self, sid: int) -> tuple[str, ...]:
+        if self._held_now is not _NONE:     # in the commit hook: asked once, with the key versions
+            held = self._held_now.get(sid)
+            if held is None:
+                held = self._held_now[sid] = self.ar.keyring.holdings(sid)
+                self._held_now.update({(sid, k): kv for k, kv in held.items()})
+            return tuple(k for k in (CLERK, INSPECT) if KEY_KIND[k] in held)
         return tuple(k for k in (CLERK, INSPECT) if self.ar.keyring.holds(sid, KEY_KIND[k]))
 
     def _current(self, sid: int, kind: str) -> bool:
@@ -207,6 +216,13 @@ class SearchService:
         per 社区, not one per person. A failure here cannot undo the committed
         data; it is logged, kept in ``errors``, and ``index status`` reports
         the index as stale (or corrupt)."""
+        self._held_now = {}    # the keys held and their versions, one query per scope (_kinds_held)
+        try:
+            self._on_commit_batch(items)
+        finally:
+            self._held_now = _NONE
+
+    def _on_commit_batch(self, items) -> None:
         today = date.today()
         stream, self._stream = self._stream, None
         done = batches.finish(self, stream, items) if stream is not None and stream.streaming else set()

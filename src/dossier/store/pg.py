@@ -231,11 +231,15 @@ class Row(tuple):
     _names: tuple = ()
 
     def __getitem__(self, key):
+        if key.__class__ is str:        # the names as the query spelled them, then any case
+            i = self._index.get(key)
+            if i is None:
+                i = self._index.get(key.lower())
+                if i is None:
+                    raise IndexError(f"No item with that key: {key}")
+            return tuple.__getitem__(self, i)
         if isinstance(key, str):
-            try:
-                return tuple.__getitem__(self, self._index[key.lower()])
-            except KeyError:
-                raise IndexError(f"No item with that key: {key}") from None
+            return self[str(key)]
         return tuple.__getitem__(self, key)
 
     def keys(self) -> list[str]:
@@ -244,8 +248,9 @@ class Row(tuple):
 
 @functools.lru_cache(maxsize=1024)
 def _row_class(names: tuple) -> type:
-    return type("Row", (Row,), {"__slots__": (), "_names": names,
-                                "_index": {n.lower(): i for i, n in reversed(list(enumerate(names)))}})
+    index = {n.lower(): i for i, n in reversed(list(enumerate(names)))}
+    index.update({n: i for i, n in reversed(list(enumerate(names))) if n not in index})
+    return type("Row", (Row,), {"__slots__": (), "_names": names, "_index": index})
 
 
 class Cursor:
