@@ -38,6 +38,17 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _read_answer(fd: int):
+    """The child's JSON answer from the pipe's read end ``fd`` (closed here); None when the
+    child died before answering or wrote something else."""
+    try:
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
+        return json.loads(data) if data else None
+    except (OSError, ValueError):
+        return None
+
+
 class Aside:
     def __init__(self, triples: list[tuple[bytes, bytes, bytes]], pid: int, fd: int):
         self.triples, self.pid, self.fd = triples, pid, fd
@@ -47,14 +58,9 @@ class Aside:
         """Indexes of the triples whose signature does not verify (waits for the child)."""
         if self._answer is not None:
             return self._answer
-        got = None
+        fd, self.fd = self.fd, None
         try:
-            with os.fdopen(self.fd, "rb") as f:
-                self.fd = None
-                data = f.read()
-            got = json.loads(data) if data else None
-        except (OSError, ValueError):
-            got = None
+            got = _read_answer(fd)
         finally:
             self._reap()
         if not isinstance(got, list):           # the child died: do it here
@@ -204,10 +210,8 @@ class Stream:
                 if self._w is not None:
                     os.close(self._w)
                     self._w = None
-            with os.fdopen(self._r, "rb") as f:
-                self._r = None
-                data = f.read()
-            got = json.loads(data) if data else None
+            fd, self._r = self._r, None
+            got = _read_answer(fd)
         except (OSError, ValueError):
             got = None
         finally:
