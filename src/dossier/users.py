@@ -130,15 +130,17 @@ class Scopes:
     def __init__(self, ar: "Session"):
         self.ar = ar
         self._tree: dict[int, dict] | None = None
+        self._tops: dict[int, int] | None = None      # {scope id: its top-level scope id}, from _tree
 
     # -- tree -------------------------------------------------------------
     def _load(self) -> dict[int, dict]:
         if self._tree is None:
             self._tree = {r["id"]: dict(r) for r in self.ar.con.execute("SELECT * FROM scopes ORDER BY path")}
+            self._tops = None
         return self._tree
 
     def invalidate(self) -> None:
-        self._tree = None
+        self._tree = self._tops = None
 
     def id_of(self, path: str) -> int:
         path = normalize_scope_path(path)
@@ -160,9 +162,11 @@ class Scopes:
     def top_of(self, sid: int) -> int:
         """The top-level scope (the 街道; a first- or second-level scope itself) whose
         partition holds the dossiers of ``sid`` (:mod:`dossier.store.partition`)."""
-        path = self.path_of(sid)
-        parts = path.split("/")
-        return sid if len(parts) <= 2 else self.id_of("/".join(parts[:2]))
+        tree = self._load()
+        if self._tops is None:      # on every version written and read: one dict lookup, not a scan
+            by_path = {s["path"]: i for i, s in tree.items()}
+            self._tops = {i: partition.top_of(s["path"], by_path) for i, s in tree.items()}
+        return self._tops[sid]
 
     def subtree(self, sid: int) -> list[int]:
         prefix = self.path_of(sid)

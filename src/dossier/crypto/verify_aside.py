@@ -49,7 +49,35 @@ def _read_answer(fd: int):
         return None
 
 
-class Aside:
+class _Child:
+    """A forked child and the pipe ends this side holds (attributes named in ``_FDS``)."""
+
+    _FDS: tuple[str, ...] = ()
+    pid: int | None
+
+    def close(self) -> None:
+        """Stop the child if its answer is no longer wanted (safe to call twice)."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._reap()
+
+    def _reap(self) -> None:
+        for name in self._FDS:
+            fd = getattr(self, name)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, None)
+        if self.pid is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+class Aside(_Child):
+    _FDS = ("fd",)
+
     def __init__(self, triples: list[tuple[bytes, bytes, bytes]], pid: int, fd: int):
         self.triples, self.pid, self.fd = triples, pid, fd
         self._answer: list[int] | None = None
@@ -70,21 +98,6 @@ class Aside:
         self._answer = got
         return got
 
-    def close(self) -> None:
-        """Stop the child if its answer is no longer wanted (safe to call twice)."""
-        if self.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-        self._reap()
-
-    def _reap(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        if self.pid is not None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = None
 
 
 def _single_threaded() -> bool:
@@ -123,7 +136,7 @@ _REC = struct.Struct(">HHH")        # lengths of the public key, the signature, 
 _SEND_AT = 1 << 16                  # bytes of records gathered before a (non-blocking) write to the child
 
 
-class Stream:
+class Stream(_Child):
     """Ed25519 checks handed to a forked child one by one, while the caller goes on
     reading and checking everything else; :meth:`failures` (once, at the end) says which
     failed. The parent never waits on the child while it adds: records it cannot write at
@@ -131,6 +144,8 @@ class Stream:
 
     Every record is also kept here (~0.15 KB each), so that if the child dies or answers
     nonsense the parent verifies them all itself: no signature goes unchecked."""
+
+    _FDS = ("_w", "_r")
 
     def __init__(self, pid: int, w: int, r: int):
         self.pid, self._w, self._r = pid, w, r
@@ -166,7 +181,7 @@ class Stream:
                     n = os.write(self._w, m[self._sent:min(end, self._sent + (1 << 20))])
                 self._sent += n
         except BlockingIOError:
-            pass
+            pass            # the pipe is full (the child is behind): the rest goes with a later add
         except OSError:     # the child is gone: failures() verifies everything here
             os.close(self._w)
             self._w = None
@@ -226,24 +241,6 @@ class Stream:
         self._kept, self._starts = bytearray(), array.array("Q")
         return self._answer
 
-    def close(self) -> None:
-        """Stop the child if its answer is no longer wanted (safe to call twice)."""
-        if self.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-        self._reap()
-
-    def _reap(self) -> None:
-        for name in ("_w", "_r"):
-            fd = getattr(self, name)
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-                setattr(self, name, None)
-        if self.pid is not None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = None
 
 
 def _records(data: bytes, start: int = 0):

@@ -822,7 +822,7 @@ class PgConnection:
             try:
                 self.rollback()
             except psycopg.Error:
-                pass
+                pass        # the connection is already broken: the caller's own error is what counts
 
 
 def connect(url: str, *, timeout: float = 30.0) -> PgConnection:
