@@ -27,16 +27,21 @@ def free_port() -> int:
 class Server:
     """``dossier serve`` on a free loopback port, its log and TMPDIR in ``work``."""
 
-    def __init__(self, archive: Path, work: Path, extra_env: dict | None = None):
+    def __init__(self, archive: Path, work: Path, extra_env: dict | None = None, args: list[str] | None = None,
+                 env_user: str | None = None, tls: bool = False):
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.tmp = work / "server-tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.log = work / "server.log"
         env = dict(os.environ, TMPDIR=str(self.tmp), **(extra_env or {}))
+        if env_user:
+            from tests.conftest import PASSWORDS
+
+            env.update(DOSSIER_USER=env_user, DOSSIER_PASSWORD=PASSWORDS[env_user])
         self._logf = open(self.log, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "dossier", "--archive", str(archive), "serve",
-                                      "--port", str(self.port)], stdout=self._logf, stderr=subprocess.STDOUT, env=env)
+                                      "--port", str(self.port), *(args or [])], stdout=self._logf, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

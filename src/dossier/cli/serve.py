@@ -26,8 +26,10 @@ def is_loopback(host: str) -> bool:
 @click.option("--tls-self-signed", is_flag=True,
               help="用档案库自己的 CA 签发服务器证书（须以管理员身份运行；CA 证书用 dossier approve ca-cert 导出后装到各电脑）")
 @click.option("--insecure-http", is_flag=True, help="在非本机地址上也用明文 HTTP（不建议：口令和档案内容会明文经过网络）")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="工作进程数：多人同时使用的服务器设为 CPU 核数（每个会话固定在一个进程内）")
 @click.pass_obj
-def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http):
+def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, workers):
     """在浏览器中使用档案库：工作台、人员档案、录入、附件、检索、签批……
 
     \b
@@ -35,6 +37,7 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http):
       dossier serve                                  # 本机：http://127.0.0.1:8700
       dossier serve --host 0.0.0.0 --port 8443 --tls-cert office.pem --tls-key office.key
       DOSSIER_USER=admin dossier serve --host 0.0.0.0 --tls-self-signed
+      dossier serve --host 0.0.0.0 --tls-self-signed --workers 4   # 街道/区的服务器：4 个核
 
     \b
     每位用户在浏览器中用自己的用户名和口令登录；密钥只保存在本进程内存中，
@@ -63,14 +66,22 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http):
             tmp = tempfile.mkdtemp(prefix="dossier-tls-")
             os.chmod(tmp, 0o700)
             tls_key, tls_cert = _self_signed(env, host, Path(tmp))
+        scheme = "https" if tls else "http"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        loaded = (lambda: shutil.rmtree(tmp, ignore_errors=True)) if tmp else None
+        if workers > 1:
+            from ..web.front import serve_workers
+
+            serve_workers(path, workers, host=host, port=port, tls=tls, certfile=tls_cert, keyfile=tls_key,
+                          loaded=loaded, ready=lambda: click.echo(
+                              f"档案库 {path} 已在 {scheme}://{shown}:{port}/ 提供服务，"
+                              f"{workers} 个工作进程（Ctrl-C 停止）"))
+            return
         from ..web.app import create_app, run
 
         app = create_app(path, tls=tls)
-        scheme = "https" if tls else "http"
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         click.echo(f"档案库 {path} 已在 {scheme}://{shown}:{port}/ 提供服务（Ctrl-C 停止）")
-        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-            loaded=(lambda: shutil.rmtree(tmp, ignore_errors=True)) if tmp else None)
+        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, loaded=loaded)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

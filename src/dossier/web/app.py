@@ -32,7 +32,9 @@ VIEWS = ("auth", "home", "persons", "entries", "search", "approvals", "roster", 
 log = logging.getLogger("dossier.web")
 
 
-def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool = False) -> Starlette:
+def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool = False,
+               worker: int | None = None) -> Starlette:
+    """The application; ``worker``: its number behind the front of ``serve --workers`` (web/front.py)."""
     path = Path(archive_path)
     cfg = read_config(path)            # NoArchive before anything listens
     _ensure_indexes(path, cfg)
@@ -74,7 +76,8 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
     shared = {"agenda_cache": app.state.agenda_cache}
     if app.state.index_aside is not None:
         shared["index_aside"] = app.state.index_aside
-    app.state.sessions = SessionStore(path, settings, shared=shared)
+    app.state.sessions = SessionStore(path, settings, shared=shared,
+                                      sid_prefix="" if worker is None else f"{worker}.")
     app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
     app.state.failed_logins = []      # waiting to be written to the audit chain (see views.auth)
     app.state.templates = Templates(paths)
@@ -117,20 +120,24 @@ def _plain(title: str, body: str) -> str:
             f"<link rel=stylesheet href=/static/app.css><main class=narrow><h1>{title}</h1><p>{body}</p></main>")
 
 
-def run(app: Starlette, *, host: str, port: int, ssl_certfile: str | None = None,
-        ssl_keyfile: str | None = None, loaded=None) -> None:
+def run(app: Starlette, *, host: str = "127.0.0.1", port: int = 8700, ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None, loaded=None, fd: int | None = None, behind_front: bool = False) -> None:
     """Serve ``app`` with uvicorn until interrupted (request lines logged without queries).
 
     ``loaded()`` runs once the TLS files have been read into memory, before serving:
     ``--tls-self-signed`` removes its key file there (uvicorn ends a SIGTERM by
-    re-raising the signal, so a ``finally`` after this call would not run)."""
+    re-raising the signal, so a ``finally`` after this call would not run).
+    ``fd``/``behind_front``: a worker of ``serve --workers`` on the Unix socket the
+    front bound in its private directory; the client's address and scheme come
+    from the front's ``X-Forwarded-*`` headers (trusted there only)."""
     import uvicorn
 
     from .logs import uvicorn_log_config
 
-    config = uvicorn.Config(app, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-                            log_level="info", access_log=True, server_header=False, date_header=True,
-                            log_config=uvicorn_log_config())
+    where = dict(fd=fd, proxy_headers=True, forwarded_allow_ips="*", timeout_keep_alive=3600) if behind_front \
+        else dict(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    config = uvicorn.Config(app, **where, log_level="info", access_log=True, server_header=False,
+                            date_header=not behind_front, log_config=uvicorn_log_config())
     config.load()
     tune_collector()
     if loaded is not None:

@@ -27,3 +27,12 @@ def uvicorn_log_config() -> dict:
                     "uvicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
                     "dossier": {"handlers": ["out"], "level": "INFO", "propagate": False}},
     }
+
+
+def configure_front_logging() -> None:
+    """The front of ``serve --workers`` logs with the workers' format (its own lines only:
+    the request lines are the workers')."""
+    import logging.config
+
+    cfg = uvicorn_log_config()
+    logging.config.dictConfig(cfg)

@@ -75,7 +75,9 @@ class WebSession:
 
 
 class SessionStore:
-    def __init__(self, archive_path, settings: WebSettings, clock=time.monotonic, shared: dict | None = None):
+    def __init__(self, archive_path, settings: WebSettings, clock=time.monotonic, shared: dict | None = None,
+                 sid_prefix: str = ""):
+        self.sid_prefix = sid_prefix     # a worker's number behind serve --workers (web/front.py routes by it)
         self.path = Path(archive_path)
         self.settings = settings
         self.clock = clock
@@ -94,7 +96,7 @@ class SessionStore:
 
         unlocked = api.unlock(self.path, user=user, password=password)
         now = self.clock()
-        ws = WebSession(secrets.token_urlsafe(32), unlocked.user, unlocked.role, secrets.token_urlsafe(32),
+        ws = WebSession(self.sid_prefix + secrets.token_urlsafe(32), unlocked.user, unlocked.role, secrets.token_urlsafe(32),
                         now, now, unlocked, shared=self.shared)
         with self._lock:
             self._by_id[ws.sid] = ws

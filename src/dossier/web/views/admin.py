@@ -99,6 +99,10 @@ def revoke_user(ctx: Ctx):
         return ctx.redirect("/admin/users", f"未停用：{e.message}", "error")
     ended = ctx.app.state.sessions.end_user(name)
     extra = f"，结束了其 {ended} 个在线会话" if ended else ""
+    link = getattr(ctx.app.state, "link", None)       # serve --workers: the other workers end theirs too
+    if link is not None:
+        link.call("end_user", name)
+        extra = "，结束了其全部在线会话"
     return ctx.redirect("/admin/users", f"已停用用户 {name}，轮换了 {info['rotated_scopes']} 个辖区的密钥{extra}",
                         "warn")
 

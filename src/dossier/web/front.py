@@ -1,0 +1,440 @@
+"""Several serving processes behind one address: ``dossier serve --workers N``.
+
+One Python process serves its pages on one core (the GIL). With ``--workers N``
+(N ≥ 2) the parent process becomes a small front: it listens on the address
+(and speaks TLS there), starts N worker processes — each a whole ``dossier
+serve`` application (web/worker.py) on a Unix socket in a private directory —
+and passes every request to one of them. A session's keys live in one worker
+only (memory, never disk, never sent elsewhere), so the front routes by the
+session cookie: the worker's number is the session id's prefix (``3.…``). A
+request without a session (the login page, a login, static files) goes to the
+worker with the fewest requests in flight, so logins spread over the workers.
+
+What the workers share through the front (web/shared.py, a socketpair each):
+
+- the failed-login counts (5 failures per user or client address in 15
+  minutes hold for the whole server, not per worker);
+- the end of a user's sessions when an administrator stops them in the
+  browser (every worker ends them at once; the other ways a user is stopped
+  are seen by each worker at its next request, which re-reads the user row).
+
+The front speaks just enough HTTP/1.1 to find where each request and response
+ends (Content-Length or chunked); the worker's own HTTP layer (uvicorn, h11)
+still validates every request. Requests that could be read two ways
+(Content-Length with Transfer-Encoding, two different lengths, a transfer
+coding other than chunked) are refused here with 400, so the front and the
+worker can never disagree on where a request ends. The client's address and
+scheme go to the worker in ``X-Forwarded-For`` / ``X-Forwarded-Proto`` (any
+such header from the client is dropped first); the workers trust them only
+on their private sockets.
+
+If a worker dies, the front starts a new one on the same socket (connections
+wait in its backlog meanwhile); the sessions it held are gone, as after a
+restart, and their users log in again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .pages import COOKIE
+
+log = logging.getLogger("dossier.web")
+
+HEAD_LIMIT = 64 * 1024          # request or response head (line + headers)
+KEEP_ALIVE_S = 15.0             # an idle client connection is closed after this
+FIRST_HEAD_S = 30.0             # time to send the first request head on a new connection
+CHUNK = 256 * 1024
+WORKER_START_S = 120.0
+HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade", b"expect",
+              b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"x-real-ip"}
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, reason: bytes):
+        super().__init__(status)
+        self.status, self.reason = status, reason
+
+
+@dataclass
+class Head:
+    start: bytes                          # the request or status line
+    headers: list[tuple[bytes, bytes]]    # names lower-cased, values stripped
+    raw: list[tuple[bytes, bytes]]        # as received (name case kept)
+
+    def get(self, name: bytes) -> list[bytes]:
+        return [v for n, v in self.headers if n == name]
+
+    def tokens(self, name: bytes) -> set[bytes]:
+        return {t.strip().lower() for v in self.get(name) for t in v.split(b",") if t.strip()}
+
+
+def parse_head(data: bytes) -> Head:
+    lines = data[:-4].split(b"\r\n")
+    start, headers, raw = lines[0], [], []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or b" " in name or b"\t" in name or b"\n" in line:
+            raise BadRequest(400, b"Bad Request")
+        raw.append((name, value.strip()))
+        headers.append((name.lower(), value.strip()))
+    return Head(start, headers, raw)
+
+
+def body_framing(head: Head, *, request: bool) -> tuple[str, int]:
+    """("length", n), ("chunked", 0) or ("close", 0) (a response read to its end)."""
+    te = head.get(b"transfer-encoding")
+    cl = head.get(b"content-length")
+    if te:
+        if cl and request:
+            raise BadRequest(400, b"Bad Request")
+        codings = [t.strip().lower() for v in te for t in v.split(b",") if t.strip()]
+        if codings != [b"chunked"]:
+            raise BadRequest(501 if request else 502, b"Not Implemented" if request else b"Bad Gateway")
+        return "chunked", 0
+    if cl:
+        values = {v.strip() for v in cl}
+        if len(values) != 1 or not next(iter(values)).isdigit():
+            raise BadRequest(400 if request else 502, b"Bad Request" if request else b"Bad Gateway")
+        return "length", int(next(iter(values)))
+    return ("length", 0) if request else ("close", 0)
+
+
+async def relay_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, framing: tuple[str, int]) -> None:
+    """Copy one body from ``reader`` to ``writer`` as it is framed (chunked stays chunked)."""
+    kind, n = framing
+    if kind == "length":
+        while n:
+            data = await reader.read(min(n, CHUNK))
+            if not data:
+                raise ConnectionError("body cut short")
+            writer.write(data)
+            n -= len(data)
+            await writer.drain()
+    elif kind == "chunked":
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            size_s = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_s, 16)
+            except ValueError:
+                raise BadRequest(400, b"Bad Request") from None
+            writer.write(line)
+            if size == 0:
+                while True:                   # trailers, then the empty line
+                    t = await reader.readuntil(b"\r\n")
+                    writer.write(t)
+                    if t == b"\r\n":
+                        break
+                await writer.drain()
+                return
+            left = size + 2                   # the data and its CRLF
+            while left:
+                data = await reader.read(min(left, CHUNK))
+                if not data:
+                    raise ConnectionError("chunk cut short")
+                writer.write(data)
+                left -= len(data)
+            await writer.drain()
+    else:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+
+
+def session_worker(head: Head, n_workers: int) -> int | None:
+    """The worker a request's session cookie names (None: no session, or not one of ours)."""
+    for value in head.get(b"cookie"):
+        for part in value.split(b";"):
+            name, eq, sid = part.strip().partition(b"=")
+            if eq and name == COOKIE.encode():
+                prefix, dot, _ = sid.partition(b".")
+                if dot and prefix.isdigit() and int(prefix) < n_workers:
+                    return int(prefix)
+    return None
+
+
+@dataclass(eq=False)
+class Worker:
+    index: int
+    sock_path: Path
+    listener: socket.socket
+    proc: subprocess.Popen | None = None
+    link: object | None = None                   # shared.FrontLink
+    in_flight: int = 0
+    logins: int = 0                              # logins sent to it (the front's spread of sessions)
+    idle: list = field(default_factory=list)     # pooled (reader, writer) to this worker
+    started: float = 0.0
+    restarts: int = 0
+
+
+class Front:
+    def __init__(self, archive_path, n_workers: int, *, tls: bool, throttle, worker_env: dict | None = None):
+        self.path = Path(archive_path)
+        self.n = n_workers
+        self.tls = tls
+        self.throttle = throttle
+        self.worker_env = worker_env
+        self.dir = Path(tempfile.mkdtemp(prefix="dossier-serve-"))
+        os.chmod(self.dir, 0o700)
+        self.workers: list[Worker] = []
+        self._rr = itertools.count()
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- workers
+
+    def start_workers(self) -> None:
+        from .shared import FrontLink
+
+        for i in range(self.n):
+            sp = self.dir / f"w{i}.sock"
+            lis = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            lis.bind(str(sp))
+            os.chmod(sp, 0o600)
+            lis.listen(1024)
+            w = Worker(i, sp, lis)
+            w.link = FrontLink(self, i)
+            self.workers.append(w)
+        for w in self.workers:
+            self._spawn(w)
+        deadline = time.monotonic() + WORKER_START_S
+        for w in self.workers:
+            w.link.wait_ready(max(1.0, deadline - time.monotonic()), w.proc)
+
+    def _spawn(self, w: Worker) -> None:
+        child_calls, child_events = w.link.child_ends()
+        fds = (w.listener.fileno(), child_calls.fileno(), child_events.fileno())
+        cmd = [sys.executable, "-m", "dossier.web.worker", "--archive", str(self.path), "--index", str(w.index),
+               "--fd", str(fds[0]), "--calls-fd", str(fds[1]), "--events-fd", str(fds[2])]
+        if self.tls:
+            cmd.append("--tls")
+        env = dict(os.environ if self.worker_env is None else self.worker_env)
+        w.proc = subprocess.Popen(cmd, pass_fds=fds, env=env)
+        w.started = time.monotonic()
+        child_calls.close()
+        child_events.close()
+
+    def broadcast_end_user(self, name: str, origin: int) -> None:
+        for w in self.workers:
+            if w.index != origin and w.link is not None:
+                w.link.send_event(("end_user", name))
+
+    async def _watch(self) -> None:
+        """Start a new worker in place of one that died."""
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            for w in self.workers:
+                code = w.proc.poll() if w.proc else None
+                if code is None or self._stopping:
+                    continue
+                log.warning("工作进程 %d 意外退出（退出码 %s），正在重启；其上的会话需要重新登录", w.index, code)
+                for _r, wr in w.idle:
+                    wr.close()
+                w.idle.clear()
+                if time.monotonic() - w.started < 5:
+                    await asyncio.sleep(min(30, 2 ** min(w.restarts, 5)))
+                w.restarts += 1
+                w.link.reset()
+                self._spawn(w)
+
+    def stop_workers(self, timeout: float = 30.0) -> None:
+        self._stopping = True
+        for w in self.workers:
+            if w.proc and w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)     # uvicorn's shutdown: sessions end, audited
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            if w.proc is None:
+                continue
+            try:
+                w.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait()
+        for w in self.workers:
+            w.link.close()
+            w.listener.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- routing
+
+    def pick(self, head: Head) -> Worker:
+        """The session's worker; a login goes to the worker that took the fewest logins
+        (sessions spread evenly), anything else without a session to the least busy."""
+        i = session_worker(head, self.n)
+        if i is not None:
+            return self.workers[i]
+        if head.start.startswith(b"POST /login "):
+            w = min(self.workers, key=lambda w: (w.logins, w.in_flight))
+            w.logins += 1
+            return w
+        least = min(w.in_flight for w in self.workers)
+        tied = [w for w in self.workers if w.in_flight == least]
+        return tied[next(self._rr) % len(tied)]
+
+    async def _connection(self, w: Worker):
+        while w.idle:
+            r, wr = w.idle.pop()
+            if not r.at_eof() and not wr.is_closing():
+                return r, wr, True
+            wr.close()
+        r, wr = await asyncio.open_unix_connection(str(w.sock_path), limit=HEAD_LIMIT)
+        return r, wr, False
+
+    async def handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        peer = cwriter.get_extra_info("peername")
+        client = (peer[0] if isinstance(peer, tuple) else "127.0.0.1").encode()
+        scheme = b"https" if self.tls else b"http"
+        first = True
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(creader.readuntil(b"\r\n\r\n"),
+                                                  FIRST_HEAD_S if first else KEEP_ALIVE_S)
+                except asyncio.LimitOverrunError:
+                    await _answer(cwriter, 431, b"Request Header Fields Too Large")
+                    return
+                except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ssl.SSLError):
+                    return
+                first = False
+                try:
+                    keep = await self._one(creader, cwriter, data, client, scheme)
+                except BadRequest as e:
+                    await _answer(cwriter, e.status, e.reason)
+                    return
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.LimitOverrunError):
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                cwriter.close()
+
+    async def _one(self, creader, cwriter, data: bytes, client: bytes, scheme: bytes) -> bool:
+        """Pass one request to its worker and its response back; True: the client connection stays."""
+        head = parse_head(data)
+        parts = head.start.split(b" ")
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+            raise BadRequest(400, b"Bad Request")
+        method, version = parts[0], parts[2]
+        req_body = body_framing(head, request=True)
+        client_close = b"close" in head.tokens(b"connection") or version == b"HTTP/1.0"
+        if b"100-continue" in head.tokens(b"expect"):
+            cwriter.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        out = [head.start]
+        out += [n + b": " + v for n, v in head.raw if n.lower() not in HOP_BY_HOP]
+        out += [b"X-Forwarded-For: " + client, b"X-Forwarded-Proto: " + scheme]
+        if version == b"HTTP/1.0":
+            out.append(b"Connection: close")
+        w = self.pick(head)
+        w.in_flight += 1
+        reusable = False
+        try:
+            wreader, wwriter, pooled = await self._connection(w)
+            try:
+                wwriter.write(b"\r\n".join(out) + b"\r\n\r\n")
+                await relay_body(creader, wwriter, req_body)
+                try:
+                    rdata = await wreader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    raise BadRequest(502, b"Bad Gateway") from None
+                rhead = parse_head(rdata)
+                while rhead.start.split(b" ", 2)[1:2] == [b"100"]:      # interim answers: ours already sent
+                    rdata = await wreader.readuntil(b"\r\n\r\n")
+                    rhead = parse_head(rdata)
+                status = rhead.start.split(b" ", 2)[1]
+                if method == b"HEAD" or status in (b"204", b"304"):
+                    framing = ("length", 0)
+                else:
+                    framing = body_framing(rhead, request=False)
+                worker_close = b"close" in rhead.tokens(b"connection") or framing[0] == "close"
+                cwriter.write(rdata)
+                await relay_body(wreader, cwriter, framing)
+                reusable = not worker_close
+                return reusable and not client_close
+            finally:
+                if reusable and not self._stopping:
+                    w.idle.append((wreader, wwriter))
+                else:
+                    wwriter.close()
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise BadRequest(503, b"Service Unavailable") from None
+        finally:
+            w.in_flight -= 1
+
+    # ---------------------------------------------------------------- running
+
+    def run(self, host: str, port: int, ssl_context: ssl.SSLContext | None, ready=None) -> None:
+        """Serve until SIGINT/SIGTERM; then the workers end their sessions and stop."""
+        try:
+            self.start_workers()
+            asyncio.run(self._main(host, port, ssl_context, ready))
+        finally:
+            self.stop_workers()
+
+    async def _main(self, host, port, ssl_context, ready) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = await asyncio.start_server(self.handle, host, port, ssl=ssl_context, limit=HEAD_LIMIT,
+                                            reuse_address=True, backlog=2048)
+        watch = asyncio.create_task(self._watch())
+        if ready is not None:
+            ready()
+        log.info("前端已在 %s:%d 监听，%d 个工作进程", host, port, self.n)
+        async with server:
+            await stop.wait()
+            self._stopping = True
+            server.close()
+        watch.cancel()
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, reason: bytes) -> None:
+    body = b"<!doctype html><meta charset=utf-8><title>" + reason + b"</title><p>" + reason + b"</p>"
+    writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n"
+                 b"Cache-Control: no-store\r\nConnection: close\r\n\r\n%s" % (status, reason, len(body), body))
+    with contextlib.suppress(Exception):
+        await writer.drain()
+
+
+def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(certfile, keyfile)
+    return ctx
+
+
+def serve_workers(archive_path, n_workers: int, *, host: str, port: int, tls: bool,
+                  certfile: str | None = None, keyfile: str | None = None, loaded=None, ready=None,
+                  settings=None) -> None:
+    """``dossier serve --workers N``: the front and its N workers, until interrupted."""
+    from .logs import configure_front_logging
+    from .settings import WebSettings
+    from .throttle import LoginThrottle
+    from ..api import read_config
+
+    configure_front_logging()
+    settings = settings or WebSettings.from_config(read_config(Path(archive_path)))
+    ctx = tls_context(certfile, keyfile) if tls else None
+    if loaded is not None:
+        loaded()                       # the TLS files are in memory now (--tls-self-signed removes its key)
+    throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
+    Front(archive_path, n_workers, tls=tls, throttle=throttle).run(host, port, ctx, ready)
+

@@ -1,0 +1,253 @@
+"""``dossier serve --workers N``: the front (web/front.py) and what the workers share (web/shared.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import APPROVER, CLERK_A, CLERK_B, INSPECTOR, make_world
+from tests.web.browserkit import Server
+from tests.web.conftest import csrf_of
+
+from dossier.web.front import BadRequest, body_framing, parse_head, session_worker
+
+
+# ----------------------------------------------------------------------------- the HTTP the front reads
+
+def head(text: str):
+    return parse_head(text.replace("\n", "\r\n").encode() + b"\r\n\r\n")
+
+
+def test_framing_of_requests():
+    assert body_framing(head("POST / HTTP/1.1\nContent-Length: 12"), request=True) == ("length", 12)
+    assert body_framing(head("POST / HTTP/1.1\nTransfer-Encoding: chunked"), request=True) == ("chunked", 0)
+    assert body_framing(head("GET / HTTP/1.1\nHost: x"), request=True) == ("length", 0)
+    assert body_framing(head("HTTP/1.1 200 OK\nServer: x"), request=False) == ("close", 0)
+
+
+@pytest.mark.parametrize("bad, status", [
+    ("POST / HTTP/1.1\nContent-Length: 5\nTransfer-Encoding: chunked", 400),     # read two ways
+    ("POST / HTTP/1.1\nContent-Length: 5\nContent-Length: 6", 400),
+    ("POST / HTTP/1.1\nContent-Length: -1", 400),
+    ("POST / HTTP/1.1\nTransfer-Encoding: gzip, chunked", 501),
+])
+def test_requests_that_could_be_read_two_ways_are_refused(bad, status):
+    with pytest.raises(BadRequest) as e:
+        body_framing(head(bad), request=True)
+    assert e.value.status == status
+
+
+@pytest.mark.parametrize("line", ["Host : x", "Bad Name: x", "no colon"])
+def test_malformed_header_lines_are_refused(line):
+    with pytest.raises(BadRequest):
+        head("GET / HTTP/1.1\n" + line)
+
+
+def test_the_session_cookie_names_the_worker():
+    assert session_worker(head("GET / HTTP/1.1\nCookie: a=b; dossier_session=1.abc_-x; c=d"), 2) == 1
+    assert session_worker(head("GET / HTTP/1.1\nCookie: dossier_session=0.abc"), 2) == 0
+    assert session_worker(head("GET / HTTP/1.1\nCookie: dossier_session=7.abc"), 2) is None     # no such worker
+    assert session_worker(head("GET / HTTP/1.1\nCookie: dossier_session=abc"), 2) is None
+    assert session_worker(head("GET / HTTP/1.1\nCookie: other=1.abc"), 2) is None
+
+
+# ----------------------------------------------------------------------------- a real server with two workers
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    base = tmp_path_factory.mktemp("front")
+    world = make_world(base / "archive")
+    srv = Server(world.path, base, args=["--workers", "2"])
+    yield world, srv
+    srv.stop()
+
+
+def login(srv, world, user, password=None, headers=None) -> tuple[httpx.Client, httpx.Response]:
+    c = httpx.Client(base_url=srv.base, follow_redirects=False, timeout=30)
+    page = c.get("/login")
+    assert page.status_code == 200
+    r = c.post("/login", data={"csrf": csrf_of(page.text), "user": user,
+                               "password": password or world.passwords[user]}, headers=headers or {})
+    return c, r
+
+
+def workers_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    pids = [int(x) for x in out.split()]
+    return [p for p in pids if b"dossier.web.worker" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def test_sessions_spread_over_the_workers_and_stay_on_theirs(served):
+    world, srv = served
+    clients = []
+    for user in (CLERK_A, CLERK_B, APPROVER, INSPECTOR):
+        c, r = login(srv, world, user)
+        assert r.status_code == 303, r.text
+        clients.append((user, c))
+    prefixes = [c.cookies["dossier_session"].split(".", 1)[0] for _, c in clients]
+    assert set(prefixes) == {"0", "1"}, prefixes
+    for _ in range(5):                      # every page of a session reaches the worker holding its keys
+        for user, c in clients:
+            r = c.get("/", follow_redirects=True)          # (an inspector's home is the search)
+            assert r.status_code == 200 and user in r.text and "/login" not in str(r.url), (user, r.status_code)
+    user, c = clients[0]
+    token = csrf_of(c.get("/").text)
+    assert c.post("/logout", data={"csrf": token}).status_code == 303
+    assert c.get("/").status_code in (302, 303)           # logged out: to the login page
+    for user, c in clients[1:]:
+        r = c.get("/", follow_redirects=True)
+        assert r.status_code == 200 and "/login" not in str(r.url)
+        c.close()
+
+
+def test_failed_logins_are_counted_for_the_whole_server(tmp_path):
+    world = make_world(tmp_path / "archive")
+    srv = Server(world.path, tmp_path, args=["--workers", "2"])
+    try:
+        _five_failures_then_refused(world, srv)
+    finally:
+        srv.stop()
+
+
+def _five_failures_then_refused(world, srv):
+    seen = set()
+    for i in range(5):                      # alternating workers (no session: the least busy, in turn)
+        c, r = login(srv, world, "nobody-x", password=f"wrong-{i}",
+                     headers={"X-Forwarded-For": f"203.0.113.{i}"})     # dropped by the front
+        assert r.status_code == 401
+        seen.add(c.cookies.get("dossier_pre"))
+        c.close()
+    # the sixth try from this address is refused whichever worker takes it, even for a real user
+    for user in (CLERK_A, CLERK_B):
+        c, r = login(srv, world, user, headers={"X-Forwarded-For": "198.51.100.7"})
+        assert r.status_code == 429, (user, r.status_code)
+        assert "dossier_session" not in c.cookies
+        c.close()
+
+
+def test_requests_smuggled_past_the_front_are_refused(served):
+    _world, srv = served
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.count(b"HTTP/1.1") == 1                 # and the connection is closed
+
+
+def test_a_chunked_upload_and_keep_alive_through_the_front(served):
+    _world, srv = served
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = _read_response(s)
+        s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                  b"5\r\nuser=\r\n0\r\n\r\n")
+        second = _read_response(s)
+    assert first.startswith(b"HTTP/1.1 200 ") and "登录".encode() in first
+    assert second.startswith(b"HTTP/1.1 403 ")             # no CSRF token: refused, on the same connection
+
+
+def _read_response(s: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    headers, _, body = data.partition(b"\r\n\r\n")
+    n = int(next(line.split(b":")[1] for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < n:
+        body += s.recv(65536)
+    return headers + b"\r\n\r\n" + body
+
+
+def test_a_worker_that_dies_is_replaced_and_the_others_keep_their_sessions(served):
+    world, srv = served
+    a, r = login(srv, world, CLERK_A)
+    assert r.status_code == 303
+    b, r = login(srv, world, CLERK_B)
+    assert r.status_code == 303
+    wa = int(a.cookies["dossier_session"].split(".")[0])
+    wb = int(b.cookies["dossier_session"].split(".")[0])
+    assert wa != wb
+    pids = workers_of(srv.proc.pid)
+    assert len(pids) == 2
+    victim = next(p for p in pids if f"--index {wb} ".encode() in Path(f"/proc/{p}/cmdline").read_bytes()
+                  .replace(b"\0", b" ") + b" ")
+    os.kill(victim, signal.SIGKILL)
+    assert a.get("/").status_code == 200                  # the other worker's session is untouched
+    deadline = time.monotonic() + 60
+    while True:                                           # the dead worker's sessions are gone: log in again
+        r = b.get("/")
+        if r.status_code in (302, 303):
+            break
+        assert r.status_code in (502, 503) and time.monotonic() < deadline, r.status_code
+        time.sleep(0.5)
+    b2, r = login(srv, world, CLERK_B)
+    assert r.status_code == 303 and b2.get("/").status_code == 200
+    new = workers_of(srv.proc.pid)
+    assert len(new) == 2 and victim not in new
+
+
+def test_stopping_the_front_stops_every_worker(tmp_path):
+    world = make_world(tmp_path / "archive")
+    srv = Server(world.path, tmp_path, args=["--workers", "2"])
+    c, r = login(srv, world, CLERK_A)
+    assert r.status_code == 303
+    pids = workers_of(srv.proc.pid)
+    assert len(pids) == 2
+    srv.stop()
+    assert srv.proc.returncode is not None
+    for p in pids:
+        assert not Path(f"/proc/{p}").exists() or b"zombie" in Path(f"/proc/{p}/status").read_bytes().lower()
+    assert not list(srv.tmp.glob("dossier-serve-*"))       # the workers' socket directory is removed
+    with world.open("admin") as ar:                        # the worker ended the session as a restart does
+        ends = [e for e in ar.audit_chain.events(actor=CLERK_A) if e.action == "session.end"]
+    assert ends
+
+
+def test_tls_at_the_front(world, run_dossier, tmp_path):
+    r = run_dossier(["approve", "ca-cert", "-o", tmp_path / "ca.pem"], env=world.env("admin"))
+    assert r.code == 0, r.stderr
+    srv = Server(world.path, tmp_path, args=["--workers", "2", "--tls-self-signed"], env_user="admin", tls=True)
+    try:
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        with httpx.Client(base_url=srv.base, verify=ctx, follow_redirects=False, timeout=30) as c:
+            page = c.get("/login")
+            assert page.status_code == 200 and "登录" in page.text
+            assert page.headers.get("strict-transport-security")
+            assert "Secure" in page.headers.get("set-cookie", "")
+            r = c.post("/login", data={"csrf": csrf_of(page.text), "user": CLERK_A,
+                                       "password": world.passwords[CLERK_A]})
+            assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+            assert c.get("/").status_code == 200
+    finally:
+        srv.stop()
+    assert not list(srv.tmp.glob("dossier-tls-*"))         # the server key is gone
+
+
+def test_revoking_a_user_in_the_browser_ends_the_sessions_on_every_worker(served):
+    """The front tells every worker (web/shared.py): observed as the worker's own log of it."""
+    world, srv = served
+    sessions = []
+    for _ in range(2):
+        c, r = login(srv, world, INSPECTOR)
+        assert r.status_code == 303
+        sessions.append(c)
+    assert {c.cookies["dossier_session"][0] for c in sessions} == {"0", "1"}
+    admin, r = login(srv, world, "admin")
+    assert r.status_code == 303
+    token = csrf_of(admin.get("/admin/users").text)
+    r = admin.post("/admin/users/revoke", data={"csrf": token, "name": INSPECTOR})
+    assert r.status_code == 303
+    for c in sessions:
+        assert c.get("/").status_code in (302, 303)
+    log = srv.log.read_text(errors="replace")
+    assert log.count(f"结束用户 {INSPECTOR} 的会话") >= 1, log[-3000:]
