@@ -155,12 +155,15 @@ def rss_kib(pid: int) -> dict:
 
 
 def _children(pid: int) -> list[int]:
+    """Every descendant (serve --workers: the workers and their index helpers)."""
     out = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            out += [int(x) for x in (task / "children").read_text().split()]
+            kids = [int(x) for x in (task / "children").read_text().split()]
         except OSError:
-            pass
+            continue
+        for k in kids:
+            out += [k, *_children(k)]
     return out
 
 
@@ -366,6 +369,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--requests", type=int, default=10, help="requests per session and kind (closed loop)")
     ap.add_argument("--think", type=float, default=2.0, help="mean think time of the office mix (s)")
     ap.add_argument("--mix-s", type=float, default=60.0, help="length of the office mix (s); 0: skip it")
+    ap.add_argument("--workers", default="1",
+                    help="dossier serve --workers: one count, or several (1,2) measured one after another, "
+                         "each on a fresh copy of the archive")
     ap.add_argument("--keep", type=Path, help="build the archive here and keep it (reused when it exists)")
     args = ap.parse_args(argv)
     if args.small:
@@ -373,7 +379,6 @@ def main(argv: list[str]) -> int:
         args.requests = min(args.requests, 5)
         args.mix_s = min(args.mix_s, 30.0)
     os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="bench-web-cache-"))
-    from browserkit import Server
 
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     arch = args.keep or work / "archive"
@@ -391,7 +396,30 @@ def main(argv: list[str]) -> int:
               f"(users with the production KDF {tm['users_s']:.1f} s, persons and entries with the "
               f"streamed index {tm['persons_s']:.1f} s; load {loadavg()})", flush=True)
     comms = built["comms"]
-    srv = Server(arch, work)
+    counts = [int(x) for x in str(args.workers).split(",") if x.strip()]
+    for n_workers in counts:
+        run_arch = arch
+        if len(counts) > 1:        # each configuration from the same state: a fresh copy
+            run_arch = work / f"copy-{n_workers}"
+            shutil.rmtree(run_arch, ignore_errors=True)
+            shutil.copytree(arch, run_arch)
+        print(f"\n=== dossier serve --workers {n_workers} (load {loadavg()}) ===", flush=True)
+        try:
+            res, logins, kdfs, mem = measure(run_arch, work, built, args, n_workers)
+        finally:
+            if run_arch != arch:
+                shutil.rmtree(run_arch, ignore_errors=True)
+        report(res, logins, kdfs, mem, built, args, n_workers)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def measure(arch: Path, work: Path, built: dict, args, n_workers: int):
+    from browserkit import Server
+
+    comms = built["comms"]
+    srv = Server(arch, work, args=["--workers", str(n_workers)] if n_workers > 1 else None)
     res: dict[str, dict] = {}
     try:
         def memnow():
@@ -451,15 +479,18 @@ def main(argv: list[str]) -> int:
             cl.c.close()
     finally:
         srv.stop()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    return res, logins, kdfs, mem
+
+
+def report(res, logins, kdfs, mem, built, args, n_workers: int) -> None:
+    comms = built["comms"]
 
     ms = lambda x: f"{x * 1000:.0f}"   # noqa: E731
     def trio(xs):
         return f"{ms(pct(xs, 50))}/{ms(pct(xs, 95))}/{ms(max(xs))}" if xs else "—"
 
     n_persons = sum(map(len, built["persons"].values()))
-    print(f"\n{n_persons} persons, {len(comms)} 社区 of ≤ {PER_COMMUNITY}; {SESSIONS} sessions "
+    print(f"\n--workers {n_workers}: {n_persons} persons, {len(comms)} 社区 of ≤ {PER_COMMUNITY}; {SESSIONS} sessions "
           f"({min(SESSIONS, len(comms))} clerks); closed loop {args.requests} requests per session and kind; "
           f"office mix {args.mix_s:.0f} s, think {args.think:g} s; load at the end {loadavg()}")
     print(f"{'ms: p50/p95/max':<32} {'1 session':>14} {'20 sessions':>16} {'p95/p50₁':>9} {'req/s':>6} "
@@ -499,7 +530,6 @@ def main(argv: list[str]) -> int:
     for k, v in mem.items():
         print(f"  {k:<34} {v.get('VmRSS', 0) / 1024:7.0f} / {v.get('VmHWM', 0) / 1024:7.0f}"
               f"   + helper: {v.get('all', 0) / 1024:7.0f}")
-    return 0
 
 
 if __name__ == "__main__":
