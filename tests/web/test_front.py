@@ -251,3 +251,20 @@ def test_revoking_a_user_in_the_browser_ends_the_sessions_on_every_worker(served
         assert c.get("/").status_code in (302, 303)
     log = srv.log.read_text(errors="replace")
     assert log.count(f"结束用户 {INSPECTOR} 的会话") >= 1, log[-3000:]
+
+
+def test_a_trusted_proxy_names_the_client(tmp_path):
+    """Behind a load balancer (--trust-proxy ADDR) the throttle counts the address it saw, not its own."""
+    world = make_world(tmp_path / "archive")
+    srv = Server(world.path, tmp_path, args=["--workers", "2", "--trust-proxy", "127.0.0.1"])
+    try:
+        for i in range(5):
+            c, r = login(srv, world, f"nobody-{i}", password="wrong", headers={"X-Forwarded-For": "203.0.113.9"})
+            assert r.status_code == 401
+            c.close()
+        c, r = login(srv, world, CLERK_A, headers={"X-Forwarded-For": "203.0.113.9"})
+        assert r.status_code == 429                      # that client is held back …
+        c, r = login(srv, world, CLERK_A, headers={"X-Forwarded-For": "203.0.113.10"})
+        assert r.status_code == 303                      # … another one behind the same proxy is not
+    finally:
+        srv.stop()

@@ -28,8 +28,10 @@ def is_loopback(host: str) -> bool:
 @click.option("--insecure-http", is_flag=True, help="在非本机地址上也用明文 HTTP（不建议：口令和档案内容会明文经过网络）")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="工作进程数：多人同时使用的服务器设为 CPU 核数（每个会话固定在一个进程内）")
+@click.option("--trust-proxy", "trust_proxy", multiple=True, metavar="ADDR",
+              help="前面的反向代理/负载均衡器的地址（可多次给出）：只采信它转来的 X-Forwarded-For 作为来访地址")
 @click.pass_obj
-def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, workers):
+def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, workers, trust_proxy):
     """在浏览器中使用档案库：工作台、人员档案、录入、附件、检索、签批……
 
     \b
@@ -57,6 +59,11 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, wo
     if tls_self_signed and tls_cert:
         raise UsageError("--tls-self-signed 与 --tls-cert 只能用一个")
     tls = bool(tls_cert or tls_self_signed)
+    for addr in trust_proxy:
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError:
+            raise UsageError(f"--trust-proxy 须为 IP 地址：{addr}") from None
     if not tls and not is_loopback(host) and not insecure_http:
         raise UsageError(f"在非本机地址 {host} 上提供服务必须使用 TLS（--tls-cert/--tls-key 或 --tls-self-signed）；"
                          "确需明文 HTTP 请加 --insecure-http")
@@ -73,7 +80,7 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, wo
             from ..web.front import serve_workers
 
             serve_workers(path, workers, host=host, port=port, tls=tls, certfile=tls_cert, keyfile=tls_key,
-                          loaded=loaded, ready=lambda: click.echo(
+                          loaded=loaded, trusted_proxies=trust_proxy, ready=lambda: click.echo(
                               f"档案库 {path} 已在 {scheme}://{shown}:{port}/ 提供服务，"
                               f"{workers} 个工作进程（Ctrl-C 停止）"))
             return
@@ -81,7 +88,8 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, wo
 
         app = create_app(path, tls=tls)
         click.echo(f"档案库 {path} 已在 {scheme}://{shown}:{port}/ 提供服务（Ctrl-C 停止）")
-        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, loaded=loaded)
+        run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, loaded=loaded,
+            trusted_proxies=trust_proxy)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

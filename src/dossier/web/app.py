@@ -121,7 +121,8 @@ def _plain(title: str, body: str) -> str:
 
 
 def run(app: Starlette, *, host: str = "127.0.0.1", port: int = 8700, ssl_certfile: str | None = None,
-        ssl_keyfile: str | None = None, loaded=None, fd: int | None = None, behind_front: bool = False) -> None:
+        ssl_keyfile: str | None = None, loaded=None, fd: int | None = None, behind_front: bool = False,
+        trusted_proxies=()) -> None:
     """Serve ``app`` with uvicorn until interrupted (request lines logged without queries).
 
     ``loaded()`` runs once the TLS files have been read into memory, before serving:
@@ -129,13 +130,16 @@ def run(app: Starlette, *, host: str = "127.0.0.1", port: int = 8700, ssl_certfi
     re-raising the signal, so a ``finally`` after this call would not run).
     ``fd``/``behind_front``: a worker of ``serve --workers`` on the Unix socket the
     front bound in its private directory; the client's address and scheme come
-    from the front's ``X-Forwarded-*`` headers (trusted there only)."""
+    from the front's ``X-Forwarded-*`` headers (trusted there only). ``trusted_proxies``:
+    the addresses whose ``X-Forwarded-For`` names the client (a load balancer in front;
+    by default uvicorn's: 127.0.0.1 only)."""
     import uvicorn
 
     from .logs import uvicorn_log_config
 
     where = dict(fd=fd, proxy_headers=True, forwarded_allow_ips="*", timeout_keep_alive=3600) if behind_front \
-        else dict(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+        else dict(host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                  **({"forwarded_allow_ips": ",".join(trusted_proxies)} if trusted_proxies else {}))
     config = uvicorn.Config(app, **where, log_level="info", access_log=True, server_header=False,
                             date_header=not behind_front, log_config=uvicorn_log_config())
     config.load()

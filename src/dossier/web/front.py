@@ -184,8 +184,10 @@ class Worker:
 
 
 class Front:
-    def __init__(self, archive_path, n_workers: int, *, tls: bool, throttle, worker_env: dict | None = None):
+    def __init__(self, archive_path, n_workers: int, *, tls: bool, throttle, worker_env: dict | None = None,
+                 trusted_proxies=()):
         self.path = Path(archive_path)
+        self.trusted = {p.encode() for p in trusted_proxies}     # whose X-Forwarded-For names the client
         self.n = n_workers
         self.tls = tls
         self.throttle = throttle
@@ -329,6 +331,10 @@ class Front:
     async def _one(self, creader, cwriter, data: bytes, client: bytes, scheme: bytes) -> bool:
         """Pass one request to its worker and its response back; True: the client connection stays."""
         head = parse_head(data)
+        if client in self.trusted and (xff := head.get(b"x-forwarded-for")):
+            seen = xff[-1].split(b",")[-1].strip()                  # the address the trusted proxy saw
+            if seen and len(seen) <= 64 and not seen.strip(b"0123456789abcdefABCDEF:.[]"):
+                client = seen
         parts = head.start.split(b" ")
         if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
             raise BadRequest(400, b"Bad Request")
@@ -423,7 +429,7 @@ def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
 
 def serve_workers(archive_path, n_workers: int, *, host: str, port: int, tls: bool,
                   certfile: str | None = None, keyfile: str | None = None, loaded=None, ready=None,
-                  settings=None) -> None:
+                  settings=None, trusted_proxies=()) -> None:
     """``dossier serve --workers N``: the front and its N workers, until interrupted."""
     from .logs import configure_front_logging
     from .settings import WebSettings
@@ -436,5 +442,6 @@ def serve_workers(archive_path, n_workers: int, *, host: str, port: int, tls: bo
     if loaded is not None:
         loaded()                       # the TLS files are in memory now (--tls-self-signed removes its key)
     throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
-    Front(archive_path, n_workers, tls=tls, throttle=throttle).run(host, port, ctx, ready)
+    Front(archive_path, n_workers, tls=tls, throttle=throttle, trusted_proxies=trusted_proxies).run(
+        host, port, ctx, ready)
 
