@@ -86,6 +86,24 @@ def workers_of(pid: int) -> list[int]:
     return [p for p in pids if b"dossier.web.worker" in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
+def socket_paths(pid: int) -> list[str]:
+    """The Unix socket paths a process has open (its workers' listeners)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    paths = []
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 8 and f[6] in inodes and "dossier-serve-" in f[7]:
+            paths.append(f[7])
+    return sorted(set(paths))
+
+
 def test_sessions_spread_over_the_workers_and_stay_on_theirs(served):
     world, srv = served
     clients = []
@@ -203,11 +221,13 @@ def test_stopping_the_front_stops_every_worker(tmp_path):
     assert r.status_code == 303
     pids = workers_of(srv.proc.pid)
     assert len(pids) == 2
+    socks = socket_paths(srv.proc.pid)
+    assert len(socks) == 2 and all(Path(p).exists() for p in socks)
     srv.stop()
     assert srv.proc.returncode is not None
     for p in pids:
         assert not Path(f"/proc/{p}").exists() or b"zombie" in Path(f"/proc/{p}/status").read_bytes().lower()
-    assert not list(srv.tmp.glob("dossier-serve-*"))       # the workers' socket directory is removed
+    assert not any(Path(p).parent.exists() for p in socks)     # the workers' socket directory is removed
     with world.open("admin") as ar:                        # the worker ended the session as a restart does
         ends = [e for e in ar.audit_chain.events(actor=CLERK_A) if e.action == "session.end"]
     assert ends

@@ -192,8 +192,7 @@ class Front:
         self.tls = tls
         self.throttle = throttle
         self.worker_env = worker_env
-        self.dir = Path(tempfile.mkdtemp(prefix="dossier-serve-"))
-        os.chmod(self.dir, 0o700)
+        self.dir = _socket_dir()
         self.workers: list[Worker] = []
         self._rr = itertools.count()
         self._stopping = False
@@ -410,6 +409,17 @@ class Front:
             self._stopping = True
             server.close()
         watch.cancel()
+
+
+def _socket_dir() -> Path:
+    """A private (0700) directory for the workers' sockets: under TMPDIR, or under /tmp
+    when TMPDIR is too deep for a Unix socket's path (108 bytes on Linux)."""
+    for base in (tempfile.gettempdir(), "/tmp"):
+        if len(base) + len("/dossier-serve-xxxxxxxx/w64.sock") < 100:
+            d = Path(tempfile.mkdtemp(prefix="dossier-serve-", dir=base))
+            os.chmod(d, 0o700)
+            return d
+    raise OSError("没有可放置工作进程套接字的短路径临时目录")
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, reason: bytes) -> None:
