@@ -288,3 +288,7 @@ def test_a_trusted_proxy_names_the_client(tmp_path):
         assert r.status_code == 303                      # … another one behind the same proxy is not
     finally:
         srv.stop()
+    # the failures noted by both workers were written by that one login (the front kept them)
+    with world.open("admin") as ar:
+        failed = [e for e in ar.audit_chain.events(action="login.failed")]
+    assert len(failed) == 6 and {e.actor for e in failed} == {CLERK_A}

@@ -23,7 +23,7 @@ from .render import STATIC, Templates
 from .security import SecurityHeaders
 from .sessions import SessionStore
 from .settings import WebSettings
-from .throttle import LoginThrottle
+from .throttle import FailedLogins, LoginThrottle
 
 # one module per group of pages, each with ROUTES
 VIEWS = ("auth", "home", "persons", "entries", "search", "approvals", "roster", "documents", "reports",
@@ -79,7 +79,7 @@ def create_app(archive_path, *, settings: WebSettings | None = None, tls: bool =
     app.state.sessions = SessionStore(path, settings, shared=shared,
                                       sid_prefix="" if worker is None else f"{worker}.")
     app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_minutes * 60)
-    app.state.failed_logins = []      # waiting to be written to the audit chain (see views.auth)
+    app.state.failed_logins = FailedLogins()     # waiting to be written to the audit chain (see views.auth)
     app.state.templates = Templates(paths)
     app.state.jobs = {}
     return app

@@ -13,7 +13,9 @@ worker with the fewest requests in flight, so logins spread over the workers.
 What the workers share through the front (web/shared.py, a socketpair each):
 
 - the failed-login counts (5 failures per user or client address in 15
-  minutes hold for the whole server, not per worker);
+  minutes hold for the whole server, not per worker), and the failed logins
+  waiting for the next successful login, in any worker, to write them to the
+  audit chain;
 - the end of a user's sessions when an administrator stops them in the
   browser (every worker ends them at once; the other ways a user is stopped
   are seen by each worker at its next request, which re-reads the user row).
@@ -191,6 +193,9 @@ class Front:
         self.n = n_workers
         self.tls = tls
         self.throttle = throttle
+        from .throttle import FailedLogins
+
+        self.failed_logins = FailedLogins()
         self.worker_env = worker_env
         self.dir = _socket_dir()
         self.workers: list[Worker] = []

@@ -91,6 +91,10 @@ class FrontLink:
                 answer = throttle.failed(*args)
             elif op == "succeeded":
                 answer = throttle.succeeded(*args)
+            elif op == "note_failure":
+                answer = self.front.failed_logins.note(*args)
+            elif op == "take_failures":
+                answer = self.front.failed_logins.take()
             elif op == "end_user":
                 self.front.broadcast_end_user(args[0], origin=self.index)
                 answer = None
@@ -152,3 +156,17 @@ class SharedThrottle:
 
     def succeeded(self, key: str) -> None:
         self.link.call("succeeded", key)
+
+
+class SharedFailedLogins:
+    """:class:`~dossier.web.throttle.FailedLogins`, kept by the front: the next successful
+    login in any worker writes them to the audit chain."""
+
+    def __init__(self, link: WorkerLink):
+        self.link = link
+
+    def note(self, record: dict) -> None:
+        self.link.call("note_failure", record)
+
+    def take(self) -> list[dict]:
+        return self.link.call("take_failures")

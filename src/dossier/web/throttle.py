@@ -40,3 +40,24 @@ class LoginThrottle:
     def succeeded(self, key: str) -> None:
         with self._lock:
             self._fails.pop(key, None)
+
+
+class FailedLogins:
+    """Failed logins waiting to be written to the audit chain by the next successful
+    login (they have no key to sign with; docs/decisions.md). In memory; bounded."""
+
+    LIMIT = 10000
+
+    def __init__(self):
+        self._pending: list[dict] = []
+        self._lock = threading.Lock()
+
+    def note(self, record: dict) -> None:
+        with self._lock:
+            if len(self._pending) < self.LIMIT:
+                self._pending.append(record)
+
+    def take(self) -> list[dict]:
+        with self._lock:
+            out, self._pending = self._pending, []
+        return out

@@ -24,11 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from .app import create_app, run
-    from .shared import SharedThrottle, WorkerLink
+    from .shared import SharedFailedLogins, SharedThrottle, WorkerLink
 
     link = WorkerLink(args.index, args.calls_fd, args.events_fd)
     app = create_app(args.archive, tls=args.tls, worker=args.index)
     app.state.throttle = SharedThrottle(link)
+    app.state.failed_logins = SharedFailedLogins(link)
     app.state.link = link
     link.on_end_user = app.state.sessions.end_user
     link.start_events()

@@ -65,16 +65,14 @@ def login_submit(ctx: Ctx):
 
 def _note_failure(ctx: Ctx, user: str, client: str, why: str) -> None:
     """Failed logins have no key to sign with: they wait in memory and are written to
-    the audit chain by the next successful login on this server (docs/decisions.md)."""
-    pending = ctx.app.state.failed_logins
-    if len(pending) < 10000:
-        pending.append({"user": user[:64], "client": client, "why": why,
-                        "at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")})
+    the audit chain by the next successful login on this server — in any of its
+    workers under ``serve --workers`` (the front keeps them; docs/decisions.md)."""
+    ctx.app.state.failed_logins.note({"user": user[:64], "client": client, "why": why,
+                                      "at": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")})
 
 
 def _flush_failures(app, ar) -> None:
-    pending, app.state.failed_logins = app.state.failed_logins, []
-    for f in pending:
+    for f in app.state.failed_logins.take():
         ar.audit("login.failed", observed_by="server", **f)
 
 
