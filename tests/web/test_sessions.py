@@ -152,3 +152,15 @@ def test_password_change_in_the_browser(web, world):
     import dossier
 
     dossier.open_archive(world.path, user="li", password="new-pass-0001").close()
+
+
+def test_a_login_reports_how_long_its_kdf_took(web):
+    """``Server-Timing: kdf;dur=…`` on the login's answer (the benchmark's "login = the KDF + …")."""
+    import re
+
+    from tests.conftest import CLERK_A
+
+    r = web().login(CLERK_A)
+    assert r.status_code == 303
+    m = re.fullmatch(r"kdf;dur=(\d+\.\d)", r.headers["server-timing"])
+    assert m and float(m.group(1)) > 0

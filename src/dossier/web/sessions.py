@@ -42,6 +42,7 @@ class WebSession:
     shared: dict = field(default_factory=dict)      # the process's caches hung on the library session (see SessionStore)
     # the 工作台's rendered lists of this session (views/home.py), per window: memory only, gone with the keys
     rendered: dict = field(default_factory=dict)
+    kdf_s: float = 0.0      # how long the login's unseal (the KDF) took: the Server-Timing of the login
 
     def library(self, path: Path):
         """The open library session (opened on first use; the user re-checked each time)."""
@@ -94,10 +95,13 @@ class SessionStore:
         """Run the KDF once; raises WrongPassword (the same message for an unknown user)."""
         from .. import api
 
+        t = time.perf_counter()
         unlocked = api.unlock(self.path, user=user, password=password)
+        kdf_s = time.perf_counter() - t
         now = self.clock()
         ws = WebSession(self.sid_prefix + secrets.token_urlsafe(32), unlocked.user, unlocked.role, secrets.token_urlsafe(32),
                         now, now, unlocked, shared=self.shared)
+        ws.kdf_s = kdf_s
         with self._lock:
             self._by_id[ws.sid] = ws
         return ws
