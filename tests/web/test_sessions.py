@@ -164,3 +164,19 @@ def test_a_login_reports_how_long_its_kdf_took(web):
     assert r.status_code == 303
     m = re.fullmatch(r"kdf;dur=(\d+\.\d)", r.headers["server-timing"])
     assert m and float(m.group(1)) > 0
+
+
+def test_a_user_revoked_from_the_cli_loses_the_keys_at_the_next_sweep(web, world):
+    """Not only at the next request: the periodic sweep ends the sessions of a user another
+    process stopped, so the keys do not stay in memory until the idle timeout."""
+    from tests.conftest import CLERK_A, CLERK_B
+
+    a, b = web(CLERK_A), web(CLERK_B)
+    store = a.app.state.sessions
+    assert len(store) == 2
+    with world.open("admin") as ar:
+        ar.users.revoke(CLERK_A)            # as `dossier user revoke li` in another process
+    assert store.sweep() == 1
+    assert len(store) == 1
+    assert a.get("/", follow_redirects=False).status_code in (302, 303)
+    assert b.get("/").status_code == 200

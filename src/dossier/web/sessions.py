@@ -154,13 +154,34 @@ class SessionStore:
         return len(mine)
 
     def sweep(self) -> int:
-        """End the sessions past their timeouts (called periodically)."""
+        """End the sessions past their timeouts, and those of users stopped meanwhile by
+        another process (``dossier user revoke``, another server): their keys leave memory
+        within one sweep, not at their next request (called every 30 s)."""
         with self._lock:
             all_ = list(self._by_id.values())
         gone = [(ws, why) for ws in all_ if (why := self.expired(ws))]
+        ending = {id(ws) for ws, _ in gone}
+        gone += [(ws, "revoked") for ws in all_ if id(ws) not in ending and self._stopped(ws)]
         for ws, why in gone:
             self.end(ws, why)
         return len(gone)
+
+    @staticmethod
+    def _stopped(ws: WebSession) -> bool:
+        """Whether the session's user is no longer active (read on its own connection;
+        a session busy with a request is skipped: that request reads the row itself)."""
+        if not ws.lock.acquire(blocking=False):
+            return False
+        try:
+            ar = ws._ar
+            if ar is None or ws.ended:
+                return False
+            row = ar.con.execute("SELECT status FROM users WHERE name=?", (ws.user,)).fetchone()
+            return row is None or row["status"] != "active"
+        except Exception:   # noqa: BLE001 - the store unreachable now: the next request decides
+            return False
+        finally:
+            ws.lock.release()
 
     def end_all(self) -> None:
         with self._lock:
