@@ -39,7 +39,7 @@ def serve(env, host, port, tls_cert, tls_key, tls_self_signed, insecure_http, wo
       dossier serve                                  # 本机：http://127.0.0.1:8700
       dossier serve --host 0.0.0.0 --port 8443 --tls-cert office.pem --tls-key office.key
       DOSSIER_USER=admin dossier serve --host 0.0.0.0 --tls-self-signed
-      dossier serve --host 0.0.0.0 --tls-self-signed --workers 4   # 街道/区的服务器：4 个核
+      DOSSIER_USER=admin dossier serve --host 0.0.0.0 --tls-self-signed --workers 4   # 4 核的服务器
 
     \b
     每位用户在浏览器中用自己的用户名和口令登录；密钥只保存在本进程内存中，
