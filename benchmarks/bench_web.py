@@ -98,7 +98,7 @@ def _campaign(delta: timedelta) -> dict:
     return c
 
 
-def build(path: Path, n: int, seed: int = 11) -> dict:
+def build(path: Path, n: int, seed: int = 11, store: str | None = None) -> dict:
     """The archive; returns {community: [(id, name, id_number), ...]} and timings."""
     import dossier
     from dossier import synth
@@ -111,7 +111,8 @@ def build(path: Path, n: int, seed: int = 11) -> dict:
     comms = [f"{STREET}/社区{i:02d}" for i in range(k)]
     times = {}
     t0 = time.perf_counter()
-    dossier.init_archive(path, name="基准街道", admin="admin", password=ADMIN_PW, kdf_params=kdf.PRODUCTION)
+    dossier.init_archive(path, name="基准街道", admin="admin", password=ADMIN_PW, kdf_params=kdf.PRODUCTION,
+                         store=store)
     persons: dict[str, list] = {c: [] for c in comms}
     with dossier.open_archive(path, user="admin", password=ADMIN_PW) as ar:
         for c in comms:
@@ -342,15 +343,17 @@ def run_mix(clerks: list[Clerk], think_s: float, seconds: float) -> dict[str, li
 
 def kdf_time(path: Path, user: str) -> float:
     """A bare unseal of ``user``'s keys with the stored parameters (the KDF and one AEAD open)."""
-    import sqlite3
     import tomllib
 
+    from dossier.api import read_config
     from dossier.config import password_bytes
     from dossier.crypto import kdf
     from dossier.crypto.keys import UserKeys
+    from dossier.store import meta
 
-    con = sqlite3.connect(path / "meta.db")
-    salt, sealed, params = con.execute("SELECT salt, sealed, kdf FROM users WHERE name=?", (user,)).fetchone()
+    con = meta.open_store(path, read_config(path))      # meta.db or the PostgreSQL database
+    row = con.execute("SELECT salt, sealed, kdf FROM users WHERE name=?", (user,)).fetchone()
+    salt, sealed, params = bytes(row["salt"]), bytes(row["sealed"]), row["kdf"]
     con.close()
     params = kdf.KdfParams.from_dict(tomllib.loads(params))
     t = time.perf_counter()
@@ -374,6 +377,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--workers", default="1",
                     help="dossier serve --workers: one count, or several (1,2) measured one after another, "
                          "each on a fresh copy of the archive")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="postgresql: the archive in a PostgreSQL server this benchmark starts (tests/pgcluster.py, "
+                         "fsync on; the blind-token index in the database); --keep is then not reused")
     ap.add_argument("--keep", type=Path, help="build the archive here and keep it (reused when it exists)")
     args = ap.parse_args(argv)
     if args.small:
@@ -387,11 +393,28 @@ def main(argv: list[str]) -> int:
     print(f"load average at start: {loadavg()} (2 shared cores)", flush=True)
     meta_path = arch / "bench-persons.json"
     import json
-    if arch.exists() and meta_path.exists():
+    cluster = None
+    if args.store == "postgresql":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pgcluster import PgCluster
+
+        cluster = PgCluster(durable=True).start()
+        args.cluster = cluster
+        shutil.rmtree(arch, ignore_errors=True)
+    try:
+        return _run(args, work, arch, meta_path, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(args, work: Path, arch: Path, meta_path: Path, cluster) -> int:
+    import json
+    if cluster is None and arch.exists() and meta_path.exists():
         built = json.loads(meta_path.read_text(encoding="utf-8"))
         print(f"reusing the archive in {arch} ({sum(map(len, built['persons'].values()))} persons)")
     else:
-        built = build(arch, args.persons)
+        built = build(arch, args.persons, store=cluster.new_database("bench_web") if cluster else None)
         meta_path.write_text(json.dumps(built, ensure_ascii=False), encoding="utf-8")
         tm = built["times"]
         print(f"built {args.persons} persons in {len(built['comms'])} 社区 in {tm['build_s']:.1f} s "
@@ -405,6 +428,8 @@ def main(argv: list[str]) -> int:
             run_arch = work / f"copy-{n_workers}"
             shutil.rmtree(run_arch, ignore_errors=True)
             shutil.copytree(arch, run_arch)
+            if cluster is not None:     # and of its database (CREATE DATABASE … TEMPLATE)
+                _copy_database(cluster, run_arch, n_workers)
         print(f"\n=== dossier serve --workers {n_workers} (load {loadavg()}) ===", flush=True)
         try:
             res, logins, kdfs, mem = measure(run_arch, work, built, args, n_workers)
@@ -415,6 +440,21 @@ def main(argv: list[str]) -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _copy_database(cluster, arch: Path, n: int) -> None:
+    import tomllib
+
+    toml = arch / "archive.toml"
+    text = toml.read_text("utf-8")
+    url = tomllib.loads(text)["store"]["url"]
+    from urllib.parse import urlsplit
+
+    src = urlsplit(url).path.lstrip("/")
+    dst = f"{src}_w{n}"
+    cluster.psql("postgres", f'DROP DATABASE IF EXISTS "{dst}"')
+    cluster.psql("postgres", f'CREATE DATABASE "{dst}" TEMPLATE "{src}"')
+    toml.write_text(text.replace(f"@/{src}?", f"@/{dst}?"), "utf-8")
 
 
 def measure(arch: Path, work: Path, built: dict, args, n_workers: int):
