@@ -437,3 +437,32 @@ def test_stopping_the_front_does_not_wait_for_a_stalled_client(tmp_path):
         srv.proc.wait(20)
         assert time.monotonic() - t0 < 10
     srv.stop()
+
+
+def test_one_address_cannot_hold_every_connection(served):
+    """Slowloris on heads: at most MAX_PER_ADDRESS open connections from one address; the next gets 503."""
+    from dossier.web.front import MAX_PER_ADDRESS
+
+    _world, srv = served
+    held = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(MAX_PER_ADDRESS)]
+    try:
+        for s in held:
+            s.sendall(b"GET /login HTTP/1.1\r\n")            # a head that never ends
+        time.sleep(1.0)
+        assert _exchange(srv.port, b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 503 ")
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(1.0)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:    # and again once they are gone
+        s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(s).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("text, seen", [("203.0.113.9", b"203.0.113.9"), ("::ffff:127.0.0.1", b"127.0.0.1"),
+                                        ("[2001:db8::1]", b"2001:db8::1"), ("dead", None), ("::::", None),
+                                        ("1.2.3.4:80", None), ("", None)])
+def test_a_forwarded_address_must_be_an_address(text, seen):
+    from dossier.web.front import _address
+
+    assert _address(text) == seen
