@@ -469,3 +469,14 @@ def test_a_forwarded_address_must_be_an_address(text, seen):
     from dossier.web.front import _address
 
     assert _address(text) == seen
+
+
+@pytest.mark.parametrize("line", [b"X: " + b" \t" * 30000 + b"\x00", b"X:" + b" " * 60000 + b"a\x01"])
+def test_checking_a_header_line_takes_linear_time(line):
+    """A 64 KB head of blanks must not hold the front's event loop (a backtracking pattern took 15 s)."""
+    from dossier.web.front import header_line
+
+    t0 = time.perf_counter()
+    with pytest.raises(BadRequest):
+        header_line(line)
+    assert time.perf_counter() - t0 < 0.5
