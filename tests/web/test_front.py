@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import ssl
@@ -176,13 +177,19 @@ def test_a_chunked_upload_and_keep_alive_through_the_front(served):
 
 
 def _read_response(s: socket.socket) -> bytes:
+    def more() -> bytes:
+        data = s.recv(65536)
+        if not data:
+            raise ConnectionError("closed before the whole response")
+        return data
+
     data = b""
     while b"\r\n\r\n" not in data:
-        data += s.recv(65536)
+        data += more()
     headers, _, body = data.partition(b"\r\n\r\n")
     n = int(next(line.split(b":")[1] for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length")))
     while len(body) < n:
-        body += s.recv(65536)
+        body += more()
     return headers + b"\r\n\r\n" + body
 
 
@@ -292,3 +299,184 @@ def test_a_trusted_proxy_names_the_client(tmp_path):
     with world.open("admin") as ar:
         failed = [e for e in ar.audit_chain.events(action="login.failed")]
     assert len(failed) == 6 and {e.actor for e in failed} == {CLERK_A}
+
+
+# ----------------------------------------------------------------------------- desync, slow clients, the front's end
+
+def _exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send ``data`` on a new connection, then read until the front closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+SMUGGLED = b"GET /smuggled-by-a-bare-lf HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("attack", [
+    # the trailers end at a bare LF for h11, at CRLF CRLF for a lax front: the next request rides in them
+    b"POST /login HTTP/1.1\r\nHost: x\r\nCookie: dossier_session=0.x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\n" + SMUGGLED,
+    b"POST /login HTTP/1.1\r\nHost: x\r\nCookie: dossier_session=0.x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\nX-T: 1\n\n" + SMUGGLED,
+    # a chunk not followed by its CRLF
+    b"POST /login HTTP/1.1\r\nHost: x\r\nCookie: dossier_session=0.x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"1\r\nxAB0\r\n\r\n" + SMUGGLED,
+])
+def test_a_request_hidden_in_a_body_never_reaches_a_pooled_worker_connection(served, attack):
+    """Another client's next request on that worker must get its own answer, not the hidden one's."""
+    _world, srv = served
+    first = _exchange(srv.port, attack)
+    assert first.startswith(b"HTTP/1.1 400 ") and first.count(b"HTTP/1.1 ") == 1, first[:200]
+    for _ in range(3):                                    # whichever pooled connection the next ones take
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: dossier_session=0.y\r\n\r\n")
+            answer = _read_response(s)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+@pytest.mark.parametrize("start", [
+    b"POST /login HTTP/1.1\nTransfer-Encoding:chunked",        # a header h11 would read in the request line
+    b"GET /login HTTP/1.1\rX: y",
+    b"GET /login HTTP/1.9",
+    b"GET /lo\x00gin HTTP/1.1",
+    b"GET  /login HTTP/1.1",
+])
+def test_odd_request_lines_are_refused_at_the_front(served, start):
+    _world, srv = served
+    answer = _exchange(srv.port, start + b"\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+@pytest.mark.parametrize("line", [b"X-A: 1\rContent-Length: 5", b"X-\x01: 1", b"X-A: a\x00b", b"Content-Length: 5\x0b",
+                                  b" X-Folded: 1"])
+def test_odd_header_lines_are_refused_at_the_front(served, line):
+    _world, srv = served
+    answer = _exchange(srv.port, b"GET /login HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+@pytest.mark.parametrize("size", [b"-1", b"+5", b"0x5", b"5_0", b" 5", b"1" * 17])
+def test_odd_chunk_sizes_are_refused(served, size):
+    _world, srv = served
+    answer = _exchange(srv.port, b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 + size + b"\r\nhello\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_pipelined_requests_are_answered_in_order(served):
+    _world, srv = served
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"HEAD /login HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /no-such-page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d\d\d) ", out)          # (a body does not end in CRLF)
+    assert statuses == [b"200", b"200", b"404"], statuses
+
+
+def test_a_client_that_stalls_in_its_body_is_dropped(tmp_path):
+    """Slowloris on a body: the front closes the connection after its idle limit (here 2 s)."""
+    world = make_world(tmp_path / "archive")
+    srv = Server(world.path, tmp_path, args=["--workers", "2"], extra_env={"DOSSIER_FRONT_IDLE_S": "2"})
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+            s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nuser=")
+            t0 = time.monotonic()
+            while s.recv(65536):                          # closed (after a 408)
+                pass
+            assert time.monotonic() - t0 < 15
+    finally:
+        srv.stop()
+
+
+def test_a_session_cookie_with_a_huge_worker_number_is_just_no_session(served):
+    _world, srv = served
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: dossier_session=" + b"9" * 5000 + b".x\r\n\r\n")
+        assert _read_response(s).startswith(b"HTTP/1.1 200 ")
+
+
+def test_workers_do_not_outlive_a_killed_front(tmp_path):
+    """A front killed outright (SIGKILL, a crash): its workers stop as on SIGTERM — sessions ended
+    and audited, keys out of memory — and remove their sockets and the private directory."""
+    world = make_world(tmp_path / "archive")
+    srv = Server(world.path, tmp_path, args=["--workers", "2"])
+    try:
+        c, r = login(srv, world, CLERK_A)
+        assert r.status_code == 303
+        pids = workers_of(srv.proc.pid)
+        socks = socket_paths(srv.proc.pid)
+        assert len(pids) == 2 and len(socks) == 2
+        srv.proc.kill()
+        srv.proc.wait()
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{p}").exists() for p in pids)
+        assert not Path(socks[0]).parent.exists()
+    finally:
+        srv.stop()
+    with world.open("admin") as ar:
+        assert [e for e in ar.audit_chain.events(actor=CLERK_A) if e.action == "session.end"]
+
+
+def test_stopping_the_front_does_not_wait_for_a_stalled_client(tmp_path):
+    world = make_world(tmp_path / "archive")
+    srv = Server(world.path, tmp_path, args=["--workers", "2"])
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+        s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nuser=")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        srv.proc.terminate()
+        srv.proc.wait(20)
+        assert time.monotonic() - t0 < 10
+    srv.stop()
+
+
+def test_one_address_cannot_hold_every_connection(served):
+    """Slowloris on heads: at most MAX_PER_ADDRESS open connections from one address; the next gets 503."""
+    from dossier.web.front import MAX_PER_ADDRESS
+
+    _world, srv = served
+    held = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(MAX_PER_ADDRESS)]
+    try:
+        for s in held:
+            s.sendall(b"GET /login HTTP/1.1\r\n")            # a head that never ends
+        deadline = time.monotonic() + 30                     # (the front accepts them in its own time)
+        while not (answer := _exchange(srv.port, b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                       timeout=30)).startswith(b"HTTP/1.1 503 "):
+            assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() < deadline, answer[:100]
+            time.sleep(0.5)
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(1.0)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:    # and again once they are gone
+        s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(s).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("text, seen", [("203.0.113.9", b"203.0.113.9"), ("::ffff:127.0.0.1", b"127.0.0.1"),
+                                        ("[2001:db8::1]", b"2001:db8::1"), ("dead", None), ("::::", None),
+                                        ("1.2.3.4:80", None), ("", None)])
+def test_a_forwarded_address_must_be_an_address(text, seen):
+    from dossier.web.front import _address
+
+    assert _address(text) == seen
+
+
+@pytest.mark.parametrize("line", [b"X: " + b" \t" * 30000 + b"\x00", b"X:" + b" " * 60000 + b"a\x01"])
+def test_checking_a_header_line_takes_linear_time(line):
+    """A 64 KB head of blanks must not hold the front's event loop (a backtracking pattern took 15 s)."""
+    from dossier.web.front import header_line
+
+    t0 = time.perf_counter()
+    with pytest.raises(BadRequest):
+        header_line(line)
+    assert time.perf_counter() - t0 < 0.5

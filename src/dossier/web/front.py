@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -58,13 +60,27 @@ from .pages import COOKIE
 
 log = logging.getLogger("dossier.web")
 
-HEAD_LIMIT = 64 * 1024          # request or response head (line + headers)
+HEAD_LIMIT = 64 * 1024          # request or response head (line + headers); a chunk line; the trailers
 KEEP_ALIVE_S = 15.0             # an idle client connection is closed after this
 FIRST_HEAD_S = 30.0             # time to send the first request head on a new connection
+IDLE_S = float(os.environ.get("DOSSIER_FRONT_IDLE_S", "60"))   # a body or a slow reader that stalls this long: dropped
+RESPONSE_S = 600.0              # a worker that has not begun its answer after this: 504
+MAX_CLIENTS = 2048              # client connections at once (each also holds one to a worker) …
+MAX_PER_ADDRESS = 64            # … and from one address (a trusted proxy's are not counted)
 CHUNK = 256 * 1024
 WORKER_START_S = 120.0
 HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade", b"expect",
               b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded", b"x-real-ip"}
+
+# What the front accepts is what h11 (the workers' parser) reads the same way, and no more: a bare CR
+# or LF, a control byte, a folded line or an odd chunk size is refused here, never passed on, so a
+# request cannot end at one place for the front and at another for the worker (docs/decisions.md).
+TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+NAME = re.compile(TOKEN)
+VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")      # after stripping SP/HTAB: what h11 reads as a value
+REQUEST_LINE = re.compile(rb"(%s) [\x21-\x7e]+ HTTP/1\.([01])" % TOKEN)
+STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
+CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[\t\x20-\x7e\x80-\xff]*)?\r\n")
 
 
 class BadRequest(Exception):
@@ -86,15 +102,23 @@ class Head:
         return {t.strip().lower() for v in self.get(name) for t in v.split(b",") if t.strip()}
 
 
+def header_line(line: bytes) -> tuple[bytes, bytes]:
+    name, _, value = line.partition(b":")
+    value = value.strip(b" \t")
+    if not _ or NAME.fullmatch(name) is None or VALUE.fullmatch(value) is None:   # (linear: no backtracking)
+        raise BadRequest(400, b"Bad Request")
+    return name, value
+
+
 def parse_head(data: bytes) -> Head:
     lines = data[:-4].split(b"\r\n")
     start, headers, raw = lines[0], [], []
+    if b"\r" in start or b"\n" in start:
+        raise BadRequest(400, b"Bad Request")
     for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or b" " in name or b"\t" in name or b"\n" in line:
-            raise BadRequest(400, b"Bad Request")
-        raw.append((name, value.strip()))
-        headers.append((name.lower(), value.strip()))
+        name, value = header_line(line)
+        raw.append((name, value))
+        headers.append((name.lower(), value))
     return Head(start, headers, raw)
 
 
@@ -111,52 +135,69 @@ def body_framing(head: Head, *, request: bool) -> tuple[str, int]:
         return "chunked", 0
     if cl:
         values = {v.strip() for v in cl}
-        if len(values) != 1 or not next(iter(values)).isdigit():
+        if len(values) != 1 or not next(iter(values)).isdigit() or len(next(iter(values))) > 18:
             raise BadRequest(400 if request else 502, b"Bad Request" if request else b"Bad Gateway")
         return "length", int(next(iter(values)))
     return ("length", 0) if request else ("close", 0)
 
 
+async def _timed(aw, seconds: float):
+    try:
+        return await asyncio.wait_for(aw, seconds)
+    except asyncio.TimeoutError:
+        raise Stalled() from None
+
+
+class Stalled(Exception):
+    """A peer that sent or read nothing for IDLE_S."""
+
+
 async def relay_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, framing: tuple[str, int]) -> None:
-    """Copy one body from ``reader`` to ``writer`` as it is framed (chunked stays chunked)."""
+    """Copy one body from ``reader`` to ``writer`` as it is framed (chunked stays chunked, each
+    chunk line, chunk end and trailer checked as h11 will read it)."""
     kind, n = framing
-    if kind == "length":
+
+    async def copy(n: int) -> None:
         while n:
-            data = await reader.read(min(n, CHUNK))
+            data = await _timed(reader.read(min(n, CHUNK)), IDLE_S)
             if not data:
                 raise ConnectionError("body cut short")
             writer.write(data)
             n -= len(data)
-            await writer.drain()
+            await _timed(writer.drain(), IDLE_S)
+
+    if kind == "length":
+        await copy(n)
     elif kind == "chunked":
         while True:
-            line = await reader.readuntil(b"\r\n")
-            size_s = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_s, 16)
-            except ValueError:
-                raise BadRequest(400, b"Bad Request") from None
+            line = await _timed(reader.readuntil(b"\r\n"), IDLE_S)
+            m = CHUNK_LINE.fullmatch(line)
+            if m is None:
+                raise BadRequest(400, b"Bad Request")
+            size = int(m[1], 16)
             writer.write(line)
             if size == 0:
+                left = HEAD_LIMIT
                 while True:                   # trailers, then the empty line
-                    t = await reader.readuntil(b"\r\n")
+                    t = await _timed(reader.readuntil(b"\r\n"), IDLE_S)
+                    left -= len(t)
+                    if left < 0:
+                        raise BadRequest(400, b"Bad Request")
+                    if t != b"\r\n":
+                        header_line(t[:-2])
                     writer.write(t)
                     if t == b"\r\n":
                         break
-                await writer.drain()
+                await _timed(writer.drain(), IDLE_S)
                 return
-            left = size + 2                   # the data and its CRLF
-            while left:
-                data = await reader.read(min(left, CHUNK))
-                if not data:
-                    raise ConnectionError("chunk cut short")
-                writer.write(data)
-                left -= len(data)
-            await writer.drain()
+            await copy(size)
+            if await _timed(reader.readexactly(2), IDLE_S) != b"\r\n":
+                raise BadRequest(400, b"Bad Request")
+            writer.write(b"\r\n")
     else:
-        while data := await reader.read(CHUNK):
+        while data := await _timed(reader.read(CHUNK), IDLE_S):
             writer.write(data)
-            await writer.drain()
+            await _timed(writer.drain(), IDLE_S)
 
 
 def session_worker(head: Head, n_workers: int) -> int | None:
@@ -166,7 +207,7 @@ def session_worker(head: Head, n_workers: int) -> int | None:
             name, eq, sid = part.strip().partition(b"=")
             if eq and name == COOKIE.encode():
                 prefix, dot, _ = sid.partition(b".")
-                if dot and prefix.isdigit() and int(prefix) < n_workers:
+                if dot and prefix.isdigit() and len(prefix) <= 2 and int(prefix) < n_workers:
                     return int(prefix)
     return None
 
@@ -189,7 +230,7 @@ class Front:
     def __init__(self, archive_path, n_workers: int, *, tls: bool, throttle, worker_env: dict | None = None,
                  trusted_proxies=()):
         self.path = Path(archive_path)
-        self.trusted = {p.encode() for p in trusted_proxies}     # whose X-Forwarded-For names the client
+        self.trusted = {_address(p) for p in trusted_proxies}     # whose X-Forwarded-For names the client
         self.n = n_workers
         self.tls = tls
         self.throttle = throttle
@@ -202,6 +243,7 @@ class Front:
         self._rr = itertools.count()
         self._stopping = False
         self._lock = threading.Lock()
+        self._clients: dict[asyncio.Task, bytes] = {}            # open client connections: their address
 
     # ---------------------------------------------------------------- workers
 
@@ -305,10 +347,17 @@ class Front:
 
     async def handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
         peer = cwriter.get_extra_info("peername")
-        client = (peer[0] if isinstance(peer, tuple) else "127.0.0.1").encode()
+        client = (_address(peer[0]) or peer[0].encode()) if isinstance(peer, tuple) else b"127.0.0.1"
         scheme = b"https" if self.tls else b"http"
-        first = True
+        task = asyncio.current_task()
+        self._clients[task] = client
         try:
+            counted = client not in self.trusted
+            if len(self._clients) > MAX_CLIENTS or (
+                    counted and sum(c == client for c in self._clients.values()) > MAX_PER_ADDRESS):
+                await _answer(cwriter, 503, b"Service Unavailable")
+                return
+            first = True
             while True:
                 try:
                     data = await asyncio.wait_for(creader.readuntil(b"\r\n\r\n"),
@@ -319,38 +368,49 @@ class Front:
                 except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ssl.SSLError):
                     return
                 first = False
+                answered = [False]
                 try:
-                    keep = await self._one(creader, cwriter, data, client, scheme)
+                    keep = await self._one(creader, cwriter, data, client, scheme, answered)
                 except BadRequest as e:
-                    await _answer(cwriter, e.status, e.reason)
+                    if not answered[0]:
+                        await _answer(cwriter, e.status, e.reason)
+                    return
+                except Stalled:
+                    if not answered[0]:
+                        await _answer(cwriter, 408, b"Request Timeout")
                     return
                 if not keep:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.LimitOverrunError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.LimitOverrunError, Stalled):
+            return
+        except Exception as e:          # noqa: BLE001 - one connection ends; the request is not logged
+            log.warning("前端转发请求出错（%s），已关闭该连接", type(e).__name__)
             return
         finally:
+            del self._clients[task]
             with contextlib.suppress(Exception):
                 cwriter.close()
 
-    async def _one(self, creader, cwriter, data: bytes, client: bytes, scheme: bytes) -> bool:
-        """Pass one request to its worker and its response back; True: the client connection stays."""
+    async def _one(self, creader, cwriter, data: bytes, client: bytes, scheme: bytes, answered: list) -> bool:
+        """Pass one request to its worker and its response back; True: the client connection stays.
+        ``answered[0]`` becomes True once a byte of the response has gone to the client."""
         head = parse_head(data)
-        if client in self.trusted and (xff := head.get(b"x-forwarded-for")):
-            seen = xff[-1].split(b",")[-1].strip()                  # the address the trusted proxy saw
-            if seen and len(seen) <= 64 and not seen.strip(b"0123456789abcdefABCDEF:.[]"):
-                client = seen
-        parts = head.start.split(b" ")
-        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+        start = REQUEST_LINE.fullmatch(head.start)
+        if start is None:
             raise BadRequest(400, b"Bad Request")
-        method, version = parts[0], parts[2]
+        method, http10 = start[1], start[2] == b"0"
+        if client in self.trusted and (xff := head.get(b"x-forwarded-for")):
+            seen = _address(xff[-1].split(b",")[-1].strip().decode("ascii", "replace"))   # what the proxy saw
+            if seen:
+                client = seen
         req_body = body_framing(head, request=True)
-        client_close = b"close" in head.tokens(b"connection") or version == b"HTTP/1.0"
-        if b"100-continue" in head.tokens(b"expect"):
+        client_close = b"close" in head.tokens(b"connection") or http10
+        if b"100-continue" in head.tokens(b"expect") and not http10:
             cwriter.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         out = [head.start]
         out += [n + b": " + v for n, v in head.raw if n.lower() not in HOP_BY_HOP]
         out += [b"X-Forwarded-For: " + client, b"X-Forwarded-Proto: " + scheme]
-        if version == b"HTTP/1.0":
+        if http10:
             out.append(b"Connection: close")
         w = self.pick(head)
         w.in_flight += 1
@@ -360,20 +420,25 @@ class Front:
             try:
                 wwriter.write(b"\r\n".join(out) + b"\r\n\r\n")
                 await relay_body(creader, wwriter, req_body)
-                try:
-                    rdata = await wreader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    raise BadRequest(502, b"Bad Gateway") from None
-                rhead = parse_head(rdata)
-                while rhead.start.split(b" ", 2)[1:2] == [b"100"]:      # interim answers: ours already sent
-                    rdata = await wreader.readuntil(b"\r\n\r\n")
+                while True:                                         # interim answers (1xx): not passed on
+                    try:
+                        rdata = await _timed(wreader.readuntil(b"\r\n\r\n"), RESPONSE_S)
+                    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+                        raise BadRequest(502, b"Bad Gateway") from None
+                    except Stalled:
+                        raise BadRequest(504, b"Gateway Timeout") from None
                     rhead = parse_head(rdata)
-                status = rhead.start.split(b" ", 2)[1]
-                if method == b"HEAD" or status in (b"204", b"304"):
+                    status = STATUS_LINE.fullmatch(rhead.start)
+                    if status is None:
+                        raise BadRequest(502, b"Bad Gateway")
+                    if not status[1].startswith(b"1"):
+                        break
+                if method == b"HEAD" or status[1] in (b"204", b"304"):
                     framing = ("length", 0)
                 else:
                     framing = body_framing(rhead, request=False)
                 worker_close = b"close" in rhead.tokens(b"connection") or framing[0] == "close"
+                answered[0] = True
                 cwriter.write(rdata)
                 await relay_body(wreader, cwriter, framing)
                 reusable = not worker_close
@@ -409,11 +474,24 @@ class Front:
         if ready is not None:
             ready()
         log.info("前端已在 %s:%d 监听，%d 个工作进程", host, port, self.n)
-        async with server:
-            await stop.wait()
-            self._stopping = True
-            server.close()
+        await stop.wait()
+        self._stopping = True
+        server.close()                  # no new connections; those open end now (their workers stop next)
         watch.cancel()
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+
+
+def _address(text: str) -> bytes | None:
+    """An IP address as the throttle and the workers' log see it (IPv4-mapped IPv6 as IPv4); None: not one."""
+    try:
+        ip = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip).encode()
 
 
 def _socket_dir() -> Path:
@@ -432,7 +510,7 @@ async def _answer(writer: asyncio.StreamWriter, status: int, reason: bytes) -> N
     writer.write(b"HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n"
                  b"Cache-Control: no-store\r\nConnection: close\r\n\r\n%s" % (status, reason, len(body), body))
     with contextlib.suppress(Exception):
-        await writer.drain()
+        await asyncio.wait_for(writer.drain(), 10)
 
 
 def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:

@@ -116,6 +116,7 @@ class WorkerLink:
         self.events = Connection(events_fd)
         self._lock = threading.Lock()
         self.on_end_user = None
+        self.on_front_gone = None
 
     def call(self, op: str, *args):
         with self._lock:
@@ -133,7 +134,9 @@ class WorkerLink:
             try:
                 op, arg = self.events.recv()
             except (EOFError, OSError):
-                return                      # the front ended
+                if self.on_front_gone is not None:
+                    self.on_front_gone()    # the front ended (killed?): this worker must not outlive it
+                return
             if op == "end_user" and self.on_end_user is not None:
                 try:
                     n = self.on_end_user(arg)
