@@ -18,6 +18,15 @@ below the last anchor. What is detected, naming the first bad event:
 an edited event (hash or signature mismatch), a deleted one (gap in ``seq`` /
 broken ``prev``), reordered ones, an inserted one, a truncated tail.
 
+Format 2 (entry adds on PostgreSQL, :meth:`AuditLog._append_linked`): the actor signs the
+event without its place — its *body*, which names the chain head the actor saw (``~seen``
+in the public details) — and the store links it on the true head under the archive lock
+(:data:`LINK_SQL`, :func:`link_hash`), so that lock is never held across a client's reply.
+:func:`verify_chain` checks both formats in one chain: a format-2 event's link, its
+signature over the body, and that its seen head is an earlier point of this chain
+(docs/decisions.md, "Writers on PostgreSQL: group commit of the audit chain — events
+linked by the store").
+
 Storage: the ``audit_events`` and ``audit_anchors`` tables of the archive's
 ``meta.db`` (:data:`SCHEMA`), through :class:`AuditLog`.
 """
@@ -44,8 +53,7 @@ from .store.meta import execute_later, lock_archive
 FORMAT = 1
 GENESIS = "0" * 64
 SIG_CONTEXT = b"dossier-audit-event-v1\x00"
-# events linked by the store (format 2, docs/decisions.md "Writers on PostgreSQL: events
-# linked by the store"): the actor signs the event's body, which names a head of the chain
+# events linked by the store (format 2, see the module docstring): the actor signs the event's body, which names a head of the chain
 # the actor saw (SEEN), not its own position; the store links it (seq, prev, hash) under the
 # archive lock without the client
 SIG_CONTEXT2 = b"dossier-audit-event-v2\x00"

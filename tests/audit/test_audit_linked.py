@@ -1,4 +1,4 @@
-"""Format-2 audit events (linked by the store, docs/decisions.md "Writers on PostgreSQL:
+"""Format-2 audit events (linked by the store, docs/decisions.md "Writers on PostgreSQL: …
 events linked by the store"): the actor signs the event's body and a head of the chain it
 saw; the store gives the event its place. The chain check finds every kind of tampering
 with them, in a chain that mixes both formats. Pure: the store's link is computed here

@@ -1,6 +1,6 @@
 """Entry adds on PostgreSQL append format-2 audit events, linked by the store under the
-archive lock in the commit's round trip (docs/decisions.md "Writers on PostgreSQL: events
-linked by the store", issue 12): the store's link is the one the chain check recomputes;
+archive lock in the commit's round trip (docs/decisions.md "Writers on PostgreSQL: group commit of
+the audit chain — events linked by the store", issue 12): the store's link is the one the chain check recomputes;
 the version names its event by id; `check` (exit 20) and `audit verify` (exit 21) find a
 linked event edited, re-linked or deleted; a writer killed before its commit leaves
 nothing, after it a linked event; interleaved writers never fork the chain."""

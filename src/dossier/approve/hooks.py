@@ -63,7 +63,8 @@ def attach(ar: "Session") -> None:
     ar.audit_chain = AuditLog(ar.con, ar.archive_id)
     ar.audit_log = lambda action, **details: record(ar, action, **details)
     # the head anchored in a version: the chain's head, or the event just appended in this
-    # transaction (the same thing, read without a round trip to the store)
+    # transaction (the same thing, read without a round trip to the store); for an event the
+    # store links at the commit, its id and the head its actor saw (_anchor_of)
     ar.audit_head = lambda ev=None: _anchor_of(ar, ev)
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
     # `user edit` (full name, unit, post): a new certificate carrying them, for later signatures
