@@ -120,3 +120,32 @@ def test_head_age_warning(events, days, warns):
     assert (w is not None) == warns
     if w:
         assert "dossier audit export-head" in w
+
+
+@dataclass
+class Ev2(Ev):
+    event_id: str = ""
+
+
+def test_version_anchored_by_event_id_matches_that_event():
+    """A format-2 event (linked by the store, docs/decisions.md): the version's anchor seq is
+    the head its author saw; its own event is found by id, wherever the store placed it."""
+    evs = [Ev2(1, "search", event_id="e1"),
+           Ev2(2, "dossier.change", "li", {"version": 2}, {"dossier": "a", "archive_no": "NO-a", "vhash": "h2"},
+               event_id="e2"),
+           Ev2(3, "dossier.change", "li", {"version": 1}, {"dossier": "b", "archive_no": "NO-b", "vhash": "h1"},
+               event_id="e3")]
+    ls = [VersionLink("a", 2, "li", 1, "h2", "e2"), VersionLink("b", 1, "li", 1, "h1", "e3")]
+    dossiers = {"a": ("NO-a", 2), "b": ("NO-b", 1)}
+    assert run(ls, dossiers, evs) == []
+    # the same seq (the seen head) without the id would point at the search event
+    assert any("不是该版本的修改记录" in p["problem"]
+               for p in run([VersionLink("b", 1, "li", 1, "h1")], {"b": ("NO-b", 1)}, evs[2:] + evs[:1]))
+    # its event gone: named; a version replaced: its hash no longer matches the event's
+    out = run(ls, dossiers, evs[:2])
+    assert any("没有该版本锚定的事件" in p["problem"] for p in out)
+    out = run([ls[0], VersionLink("b", 1, "li", 1, "other", "e3")], dossiers, evs)
+    assert any("哈希不符" in p["problem"] for p in out)
+    # two versions naming one event
+    out = run([ls[0], VersionLink("b", 1, "li", 1, "h1", "e2")], dossiers, evs)
+    assert out

@@ -18,6 +18,15 @@ below the last anchor. What is detected, naming the first bad event:
 an edited event (hash or signature mismatch), a deleted one (gap in ``seq`` /
 broken ``prev``), reordered ones, an inserted one, a truncated tail.
 
+Format 2 (entry adds on PostgreSQL, :meth:`AuditLog._append_linked`): the actor signs the
+event without its place — its *body*, which names the chain head the actor saw (``~seen``
+in the public details) — and the store links it on the true head under the archive lock
+(:data:`LINK_SQL`, :func:`link_hash`), so that lock is never held across a client's reply.
+:func:`verify_chain` checks both formats in one chain: a format-2 event's link, its
+signature over the body, and that its seen head is an earlier point of this chain
+(docs/decisions.md, "Writers on PostgreSQL: group commit of the audit chain — events
+linked by the store").
+
 Storage: the ``audit_events`` and ``audit_anchors`` tables of the archive's
 ``meta.db`` (:data:`SCHEMA`), through :class:`AuditLog`.
 """
@@ -44,6 +53,12 @@ from .store.meta import execute_later, lock_archive
 FORMAT = 1
 GENESIS = "0" * 64
 SIG_CONTEXT = b"dossier-audit-event-v1\x00"
+# events linked by the store (format 2, see the module docstring): the actor signs the event's body, which names a head of the chain
+# the actor saw (SEEN), not its own position; the store links it (seq, prev, hash) under the
+# archive lock without the client
+SIG_CONTEXT2 = b"dossier-audit-event-v2\x00"
+SEEN = "~seen"
+LINK_PREFIX = "dossier-audit-link-v2"
 
 # Recommended action names (free text is allowed; these are what the tools write).
 ACTIONS = ("archive.init", "user.add", "user.revoke", "scope.grant", "person.add", "dossier.change",
@@ -98,8 +113,31 @@ class AuditEvent:
     sig: bytes
 
     def computed_hash(self) -> str:
+        if self.seen is not None:
+            return link_hash(self.seq, self.prev, self.body_hash())
         return event_hash(self.seq, self.event_id, self.ts, self.actor, self.action, self.public,
                           self.key_id, self.sealed, self.prev)
+
+    @property
+    def seen(self) -> tuple[int, str] | None:
+        """Format 2 (linked by the store): the chain head (seq, hash) its actor saw and signed;
+        None for an event signed at its own place in the chain (format 1)."""
+        s = self.public.get(SEEN)
+        if s is None:
+            return None
+        try:
+            return int(s[0]), str(s[1])
+        except (TypeError, ValueError, IndexError):
+            return -1, ""       # unreadable: no head of the chain matches it
+
+    def body_hash(self) -> str:
+        """Format 2: the hash its actor signed (everything but the event's place in the chain)."""
+        return body_hash(self.event_id, self.ts, self.actor, self.action, self.public, self.key_id, self.sealed)
+
+    def signed_message(self) -> bytes:
+        if self.seen is not None:
+            return SIG_CONTEXT2 + bytes.fromhex(self.body_hash())
+        return SIG_CONTEXT + bytes.fromhex(self.hash)
 
     def private(self, key: bytes, archive_id: str = "") -> dict | None:
         """Decrypt the private details with the key named by ``key_id``."""
@@ -117,8 +155,10 @@ class AuditEvent:
 
     def to_dict(self, private: dict | None = None) -> dict:
         d = {"seq": self.seq, "event_id": self.event_id, "ts": self.ts, "actor": self.actor,
-             "action": self.action, "details": self.public, "sealed": self.sealed is not None,
-             "key_id": self.key_id, "hash": self.hash, "prev": self.prev}
+             "action": self.action, "details": {k: v for k, v in self.public.items() if k != SEEN},
+             "sealed": self.sealed is not None, "key_id": self.key_id, "hash": self.hash, "prev": self.prev}
+        if self.seen is not None:
+            d["seen"] = list(self.seen)
         if private is not None:
             d["private"] = private
         return d
@@ -141,6 +181,22 @@ def event_hash(seq: int, event_id: str, ts: str, actor: str, action: str, public
                    "sealed": hashlib.sha256(sealed).hexdigest() if sealed is not None else None,
                    "prev": prev})
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def body_hash(event_id: str, ts: str, actor: str, action: str, public: dict, key_id: str | None,
+              sealed: bytes | None) -> str:
+    """Format 2: what the actor signs — the event without its place in the chain (``public``
+    holds :data:`SEEN`, the head the actor saw)."""
+    body = _canon({"v": 2, "id": event_id, "ts": ts, "actor": actor, "action": action, "public": public,
+                   "key_id": key_id,
+                   "sealed": hashlib.sha256(sealed).hexdigest() if sealed is not None else None})
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def link_hash(seq: int, prev: str, body: str) -> str:
+    """Format 2: the event's hash in the chain, computed by the store when it links the event
+    (:data:`LINK_SQL`; the same bytes as this)."""
+    return hashlib.sha256(f"{LINK_PREFIX}:{int(seq)}:{prev}:{body}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -213,11 +269,15 @@ def verify_chain(events: Iterable[AuditEvent], public_keys: Mapping[str, bytes |
             raise _fail(ev, "内容与其哈希不符（被修改）")
         if ev.prev != prev_hash:
             raise _fail(ev, "与前一条事件的哈希不衔接（前面的事件被删除、插入或重排）")
+        seen = ev.seen
+        if seen is not None and not (0 <= seen[0] < ev.seq and (by_seq.get(seen[0]) == seen[1] if seen[0]
+                                                               else seen[1] == GENESIS)):
+            raise _fail(ev, "签名时所见的链头不在本链中（其前面的事件被删除、插入、重排或改写）")
         keys = public_keys.get(ev.actor)
         if keys is None:
             raise _fail(ev, f"操作人“{ev.actor}”不是本档案库的用户")
         keys = [keys] if isinstance(keys, (bytes, bytearray)) else list(keys)
-        msg = SIG_CONTEXT + bytes.fromhex(ev.hash)
+        msg = ev.signed_message()
         if signatures is not None and len(keys) == 1:
             ok = signatures.check(keys[0], ev, msg)
         else:
@@ -423,6 +483,17 @@ def _commit_group(conn, batch: list[_Pending], g: _Group, me: _Pending) -> None:
 
 
 HEAD_SQL = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+# a format-2 event linked on the chain's head by the store itself (PostgreSQL only: sha256(),
+# convert_to(), encode()), after the archive lock in the same round trip; the hash is
+# link_hash(seq, prev, body) byte for byte. Parameters: event_id, ts, actor, action, public,
+# key_id, sealed, body hash, sig.
+LINK_SQL = (
+    "INSERT INTO audit_events(seq, event_id, ts, actor, action, public, key_id, sealed, prev, hash, sig)"
+    " SELECT h.seq + 1, ?, ?, ?, ?, ?, ?, CAST(? AS bytea), h.hash,"
+    f" encode(sha256(convert_to('{LINK_PREFIX}:' || (h.seq + 1) || ':' || h.hash || ':' || CAST(? AS text),"
+    " 'UTF8')), 'hex'), ?"
+    " FROM (SELECT COALESCE((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0) AS seq,"
+    f" COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '{GENESIS}') AS hash) h")
 _ROW = "(?,?,?,?,?,?,?,?,?,?,?)"
 INSERT_SQL = "INSERT INTO audit_events VALUES " + _ROW
 GROUP_ROWS = 50                      # rows per INSERT (11 parameters each; SQLite allows 32,766)
@@ -473,6 +544,9 @@ class AuditLog:
         if not self.conn.in_transaction and getattr(self.conn, "write_lock", None) is not None:
             return _group_commit(self.conn, lambda nxt: self._event(nxt, actor, sign_key, action, public, private,
                                                                     seal_key, key_id, ts, seal_to))
+        if getattr(self.conn, "began_late", False) and not self.conn.archive_locked and self.conn.in_transaction:
+            return self._append_linked(self.conn, actor, sign_key, action, public, private, seal_key, key_id, ts,
+                                       seal_to)
         return self._append(self.conn, actor, sign_key, action, public, private, seal_key, key_id, ts, seal_to,
                             not self.conn.in_transaction)
 
@@ -497,10 +571,26 @@ class AuditLog:
             self._last = (id(con), con.tx_serial, ev.seq, ev.hash)
         return ev
 
-    def _event(self, nxt: tuple[int, str], actor, sign_key, action, public, private, seal_key, key_id, ts,
-               seal_to) -> tuple[AuditEvent, tuple]:
-        """The signed event that follows ``nxt`` = (its seq, the previous hash), and its row."""
-        seq, prev = nxt
+    def _append_linked(self, con, actor, sign_key, action, public, private, seal_key, key_id, ts,
+                       seal_to) -> AuditEvent:
+        """Format 2, in a PostgreSQL transaction that has not taken the archive lock yet (an
+        entry add, store.meta.transaction(late_lock=True)): the event names the chain's
+        current head as its actor sees it (read now, without the lock), is signed so, and
+        is sent for the store to link (:data:`LINK_SQL`): the archive lock, the link on the
+        true head, the rest of the transaction and its COMMIT go in one round trip, so the
+        lock is held for server work only, never across a client's reply. The returned event
+        has no place yet (``seq`` 0): the store gives it one at the commit."""
+        row = con.execute(HEAD_SQL).fetchone()
+        seen = [int(row[0]), row[1]] if row else [0, GENESIS]
+        public = {**public, SEEN: seen}
+        event_id, ts, key_id, sealed = self._sealed(actor, private, seal_key, key_id, ts, seal_to)
+        body = body_hash(event_id, ts, actor, action, public, key_id, sealed)
+        sig = sign_key.sign_bytes(SIG_CONTEXT2 + bytes.fromhex(body))
+        execute_later(con, LINK_SQL, (event_id, ts, actor, action, _canon(public), key_id, sealed, body, sig))
+        return AuditEvent(0, event_id, ts, actor, action, public, key_id, sealed, "", "", sig)
+
+    def _sealed(self, actor, private, seal_key, key_id, ts, seal_to):
+        """(event id, time, key id, sealed private details) of a new event."""
         event_id = os.urandom(16).hex()
         ts = ts or _now()
         sealed = None
@@ -513,6 +603,13 @@ class AuditLog:
                 sealed = aead.seal(seal_key, _canon(dict(private)).encode(), ad)
         else:
             key_id = None
+        return event_id, ts, key_id, sealed
+
+    def _event(self, nxt: tuple[int, str], actor, sign_key, action, public, private, seal_key, key_id, ts,
+               seal_to) -> tuple[AuditEvent, tuple]:
+        """The signed event that follows ``nxt`` = (its seq, the previous hash), and its row."""
+        seq, prev = nxt
+        event_id, ts, key_id, sealed = self._sealed(actor, private, seal_key, key_id, ts, seal_to)
         h = event_hash(seq, event_id, ts, actor, action, public, key_id, sealed, prev)
         sig = sign_key.sign_bytes(SIG_CONTEXT + bytes.fromhex(h))
         values = (seq, event_id, ts, actor, action, _canon(public), key_id, sealed, prev, h, sig)

@@ -52,6 +52,8 @@ class VersionLink:
     author: str
     anchor_seq: int | None    # the chain event this version anchors; None: written before the chain
     digest: str               # version hash without the anchor (hex), what ``vhash`` records
+    anchor_event: str | None = None   # its event by id (a format-2 event, linked by the store; the
+                                      # anchor's seq is then the head its author saw, not the event)
 
 
 def version_digest(archive_id: str, dossier: str, version: int, parent_hash: bytes, author: str, time: str,
@@ -70,10 +72,21 @@ def anchor_seq(audit_head: bytes | None) -> int | None:
         return -1        # unreadable anchor: the version's own hash check reports it; no event matches -1
 
 
+def anchor_event(audit_head: bytes | None) -> str | None:
+    if audit_head is None:
+        return None
+    try:
+        ev = json.loads(bytes(audit_head)).get("event")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return str(ev) if ev is not None else None
+
+
 def link_of(archive_id: str, v: VersionRow) -> VersionLink:
     return VersionLink(v.dossier, v.version, v.author, anchor_seq(v.audit_head),
                        version_digest(archive_id, v.dossier, v.version, v.parent_hash, v.author, v.time,
-                                      v.key_version, v.content, v.body_digest))
+                                      v.key_version, v.content, v.body_digest),
+                       anchor_event(v.audit_head))
 
 
 def user_key_digest(sign_pub: bytes) -> str:
@@ -147,13 +160,21 @@ def _received(inp: Inputs, private, out: _Out) -> None:
 
 def _versions(inp: Inputs, private, out: _Out) -> None:
     by_seq = {ev.seq: ev for ev in inp.events}
+    by_id = ({ev.event_id: ev for ev in inp.events}
+             if any(ln.anchor_event is not None for ln in inp.links) else {})
     claimed: dict[int, VersionLink] = {}
     for ln in inp.links:
         if ln.anchor_seq is None:
             continue
         no = inp.dossiers.get(ln.dossier, (ln.dossier, 0))[0]
         where, ids = f"档案 {no} 第 {ln.version} 版", {"archive_no": no, "version": ln.version}
-        ev = by_seq.get(ln.anchor_seq)
+        if ln.anchor_event is not None:
+            ev = by_id.get(ln.anchor_event)
+            if ev is None:
+                out.add(where, f"审计链中没有该版本锚定的事件（{ln.anchor_event[:12]}；审计链被截断或删改）", **ids)
+                continue
+        else:
+            ev = by_seq.get(ln.anchor_seq)
         if ev is None:
             out.add(where, f"审计链中没有该版本锚定的第 {ln.anchor_seq} 条事件（审计链被截断或删改）", **ids)
             continue

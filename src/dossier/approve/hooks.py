@@ -63,10 +63,9 @@ def attach(ar: "Session") -> None:
     ar.audit_chain = AuditLog(ar.con, ar.archive_id)
     ar.audit_log = lambda action, **details: record(ar, action, **details)
     # the head anchored in a version: the chain's head, or the event just appended in this
-    # transaction (the same thing, read without a round trip to the store)
-    ar.audit_head = lambda ev=None: json.dumps(
-        {"seq": (h := ev if isinstance(ev, AuditEvent) else ar.audit_chain.head()).seq, "hash": h.hash},
-        separators=(",", ":")).encode()
+    # transaction (the same thing, read without a round trip to the store); for an event the
+    # store links at the commit, its id and the head its actor saw (_anchor_of)
+    ar.audit_head = lambda ev=None: _anchor_of(ar, ev)
     ar.on_user_added = lambda name, role, step, keys, pw: issue_identity(ar, name, role, step, keys.box_public)
     # `user edit` (full name, unit, post): a new certificate carrying them, for later signatures
     ar.on_user_edited = lambda name, role, step, box_pub: issue_identity(ar, name, role, step, box_pub,
@@ -83,6 +82,17 @@ def attach(ar: "Session") -> None:
         ar.disclosures = Disclosures(ar)
     except ImportError:  # pragma: no cover - while disclose is being built
         pass
+
+
+def _anchor_of(ar: "Session", ev=None) -> bytes:
+    """The ``audit_head`` of a new version. A format-2 event (linked by the store at the
+    commit, so its place is not known yet) is named by its id, with the head its actor saw
+    (a point of the chain, as every anchor is): the cross-check finds the event by the id."""
+    if isinstance(ev, AuditEvent) and ev.seen is not None:
+        return json.dumps({"seq": ev.seen[0], "hash": ev.seen[1], "event": ev.event_id},
+                          separators=(",", ":")).encode()
+    h = ev if isinstance(ev, AuditEvent) else ar.audit_chain.head()
+    return json.dumps({"seq": h.seq, "hash": h.hash}, separators=(",", ":")).encode()
 
 
 def ensure_attached(ar: "Session") -> "Session":
