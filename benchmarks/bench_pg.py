@@ -77,12 +77,15 @@ def _import(arch: Path, roster: Path, store: str | None, rows: int) -> tuple[flo
         return import_s, check_s, rep.versions
 
 
-def _writers(arch: Path, k: int, n: int, tmp: Path, index: str = "on") -> float:
+def _writers(arch: Path, k: int, n: int, tmp: Path, index: str = "on", seed: int | None = None) -> float:
+    """Entries/s of ``k`` writer processes adding ``n`` entries each to a new dossier of its
+    own; ``seed``: the first writer's persons' seed (default: one per ``k`` and ``index``)."""
     go = tmp / f"go-{k}-{index}"
     script = tmp / "writer.py"
     script.write_text(WRITER, "utf-8")
-    procs = [subprocess.Popen([sys.executable, str(script), str(arch), str(n), str(5000 + 100 * k + i + (50 if index == "off" else 0)), str(go),
-                              index],
+    if seed is None:
+        seed = 5000 + 100 * k + (50 if index == "off" else 0)
+    procs = [subprocess.Popen([sys.executable, str(script), str(arch), str(n), str(seed + i), str(go), index],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(k)]
     for p in procs:
         line = p.stdout.readline()

@@ -20,31 +20,11 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
-
-def _writers(script_text: str, arch: Path, k: int, n: int, tmp: Path, index: str, seed: int) -> float:
-    """bench_pg._writers with the persons' seeds given (every run adds new persons)."""
-    import subprocess
-    go = tmp / "go"
-    script = tmp / "writer.py"
-    script.write_text(script_text, "utf-8")
-    procs = [subprocess.Popen([sys.executable, str(script), str(arch), str(n), str(seed + i), str(go), index],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(k)]
-    for p in procs:
-        line = p.stdout.readline()
-        assert line.strip() == "ready", p.communicate()
-    t = time.perf_counter()
-    go.write_text("go")
-    for p in procs:
-        out, err = p.communicate(timeout=1800)
-        assert p.returncode == 0, err
-    return k * n / (time.perf_counter() - t)
 
 
 def main() -> int:
@@ -79,7 +59,7 @@ def main() -> int:
                             os.environ["PYTHONPATH"] = srcs[v]
                             sub = tmp / f"r{r}{index}{k}{v}"
                             sub.mkdir()
-                            rate = _writers(bench_pg.WRITER, arch, k, args.entries, sub, index, seed)
+                            rate = bench_pg._writers(arch, k, args.entries, sub, index, seed)
                             seed += 100
                             res.setdefault((index, k, v), []).append(rate)
                             print(f"round {r + 1} index={index:3s} {k} writer(s) {v}: {rate:7.1f} entries/s"
