@@ -731,23 +731,16 @@ class PgConnection:
         scopes, top_ids = [p[0] for p in pairs], [p[1] for p in pairs]
         tmap = "(SELECT unnest(%s::bigint[]) AS scope, unnest(%s::bigint[]) AS top)"
 
-        def cols(t: str) -> str:
-            return ", ".join(f'"{c}"' for c in self.columns(f"{t}_pre") if c != "top_scope")
+        def copy(t: str, a: str, top: str, join: str = "", params=None) -> None:
+            """``t``_pre's rows into ``t`` (alias ``a``), with ``top`` as their top_scope."""
+            c = [f'"{x}"' for x in self.columns(f"{t}_pre") if x != "top_scope"]
+            pg.execute(f"INSERT INTO {t}({', '.join(c)}, top_scope) SELECT {', '.join(f'{a}.{x}' for x in c)},"
+                       f" {top} FROM {t}_pre {a}{join}", params)
 
-        c = cols("dossiers")
-        pg.execute(f"INSERT INTO dossiers({c}, top_scope) SELECT {', '.join('d.' + x for x in c.split(', '))},"
-                   f" COALESCE(m.top, 0) FROM dossiers_pre d LEFT JOIN {tmap} m ON m.scope = d.scope",
-                   (scopes, top_ids))
-        c = cols("versions")
-        pg.execute(f"INSERT INTO versions({c}, top_scope) SELECT {', '.join('v.' + x for x in c.split(', '))},"
-                   " d.top_scope FROM versions_pre v JOIN dossiers d ON d.id = v.dossier")
-        c = cols("blobs")
-        pg.execute(f"INSERT INTO blobs({c}, top_scope) SELECT {', '.join('b.' + x for x in c.split(', '))},"
-                   f" COALESCE(m.top, 0) FROM blobs_pre b LEFT JOIN {tmap} m ON m.scope = b.scope",
-                   (scopes, top_ids))
-        c = cols("objects")
-        pg.execute(f"INSERT INTO objects({c}, top_scope) SELECT {', '.join('o.' + x for x in c.split(', '))},"
-                   " COALESCE((SELECT b.top_scope FROM blobs b WHERE b.id = o.id LIMIT 1), 0) FROM objects_pre o")
+        copy("dossiers", "d", "COALESCE(m.top, 0)", f" LEFT JOIN {tmap} m ON m.scope = d.scope", (scopes, top_ids))
+        copy("versions", "v", "d.top_scope", " JOIN dossiers d ON d.id = v.dossier")
+        copy("blobs", "b", "COALESCE(m.top, 0)", f" LEFT JOIN {tmap} m ON m.scope = b.scope", (scopes, top_ids))
+        copy("objects", "o", "COALESCE((SELECT b.top_scope FROM blobs b WHERE b.id = o.id LIMIT 1), 0)")
         pg.execute("INSERT INTO dossier_keys(id_token, ref_norm, archive_no, dossier, top_scope)"
                    " SELECT id_token, ref_norm, archive_no, id, top_scope FROM dossiers")
         for t in PARTITIONED:

@@ -51,7 +51,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,8 +226,7 @@ class Worker:
 
 
 class Front:
-    def __init__(self, archive_path, n_workers: int, *, tls: bool, throttle, worker_env: dict | None = None,
-                 trusted_proxies=()):
+    def __init__(self, archive_path, n_workers: int, *, tls: bool, throttle, trusted_proxies=()):
         self.path = Path(archive_path)
         self.trusted = {_address(p) for p in trusted_proxies}     # whose X-Forwarded-For names the client
         self.n = n_workers
@@ -237,12 +235,10 @@ class Front:
         from .throttle import FailedLogins
 
         self.failed_logins = FailedLogins()
-        self.worker_env = worker_env
         self.dir = _socket_dir()
         self.workers: list[Worker] = []
         self._rr = itertools.count()
         self._stopping = False
-        self._lock = threading.Lock()
         self._clients: dict[asyncio.Task, bytes] = {}            # open client connections: their address
 
     # ---------------------------------------------------------------- workers
@@ -272,8 +268,7 @@ class Front:
                "--fd", str(fds[0]), "--calls-fd", str(fds[1]), "--events-fd", str(fds[2])]
         if self.tls:
             cmd.append("--tls")
-        env = dict(os.environ if self.worker_env is None else self.worker_env)
-        w.proc = subprocess.Popen(cmd, pass_fds=fds, env=env)
+        w.proc = subprocess.Popen(cmd, pass_fds=fds)
         w.started = time.monotonic()
         child_calls.close()
         child_events.close()

@@ -19,7 +19,7 @@ log = logging.getLogger("dossier.web")
 
 
 class WorkerGone(Exception):
-    pass
+    """A worker that did not start, or stopped answering its link."""
 
 
 def _pair() -> tuple[Connection, socket.socket]:
